@@ -1,0 +1,34 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "vqueue",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vqueue", targets: ["vqueue"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // FFmpeg's libraries, from Debian's -dev packages, through pkg-config.
+        .systemLibrary(
+            name: "CLibAV",
+            pkgConfig: "libavformat libavcodec libavfilter libswscale libswresample libavutil",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavfilter-dev",
+                              "libswscale-dev", "libswresample-dev", "libavutil-dev"])]
+        ),
+        .target(name: "Transcode", dependencies: ["CLibAV"]),
+        .target(name: "JobQueue"),
+        .executableTarget(
+            name: "vqueue",
+            dependencies: [
+                "Transcode",
+                "JobQueue",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TranscodeTests", dependencies: ["Transcode"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["vqueue"]),
+    ]
+)

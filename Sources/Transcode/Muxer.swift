@@ -1,0 +1,59 @@
+import CLibAV
+
+/// The output file: a container muxer writing to a path.
+final class Muxer {
+    private var context: UnsafeMutablePointer<AVFormatContext>?
+    private let container: OutputContainer
+    private var isOpen = false
+
+    init(path: String, container: OutputContainer) throws(TranscodeError) {
+        self.container = container
+        var ctx: UnsafeMutablePointer<AVFormatContext>? = nil
+        try check(avformat_alloc_output_context2(&ctx, nil, container.muxerName, path), "setting up the \(container) muxer")
+        context = ctx
+        try check(avio_open(&ctx!.pointee.pb, path, AVIO_FLAG_WRITE), "creating the output file")
+        isOpen = true
+    }
+
+    deinit {
+        if isOpen { avio_closep(&context!.pointee.pb) }
+        avformat_free_context(context)
+    }
+
+    /// Whether encoders must put their headers in extradata.
+    var wantsGlobalHeader: Bool {
+        (context!.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER) != 0
+    }
+
+    /// Adds an output stream carrying what `encoder` makes; returns its index.
+    func addStream(for encoder: StreamEncoder) throws(TranscodeError) -> Int32 {
+        guard let stream = avformat_new_stream(context, nil) else { throw .libav("adding an output stream", "out of memory") }
+        try check(avcodec_parameters_from_context(stream.pointee.codecpar, encoder.context), "describing an output stream")
+        stream.pointee.time_base = encoder.context.pointee.time_base
+        stream.pointee.avg_frame_rate = encoder.context.pointee.framerate
+        return stream.pointee.index
+    }
+
+    func writeHeader() throws(TranscodeError) {
+        var options: OpaquePointer? = nil
+        for (key, value) in container.muxerOptions { av_dict_set(&options, key, value, 0) }
+        defer { av_dict_free(&options) }
+        try check(avformat_write_header(context, &options), "writing the \(container) header")
+    }
+
+    /// Writes an encoded packet, converting its timestamps from the encoder's
+    /// time base to the stream's. Takes the packet's data.
+    func write(_ packet: UnsafeMutablePointer<AVPacket>, stream index: Int32, from timeBase: AVRational) throws(TranscodeError) {
+        packet.pointee.stream_index = index
+        av_packet_rescale_ts(packet, timeBase, context!.pointee.streams[Int(index)]!.pointee.time_base)
+        try check(av_interleaved_write_frame(context, packet), "writing the output")
+    }
+
+    /// Writes the trailer (and, for MP4, moves the index to the front) and
+    /// closes the file.
+    func finish() throws(TranscodeError) {
+        try check(av_write_trailer(context), "finishing the output")
+        isOpen = false
+        try check(avio_closep(&context!.pointee.pb), "closing the output")
+    }
+}

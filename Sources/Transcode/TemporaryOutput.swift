@@ -1,0 +1,37 @@
+import Foundation
+
+/// The hidden sibling an output is written to before it takes its real name,
+/// so a reader of OUT never sees a partial file: `.NAME.PID.part` in OUT's
+/// folder (the same file system, so the final rename is atomic).
+public struct TemporaryOutput: Sendable {
+    public let finalPath: String
+    public let path: String
+
+    public init(for finalPath: String, tag: String = String(getpid())) {
+        let url = URL(fileURLWithPath: finalPath)
+        self.finalPath = finalPath
+        path = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(tag).part").path
+    }
+
+    /// Flushes the file to disk and renames it over the final path.
+    public func commit() throws(TranscodeError) {
+        let fd = open(path, O_RDONLY)
+        if fd >= 0 {
+            let synced = fsync(fd)
+            close(fd)
+            if synced != 0 { throw errnoError("flushing the output to disk") }
+        }
+        if rename(path, finalPath) != 0 { throw errnoError("renaming the output into place") }
+    }
+
+    /// Removes the temporary file, if any (failure, cancellation).
+    public func discard() {
+        unlink(path)
+    }
+
+    private func errnoError(_ doing: String) -> TranscodeError {
+        let code = errno
+        if code == ENOSPC { return .diskFull(doing) }
+        return .libav(doing, String(cString: strerror(code)))
+    }
+}

@@ -1,0 +1,44 @@
+/// What the output should look like and the limits that protect the box.
+/// Defaults are the ones documented in the README and `vqueue transcode --help`.
+public struct TranscodeOptions: Sendable, Equatable, Codable {
+    /// Video bitrate in bits per second; nil means constant quality (`crf`).
+    public var videoBitrate: Int?
+    /// x264 constant rate factor, used when no bitrate is given.
+    public var crf: Double
+    /// x264 speed/size trade-off (`ultrafast` … `veryslow`).
+    public var x264Preset: String
+    /// Scale down to at most this height (never up), keeping the aspect ratio.
+    public var maxHeight: Int?
+    /// AAC bitrate in bits per second.
+    public var audioBitrate: Int
+    /// Whether the output carries the input's audio.
+    public var includeAudio: Bool
+    /// Threads for decoding and encoding each; 0 lets libav pick per core.
+    public var threads: Int
+    /// A picture larger than this many pixels is refused before decoding.
+    public var maxPixels: Int
+    /// Wall-clock limit for the whole transcode, in seconds.
+    public var timeLimit: Double?
+    /// Accept an input that decodes to much less than its container claims.
+    public var allowPartial: Bool
+
+    public static let defaultMaxPixels = 8192 * 4320
+    public static let x264Presets = ["ultrafast", "superfast", "veryfast", "faster", "fast",
+                                     "medium", "slow", "slower", "veryslow"]
+
+    public init(videoBitrate: Int? = nil, crf: Double = 23, x264Preset: String = "veryfast",
+                maxHeight: Int? = nil, audioBitrate: Int = 128_000, includeAudio: Bool = true,
+                threads: Int = 0, maxPixels: Int = TranscodeOptions.defaultMaxPixels,
+                timeLimit: Double? = nil, allowPartial: Bool = false) {
+        self.videoBitrate = videoBitrate
+        self.crf = crf
+        self.x264Preset = x264Preset
+        self.maxHeight = maxHeight
+        self.audioBitrate = audioBitrate
+        self.includeAudio = includeAudio
+        self.threads = threads
+        self.maxPixels = maxPixels
+        self.timeLimit = timeLimit
+        self.allowPartial = allowPartial
+    }
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Transcode
+
+/// The output options shared by `vqueue transcode` and `vqueue submit`
+/// (one group, so the two can never drift apart).
+struct TranscodeOptionGroup: ParsableArguments {
+    @Option(name: [.customShort("b"), .long], help: ArgumentHelp(
+        "Video bitrate in bits per second: 200000, 200k, 1.5M. Default: constant quality (--crf).",
+        valueName: "rate"))
+    var videoBitrate: BitRate?
+
+    @Option(help: ArgumentHelp("x264 constant rate factor, 0 (lossless) to 51 (worst); used when no bitrate is given. Default: 23.",
+                               valueName: "n"))
+    var crf: Double?
+
+    @Option(help: ArgumentHelp("x264 speed preset: \(TranscodeOptions.x264Presets.joined(separator: ", ")). Default: veryfast.",
+                               valueName: "name"))
+    var x264Preset: String?
+
+    @Option(help: ArgumentHelp("Scale down to at most this height, keeping the aspect ratio (never scales up).",
+                               valueName: "px"))
+    var maxHeight: Int?
+
+    @Option(help: ArgumentHelp("AAC bitrate: 96k, 128k… Default: 128k.", valueName: "rate"))
+    var audioBitrate: BitRate?
+
+    @Flag(help: "Leave the audio out.")
+    var noAudio = false
+
+    @Option(help: ArgumentHelp("Threads for decoding and for encoding; 0 picks one per core. Default: 0.", valueName: "n"))
+    var threads: Int = 0
+
+    @Option(help: ArgumentHelp("Refuse pictures larger than this many pixels, before decoding. Default: 35389440 (8192x4320).",
+                               valueName: "n"))
+    var maxPixels: Int = TranscodeOptions.defaultMaxPixels
+
+    @Option(help: ArgumentHelp("Give up after this long: 500ms, 30s, 10m, 2h. Default: no limit.", valueName: "duration"))
+    var timeout: TimeSpan?
+
+    @Option(help: ArgumentHelp("A web size: \(WebPreset.allCases.map(\.summary).joined(separator: "; ")). Options given explicitly win.",
+                               valueName: "name"))
+    var preset: String?
+
+    @Flag(help: "Accept an input that decodes to much less than its container claims (a truncated upload).")
+    var allowPartial = false
+
+    func validate() throws {
+        if videoBitrate != nil && crf != nil {
+            throw ValidationError("--video-bitrate and --crf exclude each other; give one.")
+        }
+        if let crf, !(0...51).contains(crf) {
+            throw ValidationError("--crf must be between 0 and 51, not \(crf).")
+        }
+        if let x264Preset, !TranscodeOptions.x264Presets.contains(x264Preset) {
+            throw ValidationError("unknown --x264-preset '\(x264Preset)'; use one of \(TranscodeOptions.x264Presets.joined(separator: ", ")).")
+        }
+        if let maxHeight, maxHeight < 2 {
+            throw ValidationError("--max-height must be at least 2 pixels.")
+        }
+        if threads < 0 || threads > 64 {
+            throw ValidationError("--threads must be between 0 (auto) and 64.")
+        }
+        if maxPixels < 4 {
+            throw ValidationError("--max-pixels must be a positive number of pixels.")
+        }
+        if let preset, WebPreset(rawValue: preset) == nil {
+            throw ValidationError("unknown --preset '\(preset)'; use one of \(WebPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+    }
+
+    /// The transcoder's options: defaults, then the preset, then what was
+    /// given explicitly.
+    var options: TranscodeOptions {
+        var options = TranscodeOptions()
+        if let preset = preset.flatMap(WebPreset.init(rawValue:)) {
+            options.maxHeight = preset.maxHeight
+            options.videoBitrate = preset.videoBitrate
+            options.audioBitrate = preset.audioBitrate
+        }
+        if let videoBitrate { options.videoBitrate = videoBitrate.bitsPerSecond }
+        if let crf {
+            options.crf = crf
+            options.videoBitrate = nil
+        }
+        if let x264Preset { options.x264Preset = x264Preset }
+        if let maxHeight { options.maxHeight = maxHeight }
+        if let audioBitrate { options.audioBitrate = audioBitrate.bitsPerSecond }
+        options.includeAudio = !noAudio
+        options.threads = threads
+        options.maxPixels = maxPixels
+        options.timeLimit = timeout?.seconds
+        options.allowPartial = allowPartial
+        return options
+    }
+}
