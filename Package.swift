@@ -28,7 +28,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "TranscodeTests", dependencies: ["Transcode"]),
+        .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "CLibAV"]),
+        .testTarget(name: "vqueueTests", dependencies: ["vqueue"]),
         .testTarget(name: "EndToEndTests", dependencies: ["vqueue"]),
     ]
 )

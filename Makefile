@@ -1,0 +1,56 @@
+# vqueue: a video transcoding farm in one binary.
+#   make demo   install what is missing, build, transcode a sample
+#   make test   install what is missing, run every test
+# Other targets: deps, build, bench, fixtures, install (PREFIX=/usr/local), clean.
+
+PREFIX  ?= /usr/local
+SWIFT   ?= swift
+SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+RELEASE := .build/release/vqueue
+DEMO    := .build/demo
+
+# FFmpeg's libraries to link; the ffmpeg/ffprobe programs only judge outputs
+# in tests and benchmarks (the product never runs them).
+DEB_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavfilter-dev \
+                libswscale-dev libswresample-dev libavutil-dev libsqlite3-dev \
+                ffmpeg python3
+
+.PHONY: deps build test bench demo fixtures install clean
+
+deps:
+	@command -v $(SWIFT) >/dev/null || { echo "make: the Swift toolchain (swift) is not on PATH; install Swift 6 first" >&2; exit 1; }
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "Installing Debian packages:" $$missing; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+demo: build
+	@mkdir -p $(DEMO)
+	$(RELEASE) probe Fixtures/old_camera.avi
+	$(RELEASE) transcode Fixtures/old_camera.avi $(DEMO)/old_camera.flv -b 200k --overwrite
+	$(RELEASE) transcode Fixtures/rotated_90.mp4 $(DEMO)/rotated_90.mp4 --preset 360p --overwrite
+	$(RELEASE) probe $(DEMO)/old_camera.flv
+	$(RELEASE) probe $(DEMO)/rotated_90.mp4
+	@echo "demo outputs are in $(DEMO)/"
+
+bench: build
+	python3 Tests/Bench/transcode_bench.py --vqueue $(RELEASE)
+
+fixtures:
+	bash Fixtures/make-fixtures.sh
+
+install: build
+	install -D -m 755 $(RELEASE) $(DESTDIR)$(PREFIX)/bin/vqueue
+
+clean:
+	rm -rf .build
