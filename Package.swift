@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // FFmpeg's libraries, from Debian's -dev packages, through pkg-config.
@@ -19,7 +20,7 @@ let package = Package(
                               "libswscale-dev", "libswresample-dev", "libavutil-dev"])]
         ),
         .target(name: "Transcode", dependencies: ["CLibAV"]),
-        .target(name: "JobQueue"),
+        .target(name: "JobQueue", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .executableTarget(
             name: "vqueue",
             dependencies: [
@@ -29,6 +30,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "CLibAV"]),
+        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"]),
         .testTarget(name: "vqueueTests", dependencies: ["vqueue"]),
         .testTarget(name: "EndToEndTests", dependencies: ["vqueue"]),
     ]

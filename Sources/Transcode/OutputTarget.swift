@@ -6,10 +6,11 @@ import Foundation
 public enum OutputTarget {
     /// Throws if `output` cannot be written for `input`: same file as the
     /// input (by path, symlink or hard link), already there without
-    /// `overwrite`, an unsupported extension, or a folder that is missing or
-    /// not writable.
-    public static func validate(input: String, output: String, overwrite: Bool) throws(TranscodeError) {
-        _ = try OutputContainer(path: output)
+    /// `overwrite`, an unsupported extension (unless the container is given),
+    /// or a folder that is missing or not writable.
+    public static func validate(input: String, output: String, overwrite: Bool,
+                                container: OutputContainer? = nil) throws(TranscodeError) {
+        if container == nil { _ = try OutputContainer(path: output) }
         let outputURL = URL(fileURLWithPath: output)
         if isSameFile(input, output) { throw .outputIsInput }
         var isDirectory: ObjCBool = false

@@ -15,12 +15,22 @@ public struct TemporaryOutput: Sendable {
 
     /// Flushes the file to disk and renames it over the final path.
     public func commit() throws(TranscodeError) {
+        try flush()
+        try moveIntoPlace()
+    }
+
+    /// Makes the file's bytes durable (done before the rename, so that a
+    /// crash never leaves the final name on an incomplete file).
+    public func flush() throws(TranscodeError) {
         let fd = open(path, O_RDONLY)
-        if fd >= 0 {
-            let synced = fsync(fd)
-            close(fd)
-            if synced != 0 { throw errnoError("flushing the output to disk") }
-        }
+        guard fd >= 0 else { throw errnoError("opening the finished output") }
+        let synced = fsync(fd)
+        close(fd)
+        if synced != 0 { throw errnoError("flushing the output to disk") }
+    }
+
+    /// Renames the file over the final path (atomic on one file system).
+    public func moveIntoPlace() throws(TranscodeError) {
         if rename(path, finalPath) != 0 { throw errnoError("renaming the output into place") }
     }
 

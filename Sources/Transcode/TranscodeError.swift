@@ -25,7 +25,7 @@ public enum TranscodeError: Error, Equatable, CustomStringConvertible, Sendable 
     /// queue fails these at once instead of retrying.
     public var isPermanent: Bool {
         switch self {
-        case .cancelled, .diskFull, .timeLimit: return false
+        case .cancelled, .diskFull: return false
         case .libav: return false
         default: return true
         }

@@ -9,12 +9,26 @@ public struct Transcoder: Sendable {
     public let output: String
     public let options: TranscodeOptions
     public let overwrite: Bool
+    /// The container; nil takes it from the output's extension.
+    public let container: OutputContainer?
+    /// Write the output path itself rather than a temporary sibling: for a
+    /// caller that owns the final rename (the worker). A failure still
+    /// removes what was written.
+    public let inPlace: Bool
 
-    public init(input: String, output: String, options: TranscodeOptions, overwrite: Bool = false) {
+    public init(input: String, output: String, options: TranscodeOptions, overwrite: Bool = false,
+                container: OutputContainer? = nil, inPlace: Bool = false) {
         self.input = input
         self.output = output
         self.options = options
         self.overwrite = overwrite
+        self.container = container
+        self.inPlace = inPlace
+    }
+
+    /// Where the bytes go while the transcode runs.
+    public var workingPath: String {
+        inPlace ? output : TemporaryOutput(for: output).path
     }
 
     /// Runs the transcode. `progress` is called about twice a second and
@@ -24,8 +38,9 @@ public struct Transcoder: Sendable {
                     isCancelled: () -> Bool = { false }) throws(TranscodeError) -> TranscodeSummary {
         let clock = ContinuousClock()
         let started = clock.now
-        try OutputTarget.validate(input: input, output: output, overwrite: overwrite)
-        let container = try OutputContainer(path: output)
+        try OutputTarget.validate(input: input, output: output, overwrite: overwrite || inPlace, container: container)
+        let container: OutputContainer
+        if let chosen = self.container { container = chosen } else { container = try OutputContainer(path: output) }
         let media = try InputMedia(path: input, maxPixels: options.maxPixels)
         guard let videoStream = media.bestStream(AVMEDIA_TYPE_VIDEO),
               videoStream.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC == 0 else {
@@ -34,14 +49,15 @@ public struct Transcoder: Sendable {
         let audioStream = options.includeAudio ? media.bestStream(AVMEDIA_TYPE_AUDIO, relatedTo: videoStream.pointee.index) : nil
 
         let temporary = TemporaryOutput(for: output)
+        let path = workingPath
         do {
-            let summary = try transcode(media: media, video: videoStream, audio: audioStream, into: temporary.path,
+            let summary = try transcode(media: media, video: videoStream, audio: audioStream, into: path,
                                         container: container, clock: clock, started: started,
                                         progress: progress, isCancelled: isCancelled)
-            try temporary.commit()
+            if !inPlace { try temporary.commit() }
             return summary
         } catch {
-            temporary.discard()
+            unlink(path)
             throw error
         }
     }

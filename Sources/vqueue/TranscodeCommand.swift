@@ -22,7 +22,8 @@ struct TranscodeCommand: ParsableCommand {
           vqueue transcode in.mp4 out.flv --no-audio --timeout 10m
 
         Exit status: 0 done, 1 the transcode failed (one line on stderr says why),
-        64 bad usage. Interrupted by SIGINT or SIGTERM: 130 or 143.
+        75 a temporary failure worth retrying (disk full, I/O error), 64 bad usage.
+        Interrupted by SIGINT or SIGTERM: 130 or 143.
         """)
 
     @Argument(help: ArgumentHelp("The file to read.", valueName: "in"))
@@ -37,6 +38,15 @@ struct TranscodeCommand: ParsableCommand {
     @Flag(help: "Replace OUT if it exists.")
     var overwrite = false
 
+    @Option(help: ArgumentHelp("Container to write (flv, mp4, mkv) whatever OUT's extension.", valueName: "name"))
+    var format: String?
+
+    @Flag(help: .hidden)
+    var writeInPlace = false
+
+    @Option(help: .hidden)
+    var optionsJson: String?
+
     @Flag(help: "Print progress as one JSON object per line on stdout (for a supervising process).")
     var progressJson = false
 
@@ -44,6 +54,12 @@ struct TranscodeCommand: ParsableCommand {
     var verbose = false
 
     func validate() throws {
+        if let format {
+            guard OutputContainer(rawValue: format) != nil else {
+                throw ValidationError("unknown --format '\(format)'; use flv, mp4 or mkv.")
+            }
+            return
+        }
         do {
             _ = try OutputContainer(path: output)
         } catch {
@@ -51,22 +67,40 @@ struct TranscodeCommand: ParsableCommand {
         }
     }
 
+    /// The options: as given on the command line, or as a worker passes a
+    /// queued job's options to its child.
+    func transcodeOptions() throws -> TranscodeOptions {
+        guard let optionsJson else { return output_.options }
+        do {
+            return try JSONDecoder().decode(TranscodeOptions.self, from: Data(optionsJson.utf8))
+        } catch {
+            throw ValidationError("--options-json is not valid: \(error)")
+        }
+    }
+
     func run() throws {
         LibAVLogging.configure(verbose: verbose)
-        let cancellation = SignalCancellation()
+        let signals = SignalMonitor()
+        let supervisor = SupervisorWatch()
         let display = ProgressDisplay(json: progressJson)
-        let transcoder = Transcoder(input: input, output: output, options: output_.options, overwrite: overwrite)
+        let transcoder = Transcoder(input: input, output: output, options: try transcodeOptions(), overwrite: overwrite,
+                                    container: format.flatMap(OutputContainer.init(rawValue:)), inPlace: writeInPlace)
+        let workingPath = transcoder.workingPath
+        supervisor.startWatchdog { unlink(workingPath) }
         do {
-            let summary = try transcoder.run(progress: display.show, isCancelled: { cancellation.isCancelled })
+            let summary = try transcoder.run(progress: display.show,
+                                             isCancelled: { signals.isSignalled || supervisor.supervisorIsGone })
             if summary.corruptPackets > 0 {
                 CommandFailure.warn(input, "concealed \(summary.corruptPackets) corrupt packet\(summary.corruptPackets == 1 ? "" : "s")")
             }
         } catch .cancelled {
-            throw CommandFailure.report(input, "interrupted; \(output) was not written", exitCode: cancellation.exitCode)
+            let why = supervisor.supervisorIsGone ? "its worker is gone" : "interrupted"
+            throw CommandFailure.report(input, "\(why); \(output) was not written",
+                                        exitCode: signals.isSignalled ? signals.exitCode : 75)
         } catch let error where error.isAboutOutput {
             throw CommandFailure.report(output, error.description)
         } catch {
-            throw CommandFailure.report(input, error.description)
+            throw CommandFailure.report(input, error.description, exitCode: error.isPermanent ? 1 : 75)
         }
     }
 }

@@ -1,14 +1,20 @@
 import ArgumentParser
 
 @main
-struct VQueue: ParsableCommand {
+struct VQueue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vqueue",
         abstract: "A video transcoding farm in one binary: queue uploads, transcode them to web video.",
         discussion: """
         Examples:
+          id=$(vqueue submit upload.avi video.flv -b 200k)
+          vqueue worker --concurrency 8
+          vqueue status "$id"
           vqueue transcode upload.avi video.flv -b 200k
           vqueue probe upload.avi --json
+
+        The queue database: --db PATH, else $VQUEUE_DB, else ~/.local/share/vqueue/queue.db.
         """,
-        subcommands: [TranscodeCommand.self, ProbeCommand.self])
+        subcommands: [SubmitCommand.self, WorkerCommand.self, StatusCommand.self, ListCommand.self,
+                      CancelCommand.self, RetryCommand.self, TranscodeCommand.self, ProbeCommand.self])
 }

@@ -1,0 +1,110 @@
+/// Where jobs live. The queue's semantics (DESIGN.md §3) are the same on
+/// every store; SQLite comes first, PostgreSQL follows with the same claim
+/// shape (`FOR UPDATE SKIP LOCKED`).
+///
+/// Times are measured on the store's clock (`now`), never a worker's own,
+/// so that leases mean the same thing to every process that reads them.
+public protocol JobStore: Sendable {
+    /// Queues the jobs in one transaction: all of them or none.
+    func submit(_ jobs: [NewJob], batchID: Int64?) async throws -> [Job]
+    func job(id: Int64) async throws -> Job?
+    /// Newest first.
+    func jobs(state: JobState?, limit: Int) async throws -> [Job]
+
+    /// Leases up to `limit` due jobs from `queues` (all queues when empty),
+    /// highest priority first, then oldest, in one short transaction.
+    func claim(worker: String, queues: [String], limit: Int, leaseSeconds: Double) async throws -> [Job]
+    /// Extends the leases of the worker's running jobs and its heartbeat, in
+    /// one write.
+    func renewLeases(worker: String, jobs: [LeasedJob], leaseSeconds: Double) async throws
+    /// Of these leases, the ones the worker no longer holds (job cancelled,
+    /// lease expired and taken over).
+    func leasesLost(worker: String, jobs: [LeasedJob]) async throws -> Set<LeasedJob>
+    func recordProgress(_ updates: [LeasedJob: JobProgress]) async throws
+    /// Marks jobs succeeded, each only if its lease still holds; a
+    /// completion's `commit` runs inside the same transaction, before the
+    /// job is marked, so "output in place" and "succeeded" go together.
+    func complete(_ completions: [JobCompletion]) async throws -> [LeasedJob: CompletionResult]
+    /// Fails an attempt: back to `queued` until `retryAt` when given, else
+    /// failed for good. False when the lease no longer held.
+    func fail(_ job: LeasedJob, worker: String, error: String, retryAt: Double?) async throws -> Bool
+    /// Puts jobs back in the queue without spending their attempt (a worker
+    /// stopped by force).
+    func release(_ jobs: [LeasedJob], worker: String, reason: String) async throws
+    /// Re-queues running jobs whose lease expired (their worker died),
+    /// failing those whose attempts are used up. Returns the jobs touched.
+    func rescueExpiredLeases(retry: RetryPolicy) async throws -> [Job]
+
+    /// Cancels a queued or running job; returns the job as it now stands.
+    func cancel(id: Int64) async throws -> Job?
+    /// Queues a failed or cancelled job again with fresh attempts.
+    func retry(id: Int64) async throws -> Job?
+
+    func registerWorker(_ worker: WorkerRecord) async throws
+    func workerStopped(id: String) async throws
+    /// Jobs queued (including those waiting to retry) or running.
+    func unfinishedCount() async throws -> Int
+    /// Changes whenever another connection commits; cheap to poll.
+    func changeToken() async throws -> Int64
+    /// Events with an id above `after`, oldest first.
+    func events(after: Int64, job: Int64?, limit: Int) async throws -> [JobEvent]
+}
+
+/// A finished attempt to record, with the step that makes its result real
+/// (for a transcode: renaming the temporary file into place).
+public struct JobCompletion: Sendable {
+    public var job: LeasedJob
+    public var worker: String
+    public var result: String?
+    public var commit: @Sendable () throws -> Void
+
+    public init(job: LeasedJob, worker: String, result: String?, commit: @escaping @Sendable () throws -> Void) {
+        self.job = job
+        self.worker = worker
+        self.result = result
+        self.commit = commit
+    }
+}
+
+public enum CompletionResult: Sendable, Equatable {
+    case succeeded
+    /// The worker no longer held the job; nothing was committed.
+    case leaseLost
+    /// The commit step threw; the job is still running and its lease held.
+    case commitFailed(String)
+}
+
+/// A worker process as the store knows it.
+public struct WorkerRecord: Sendable, Equatable {
+    public var id: String
+    public var host: String
+    public var pid: Int
+    public var concurrency: Int
+    public var queues: [String]
+    public var startedAt: Double
+    public var heartbeatAt: Double
+    public var stoppedAt: Double?
+
+    public init(id: String, host: String, pid: Int, concurrency: Int, queues: [String],
+                startedAt: Double = 0, heartbeatAt: Double = 0, stoppedAt: Double? = nil) {
+        self.id = id
+        self.host = host
+        self.pid = pid
+        self.concurrency = concurrency
+        self.queues = queues
+        self.startedAt = startedAt
+        self.heartbeatAt = heartbeatAt
+        self.stoppedAt = stoppedAt
+    }
+}
+
+/// One state change of one job.
+public struct JobEvent: Sendable, Equatable {
+    public var id: Int64
+    public var jobID: Int64
+    public var at: Double
+    public var from: JobState?
+    public var to: JobState
+    public var worker: String?
+    public var detail: String?
+}

@@ -1,0 +1,293 @@
+import Foundation
+import GRDB
+
+/// The embedded store: one SQLite file on one host (WAL needs shared
+/// memory, so never on a network file system).
+///
+/// Writes are immediate transactions (GRDB's default for a pool), so they
+/// can never deadlock on lock upgrades; a busy timeout makes a process wait
+/// for another's write rather than fail. `synchronous=FULL` makes every
+/// acknowledged submit survive a power cut.
+public final class SQLiteJobStore: JobStore {
+    let pool: DatabasePool
+
+    public init(path: String) throws {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(60)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try SQLiteSchema.migrate(pool)
+    }
+
+    /// The store's clock.
+    static var now: Double { Date().timeIntervalSince1970 }
+
+    public func submit(_ jobs: [NewJob], batchID: Int64?) async throws -> [Job] {
+        try await pool.write { db in
+            let now = Self.now
+            return try jobs.map { job in
+                let row = try Row.fetchOne(db, sql: """
+                    INSERT INTO jobs (kind, payload, queue, priority, state, max_attempts, run_at, submitted_at, updated_at, batch_id)
+                    VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING *
+                    """, arguments: [job.kind, job.payload, job.queue, job.priority, job.maxAttempts, now, now, now, batchID])
+                return Job(row: row!)
+            }
+        }
+    }
+
+    public func job(id: Int64) async throws -> Job? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Job.init(row:))
+        }
+    }
+
+    public func jobs(state: JobState?, limit: Int) async throws -> [Job] {
+        try await pool.read { db in
+            if let state {
+                return try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?",
+                                        arguments: [state.rawValue, limit]).map(Job.init(row:))
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Job.init(row:))
+        }
+    }
+
+    public func claim(worker: String, queues: [String], limit: Int, leaseSeconds: Double) async throws -> [Job] {
+        guard limit > 0 else { return [] }
+        return try await pool.write { db in
+            let now = Self.now
+            let queueFilter = queues.isEmpty ? "" : "AND queue IN (\(databaseQuestionMarks(count: queues.count)))"
+            var arguments: StatementArguments = [worker, now + leaseSeconds, now, now, now]
+            arguments += StatementArguments(queues)
+            arguments += [limit]
+            let rows = try Row.fetchAll(db, sql: """
+                UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?,
+                                started_at = ?, updated_at = ?, progress = 0, fps = NULL, eta = NULL
+                WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ? \(queueFilter)
+                             ORDER BY priority DESC, id LIMIT ?)
+                RETURNING *
+                """, arguments: arguments)
+            return rows.map(Job.init(row:)).sorted { ($0.priority, -$0.id) > ($1.priority, -$1.id) }
+        }
+    }
+
+    public func renewLeases(worker: String, jobs: [LeasedJob], leaseSeconds: Double) async throws {
+        try await pool.write { db in
+            let now = Self.now
+            for job in jobs {
+                try db.execute(sql: """
+                    UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND attempts = ? AND lease_owner = ? AND state = 'running'
+                    """, arguments: [now + leaseSeconds, job.id, job.attempt, worker])
+            }
+            try db.execute(sql: "UPDATE workers SET heartbeat_at = ? WHERE id = ?", arguments: [now, worker])
+        }
+    }
+
+    public func leasesLost(worker: String, jobs: [LeasedJob]) async throws -> Set<LeasedJob> {
+        guard !jobs.isEmpty else { return [] }
+        return try await pool.read { db in
+            let held = try Row.fetchAll(db, sql: """
+                SELECT id, attempts FROM jobs
+                WHERE id IN (\(databaseQuestionMarks(count: jobs.count))) AND state = 'running' AND lease_owner = ?
+                """, arguments: StatementArguments(jobs.map(\.id)) + [worker])
+            let holding = Set(held.map { LeasedJob(id: $0["id"], attempt: $0["attempts"]) })
+            return Set(jobs).subtracting(holding)
+        }
+    }
+
+    public func recordProgress(_ updates: [LeasedJob: JobProgress]) async throws {
+        guard !updates.isEmpty else { return }
+        try await pool.write { db in
+            for (job, progress) in updates {
+                try db.execute(sql: """
+                    UPDATE jobs SET progress = ?, fps = ?, eta = ? WHERE id = ? AND attempts = ? AND state = 'running'
+                    """, arguments: [progress.fraction, progress.fps, progress.eta, job.id, job.attempt])
+            }
+        }
+    }
+
+    public func complete(_ completions: [JobCompletion]) async throws -> [LeasedJob: CompletionResult] {
+        guard !completions.isEmpty else { return [:] }
+        return try await pool.write { db in
+            let now = Self.now
+            var results: [LeasedJob: CompletionResult] = [:]
+            for completion in completions {
+                let job = completion.job
+                let holds = try Bool.fetchOne(db, sql: """
+                    SELECT 1 FROM jobs WHERE id = ? AND attempts = ? AND lease_owner = ? AND state = 'running'
+                    """, arguments: [job.id, job.attempt, completion.worker]) ?? false
+                guard holds else {
+                    results[job] = .leaseLost
+                    continue
+                }
+                do {
+                    try completion.commit()
+                } catch {
+                    results[job] = .commitFailed(String(describing: error))
+                    continue
+                }
+                try db.execute(sql: """
+                    UPDATE jobs SET state = 'succeeded', result = ?, error = NULL, progress = 1, eta = 0,
+                                    finished_at = ?, updated_at = ?, lease_expires_at = NULL
+                    WHERE id = ?
+                    """, arguments: [completion.result, now, now, job.id])
+                results[job] = .succeeded
+            }
+            return results
+        }
+    }
+
+    public func fail(_ job: LeasedJob, worker: String, error: String, retryAt: Double?) async throws -> Bool {
+        try await pool.write { db in
+            let now = Self.now
+            if let retryAt {
+                try db.execute(sql: """
+                    UPDATE jobs SET state = 'queued', run_at = ?, error = ?, updated_at = ?, lease_expires_at = NULL,
+                                    progress = NULL, fps = NULL, eta = NULL
+                    WHERE id = ? AND attempts = ? AND lease_owner = ? AND state = 'running'
+                    """, arguments: [retryAt, error, now, job.id, job.attempt, worker])
+            } else {
+                try db.execute(sql: """
+                    UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ?, lease_expires_at = NULL,
+                                    eta = NULL
+                    WHERE id = ? AND attempts = ? AND lease_owner = ? AND state = 'running'
+                    """, arguments: [error, now, now, job.id, job.attempt, worker])
+            }
+            return db.changesCount > 0
+        }
+    }
+
+    public func release(_ jobs: [LeasedJob], worker: String, reason: String) async throws {
+        guard !jobs.isEmpty else { return }
+        try await pool.write { db in
+            let now = Self.now
+            for job in jobs {
+                try db.execute(sql: """
+                    UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_at = ?, error = ?, updated_at = ?,
+                                    lease_expires_at = NULL, progress = NULL, fps = NULL, eta = NULL
+                    WHERE id = ? AND attempts = ? AND lease_owner = ? AND state = 'running'
+                    """, arguments: [now, reason, now, job.id, job.attempt, worker])
+            }
+        }
+    }
+
+    public func rescueExpiredLeases(retry: RetryPolicy) async throws -> [Job] {
+        try await pool.write { db in
+            let now = Self.now
+            let expired = try Row.fetchAll(db, sql: """
+                SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < ?
+                """, arguments: [now]).map(Job.init(row:))
+            var rescued: [Job] = []
+            for var job in expired {
+                let reason = "worker \(job.leaseOwner ?? "?") stopped renewing its lease (it died or lost the database)"
+                if job.attempts >= job.maxAttempts {
+                    job.state = .failed
+                    job.error = "\(reason), on attempt \(job.attempts) of \(job.maxAttempts)"
+                    try db.execute(sql: """
+                        UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ?, lease_expires_at = NULL
+                        WHERE id = ? AND state = 'running'
+                        """, arguments: [job.error, now, now, job.id])
+                } else {
+                    job.state = .queued
+                    job.error = reason
+                    job.runAt = now + retry.delay(afterAttempt: job.attempts)
+                    try db.execute(sql: """
+                        UPDATE jobs SET state = 'queued', run_at = ?, error = ?, updated_at = ?, lease_expires_at = NULL,
+                                        progress = NULL, fps = NULL, eta = NULL
+                        WHERE id = ? AND state = 'running'
+                        """, arguments: [job.runAt, reason, now, job.id])
+                }
+                rescued.append(job)
+            }
+            return rescued
+        }
+    }
+
+    public func cancel(id: Int64) async throws -> Job? {
+        try await pool.write { db in
+            let now = Self.now
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'cancelled', finished_at = ?, updated_at = ?, lease_expires_at = NULL, eta = NULL
+                WHERE id = ? AND state IN ('queued', 'running')
+                """, arguments: [now, now, id])
+            return try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Job.init(row:))
+        }
+    }
+
+    public func retry(id: Int64) async throws -> Job? {
+        try await pool.write { db in
+            let now = Self.now
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, error = NULL, result = NULL, progress = NULL,
+                                fps = NULL, eta = NULL, lease_owner = NULL, started_at = NULL, finished_at = NULL, updated_at = ?
+                WHERE id = ? AND state IN ('failed', 'cancelled')
+                """, arguments: [now, now, id])
+            return try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Job.init(row:))
+        }
+    }
+
+    public func registerWorker(_ worker: WorkerRecord) async throws {
+        try await pool.write { db in
+            let now = Self.now
+            try db.execute(sql: """
+                INSERT INTO workers (id, host, pid, concurrency, queues, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [worker.id, worker.host, worker.pid, worker.concurrency,
+                                 worker.queues.joined(separator: ","), now, now])
+        }
+    }
+
+    public func workerStopped(id: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE workers SET stopped_at = ? WHERE id = ?", arguments: [Self.now, id])
+        }
+    }
+
+    public func unfinishedCount() async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')") ?? 0
+        }
+    }
+
+    public func changeToken() async throws -> Int64 {
+        // data_version is per connection and moves when *another*
+        // connection commits; the writer connection is always the same one.
+        try await pool.writeWithoutTransaction { db in
+            try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0
+        }
+    }
+
+    public func events(after: Int64, job: Int64?, limit: Int) async throws -> [JobEvent] {
+        try await pool.read { db in
+            let rows: [Row]
+            if let job {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM events WHERE id > ? AND job_id = ? ORDER BY id LIMIT ?",
+                                        arguments: [after, job, limit])
+            } else {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, limit])
+            }
+            return rows.map(JobEvent.init(row:))
+        }
+    }
+}
+
+extension Job {
+    init(row: Row) {
+        self.init(id: row["id"], kind: row["kind"], payload: row["payload"], queue: row["queue"], priority: row["priority"],
+                  state: JobState(rawValue: row["state"]) ?? .failed, attempts: row["attempts"], maxAttempts: row["max_attempts"],
+                  runAt: row["run_at"], leaseOwner: row["lease_owner"], leaseExpiresAt: row["lease_expires_at"],
+                  progress: row["progress"], fps: row["fps"], eta: row["eta"], result: row["result"], error: row["error"],
+                  submittedAt: row["submitted_at"], startedAt: row["started_at"], finishedAt: row["finished_at"],
+                  batchID: row["batch_id"])
+    }
+}
+
+extension JobEvent {
+    init(row: Row) {
+        self.init(id: row["id"], jobID: row["job_id"], at: row["at"],
+                  from: (row["from_state"] as String?).flatMap(JobState.init(rawValue:)),
+                  to: JobState(rawValue: row["to_state"]) ?? .failed, worker: row["worker"], detail: row["detail"])
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+
+/// How a worker runs.
+public struct WorkerConfiguration: Sendable {
+    /// Jobs run at once.
+    public var concurrency: Int
+    /// Queues to take jobs from; empty means every queue.
+    public var queues: [String]
+    /// How long a claimed job stays ours without a renewal. Renewed every
+    /// third of it; a worker that stops renewing loses its jobs to others.
+    public var leaseSeconds: Double
+    /// Exit once nothing is queued, retrying or running anywhere.
+    public var drain: Bool
+    /// How often an idle worker looks for new jobs. The check is one cheap
+    /// `PRAGMA data_version`, so it can be frequent without a backoff: a job
+    /// submitted to an idle worker starts within about this long.
+    public var pollInterval: Double
+    public var retry: RetryPolicy
+
+    public init(concurrency: Int = ProcessInfo.processInfo.activeProcessorCount, queues: [String] = [],
+                leaseSeconds: Double = 30, drain: Bool = false, pollInterval: Double = 0.01, retry: RetryPolicy = RetryPolicy()) {
+        self.concurrency = concurrency
+        self.queues = queues
+        self.leaseSeconds = leaseSeconds
+        self.drain = drain
+        self.pollInterval = pollInterval
+        self.retry = retry
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import JobQueue
+
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel",
+        abstract: "Cancel a queued or running job.",
+        discussion: """
+        A queued job is cancelled at once; a running one within about a second (its
+        transcoder is stopped and its temporary file removed; OUT is not written).
+        Exit status: 0 cancelled, 1 already finished (nothing changed), 4 no such job.
+
+        Example:
+          vqueue cancel 42
+        """)
+
+    @Argument(help: "The job id.")
+    var id: Int64
+
+    @OptionGroup(title: "Queue")
+    var queueOptions: QueueOptions
+
+    func run() async throws {
+        let store = try queueOptions.openStore()
+        guard let job = try await store.cancel(id: id) else {
+            throw CommandFailure.report("job \(id)", "no such job", exitCode: noSuchJobExitCode)
+        }
+        guard job.state == .cancelled else {
+            throw CommandFailure.report("job \(id)", "already \(job.state.rawValue); nothing to cancel")
+        }
+        print(JobReport(job).line)
+    }
+}

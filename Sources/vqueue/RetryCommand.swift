@@ -1,0 +1,34 @@
+import ArgumentParser
+import JobQueue
+
+struct RetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry",
+        abstract: "Queue a failed or cancelled job again, with fresh attempts.",
+        discussion: """
+        Exit status: 0 queued again, 1 the job is not failed or cancelled, 4 no such job.
+
+        Example:
+          vqueue retry 42
+        """)
+
+    @Argument(help: "The job id.")
+    var id: Int64
+
+    @OptionGroup(title: "Queue")
+    var queueOptions: QueueOptions
+
+    func run() async throws {
+        let store = try queueOptions.openStore()
+        guard let before = try await store.job(id: id) else {
+            throw CommandFailure.report("job \(id)", "no such job", exitCode: noSuchJobExitCode)
+        }
+        guard before.state == .failed || before.state == .cancelled else {
+            throw CommandFailure.report("job \(id)", "is \(before.state.rawValue); only failed or cancelled jobs can be retried")
+        }
+        guard let job = try await store.retry(id: id), job.state == .queued else {
+            throw CommandFailure.report("job \(id)", "changed state meanwhile; not retried")
+        }
+        print(JobReport(job).line)
+    }
+}

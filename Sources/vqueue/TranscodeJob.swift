@@ -1,0 +1,34 @@
+import Foundation
+import Transcode
+
+/// The payload of a queued transcode: what `vqueue submit` checked and the
+/// worker's child will do. Paths are absolute.
+struct TranscodeJob: Codable, Equatable {
+    static let kind = "transcode"
+
+    var input: String
+    var output: String
+    var options: TranscodeOptions
+    var overwrite: Bool
+
+    func encoded() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    static func decode(_ payload: String) -> TranscodeJob? {
+        try? JSONDecoder().decode(TranscodeJob.self, from: Data(payload.utf8))
+    }
+
+    /// The container: the output's extension, checked at submit.
+    var container: OutputContainer {
+        (try? OutputContainer(path: output)) ?? .mp4
+    }
+
+    /// Where one attempt writes before its worker renames it into place;
+    /// named by job and attempt so two attempts never share a file.
+    func temporaryOutput(jobID: Int64, attempt: Int) -> TemporaryOutput {
+        TemporaryOutput(for: output, tag: "job\(jobID)-\(attempt)")
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import JobQueue
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run queued jobs, several at once, until stopped.",
+        discussion: """
+        Each job runs in a child process of its own (`vqueue transcode`), so a crash on a
+        hostile file costs one attempt, not the worker. Children die with the worker.
+
+        Defaults: --concurrency is the number of cores and --threads-per-job 0 (libav picks
+        per core): a batch keeps every core busy, and a lone long job still uses them all.
+
+        SIGTERM or SIGINT: stop taking jobs and let running ones finish, then exit 0. A second
+        signal stops the running jobs and puts them back in the queue (attempt not counted).
+
+        Examples:
+          vqueue worker --concurrency 8
+          vqueue worker --queue fast --queue default
+          vqueue worker --drain            # exit when nothing is queued or running
+        """)
+
+    @Option(help: ArgumentHelp("Jobs to run at once. Default: the number of cores.", valueName: "n"))
+    var concurrency: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .customLong("queue"), help: ArgumentHelp("Take jobs from this queue (repeatable). Default: every queue.",
+                                                          valueName: "name"))
+    var queues: [String] = []
+
+    @Option(help: ArgumentHelp("Threads each job's transcoder uses; 0 = libav's choice. Default: the job's own (0).",
+                               valueName: "n"))
+    var threadsPerJob: Int?
+
+    @Flag(help: "Exit once nothing is queued, retrying or running anywhere.")
+    var drain = false
+
+    @Option(help: ArgumentHelp("Lease time: a worker silent this long loses its jobs to others. Default: 30s.",
+                               valueName: "duration"))
+    var lease = TimeSpan(seconds: 30)
+
+    @OptionGroup(title: "Queue")
+    var queueOptions: QueueOptions
+
+    func validate() throws {
+        if !(1...256).contains(concurrency) { throw ValidationError("--concurrency must be between 1 and 256.") }
+        if let threadsPerJob, !(0...64).contains(threadsPerJob) {
+            throw ValidationError("--threads-per-job must be between 0 and 64.")
+        }
+        if lease.seconds < 0.3 { throw ValidationError("--lease must be at least 300ms.") }
+    }
+
+    func run() async throws {
+        let store = try queueOptions.openStore()
+        let shutdown = ShutdownRequest()
+        let signals = SignalMonitor { _ in shutdown.escalate() }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        let worker = Worker(
+            store: store,
+            handler: TranscodeJobHandler(executable: executable, threadsPerJob: threadsPerJob),
+            configuration: WorkerConfiguration(concurrency: concurrency, queues: queues, leaseSeconds: lease.seconds,
+                                               drain: drain),
+            identity: Worker.makeIdentity(concurrency: concurrency, queues: queues),
+            log: { StandardError.write("\(Timestamp.iso(Date().timeIntervalSince1970)) \($0)\n") })
+        do {
+            try await worker.run(shutdown: shutdown)
+        } catch {
+            throw CommandFailure.report(queueOptions.location, "worker stopped: \(QueueErrorText.describe(error))")
+        }
+        withExtendedLifetime(signals) {}
+    }
+}
