@@ -12,13 +12,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // FFmpeg's libraries, from Debian's -dev packages, through pkg-config.
-        .systemLibrary(
-            name: "CLibAV",
-            pkgConfig: "libavformat libavcodec libavfilter libswscale libswresample libavutil",
-            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavfilter-dev",
-                              "libswscale-dev", "libswresample-dev", "libavutil-dev"])]
-        ),
+        // FFmpeg's libraries from Debian's -dev packages (headers), opened at
+        // run time on first use (see libav_loader.c).
+        .target(name: "CLibAV", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "Transcode", dependencies: ["CLibAV"]),
         .target(name: "JobQueue", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .executableTarget(
