@@ -35,13 +35,16 @@ test: deps
 	$(SWIFT) test --skip-build
 
 demo: build
-	@mkdir -p $(DEMO)
-	$(RELEASE) probe Fixtures/old_camera.avi
-	$(RELEASE) transcode Fixtures/old_camera.avi $(DEMO)/old_camera.flv -b 200k --overwrite
-	$(RELEASE) transcode Fixtures/rotated_90.mp4 $(DEMO)/rotated_90.mp4 --preset 360p --overwrite
-	$(RELEASE) probe $(DEMO)/old_camera.flv
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(RELEASE) probe Fixtures/rotated_90.mp4
+	$(RELEASE) submit --db $(DEMO)/queue.db Fixtures/old_camera.avi $(DEMO)/old_camera.flv -b 200k
+	$(RELEASE) submit --db $(DEMO)/queue.db Fixtures/rotated_90.mp4 $(DEMO)/rotated_90.mp4 --preset 360p
+	$(RELEASE) submit --db $(DEMO)/queue.db Fixtures/surround_51.mkv $(DEMO)/surround_51.mkv
+	$(RELEASE) submit --db $(DEMO)/queue.db Fixtures/audio_only.m4a $(DEMO)/audio_only.flv
+	$(RELEASE) worker --db $(DEMO)/queue.db --drain
+	$(RELEASE) list --db $(DEMO)/queue.db
 	$(RELEASE) probe $(DEMO)/rotated_90.mp4
-	@echo "demo outputs are in $(DEMO)/"
+	@echo "demo outputs are in $(DEMO)/ (the audio-only upload fails, as it should)"
 
 bench: build
 	python3 Tests/Bench/transcode_bench.py --vqueue $(RELEASE)

@@ -27,7 +27,10 @@ public struct Worker: Sendable {
 
     /// A worker id unique across hosts and restarts: `host:pid:random`.
     public static func makeIdentity(concurrency: Int, queues: [String]) -> WorkerRecord {
-        let host = ProcessInfo.processInfo.hostName
+        // gethostname, not ProcessInfo.hostName, which may wait on DNS.
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let pid = Int(getpid())
         let suffix = String(UInt16.random(in: .min ... .max), radix: 16)
         return WorkerRecord(id: "\(host):\(pid):\(suffix)", host: host, pid: pid, concurrency: concurrency, queues: queues)
