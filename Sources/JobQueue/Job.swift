@@ -25,6 +25,7 @@ public struct Job: Sendable, Equatable {
     public var startedAt: Double?
     public var finishedAt: Double?
     public var batchID: Int64?
+    public var weight: Double = 1
 
     /// The attempt a worker holds, to check its lease against.
     public var lease: LeasedJob { LeasedJob(id: id, attempt: attempts) }
@@ -52,13 +53,17 @@ public struct NewJob: Sendable {
     public var queue: String
     public var priority: Int
     public var maxAttempts: Int
+    /// How much the job counts in its batch's progress (e.g. media seconds).
+    public var weight: Double
 
-    public init(kind: String, payload: String, queue: String = "default", priority: Int = 0, maxAttempts: Int = 3) {
+    public init(kind: String, payload: String, queue: String = "default", priority: Int = 0, maxAttempts: Int = 3,
+                weight: Double = 1) {
         self.kind = kind
         self.payload = payload
         self.queue = queue
         self.priority = priority
         self.maxAttempts = maxAttempts
+        self.weight = weight
     }
 }
 

@@ -6,7 +6,15 @@
 /// so that leases mean the same thing to every process that reads them.
 public protocol JobStore: Sendable {
     /// Queues the jobs in one transaction: all of them or none.
-    func submit(_ jobs: [NewJob], batchID: Int64?) async throws -> [Job]
+    func submit(_ jobs: [NewJob]) async throws -> [Job]
+    /// Queues the jobs as one new batch, all or none; returns the batch id.
+    func submitBatch(_ jobs: [NewJob]) async throws -> (batchID: Int64, jobs: [Job])
+    /// A batch's jobs in id order, or nil when there is no such batch.
+    func batch(id: Int64) async throws -> [Job]?
+    /// Cancels a batch's queued and running jobs; returns the batch's jobs.
+    func cancelBatch(id: Int64) async throws -> [Job]?
+    /// Queues a batch's failed jobs again; returns the batch's jobs.
+    func retryBatch(id: Int64) async throws -> [Job]?
     func job(id: Int64) async throws -> Job?
     /// Newest first.
     func jobs(state: JobState?, limit: Int) async throws -> [Job]
@@ -41,13 +49,33 @@ public protocol JobStore: Sendable {
     func retry(id: Int64) async throws -> Job?
 
     func registerWorker(_ worker: WorkerRecord) async throws
+    /// The worker has begun to stop (finishing its running jobs).
+    func workerStopping(id: String, reason: String) async throws
     func workerStopped(id: String) async throws
+    /// Marks workers that missed their heartbeats as gone (with an event).
+    func markSilentWorkers() async throws -> [WorkerRecord]
+    /// Every worker known, newest first, with its running job count.
+    func workers() async throws -> [WorkerRecord]
+    /// Asks workers (one, or all live ones when `id` is nil) to stop;
+    /// returns the ids asked.
+    func requestStop(worker id: String?, level: ShutdownRequest.Level) async throws -> [String]
+    /// What this worker has been asked through the store.
+    func stopRequest(worker id: String) async throws -> ShutdownRequest.Level
+    /// Deletes finished jobs (in `states`) that finished before `before`, and
+    /// their events; returns how many jobs.
+    func prune(finishedBefore before: Double, states: [JobState]) async throws -> Int
     /// Jobs queued (including those waiting to retry) or running.
     func unfinishedCount() async throws -> Int
+    /// Queued jobs per queue and priority.
+    func queueDepths() async throws -> [QueueDepth]
+    /// Jobs that succeeded and failed since `since`.
+    func finishedCounts(since: Double) async throws -> (succeeded: Int, failed: Int)
     /// Changes whenever another connection commits; cheap to poll.
     func changeToken() async throws -> Int64
     /// Events with an id above `after`, oldest first.
     func events(after: Int64, job: Int64?, limit: Int) async throws -> [JobEvent]
+    /// The store's clock, seconds since 1970.
+    func now() async throws -> Double
 }
 
 /// A finished attempt to record, with the step that makes its result real
@@ -81,30 +109,63 @@ public struct WorkerRecord: Sendable, Equatable {
     public var pid: Int
     public var concurrency: Int
     public var queues: [String]
-    public var startedAt: Double
-    public var heartbeatAt: Double
+    public var leaseSeconds: Double
+    public var startedAt: Double = 0
+    public var heartbeatAt: Double = 0
+    public var stopRequested = ShutdownRequest.Level.none
+    public var stoppingAt: Double?
     public var stoppedAt: Double?
+    public var goneAt: Double?
+    public var jobsDone = 0
+    public var jobsFailed = 0
+    public var runningJobs = 0
 
-    public init(id: String, host: String, pid: Int, concurrency: Int, queues: [String],
-                startedAt: Double = 0, heartbeatAt: Double = 0, stoppedAt: Double? = nil) {
+    public init(id: String, host: String, pid: Int, concurrency: Int, queues: [String], leaseSeconds: Double) {
         self.id = id
         self.host = host
         self.pid = pid
         self.concurrency = concurrency
         self.queues = queues
-        self.startedAt = startedAt
-        self.heartbeatAt = heartbeatAt
-        self.stoppedAt = stoppedAt
+        self.leaseSeconds = leaseSeconds
+    }
+
+    public enum State: String, Sendable {
+        case alive, stopping, stopped, gone
+    }
+
+    /// Gone when stopped without saying so: no heartbeat within its lease time.
+    public func state(at now: Double) -> State {
+        if stoppedAt != nil { return .stopped }
+        if goneAt != nil || now - heartbeatAt > leaseSeconds { return .gone }
+        if stoppingAt != nil || stopRequested != .none { return .stopping }
+        return .alive
     }
 }
 
-/// One state change of one job.
+/// One event: a job's state change (`kind` "job") or a worker coming
+/// online, stopping, stopped or gone offline (`kind` "worker").
 public struct JobEvent: Sendable, Equatable {
     public var id: Int64
-    public var jobID: Int64
+    public var kind: String
+    public var jobID: Int64?
     public var at: Double
-    public var from: JobState?
-    public var to: JobState
+    /// For jobs, the state before (nil on submit).
+    public var from: String?
+    /// For jobs, the new state; for workers online, stopping, stopped, offline.
+    public var to: String
     public var worker: String?
     public var detail: String?
+}
+
+/// How many jobs wait in one queue at one priority.
+public struct QueueDepth: Sendable, Equatable {
+    public var queue: String
+    public var priority: Int
+    public var count: Int
+
+    public init(queue: String, priority: Int, count: Int) {
+        self.queue = queue
+        self.priority = priority
+        self.count = count
+    }
 }

@@ -26,18 +26,65 @@ public final class SQLiteJobStore: JobStore {
     /// The store's clock.
     static var now: Double { Date().timeIntervalSince1970 }
 
-    public func submit(_ jobs: [NewJob], batchID: Int64?) async throws -> [Job] {
+    public func submit(_ jobs: [NewJob]) async throws -> [Job] {
+        try await pool.write { db in try Self.insert(jobs, batchID: nil, db) }
+    }
+
+    public func submitBatch(_ jobs: [NewJob]) async throws -> (batchID: Int64, jobs: [Job]) {
         try await pool.write { db in
-            let now = Self.now
-            return try jobs.map { job in
-                let row = try Row.fetchOne(db, sql: """
-                    INSERT INTO jobs (kind, payload, queue, priority, state, max_attempts, run_at, submitted_at, updated_at, batch_id)
-                    VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING *
-                    """, arguments: [job.kind, job.payload, job.queue, job.priority, job.maxAttempts, now, now, now, batchID])
-                return Job(row: row!)
-            }
+            try db.execute(sql: "INSERT INTO batches (created_at) VALUES (?)", arguments: [Self.now])
+            let batchID = db.lastInsertedRowID
+            return (batchID, try Self.insert(jobs, batchID: batchID, db))
         }
     }
+
+    private static func insert(_ jobs: [NewJob], batchID: Int64?, _ db: Database) throws -> [Job] {
+        let now = Self.now
+        return try jobs.map { job in
+            let row = try Row.fetchOne(db, sql: """
+                INSERT INTO jobs (kind, payload, queue, priority, state, max_attempts, run_at, submitted_at, updated_at,
+                                  batch_id, weight)
+                VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING *
+                """, arguments: [job.kind, job.payload, job.queue, job.priority, job.maxAttempts, now, now, now,
+                                 batchID, job.weight])
+            return Job(row: row!)
+        }
+    }
+
+    public func batch(id: Int64) async throws -> [Job]? {
+        try await pool.read { db in try Self.batchJobs(id, db) }
+    }
+
+    private static func batchJobs(_ id: Int64, _ db: Database) throws -> [Job]? {
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM batches WHERE id = ?", arguments: [id]) ?? false else { return nil }
+        return try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE batch_id = ? ORDER BY id", arguments: [id]).map(Job.init(row:))
+    }
+
+    public func cancelBatch(id: Int64) async throws -> [Job]? {
+        try await pool.write { db in
+            let now = Self.now
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'cancelled', finished_at = ?, updated_at = ?, lease_expires_at = NULL, eta = NULL
+                WHERE batch_id = ? AND state IN ('queued', 'running')
+                """, arguments: [now, now, id])
+            return try Self.batchJobs(id, db)
+        }
+    }
+
+    public func retryBatch(id: Int64) async throws -> [Job]? {
+        try await pool.write { db in
+            try db.execute(sql: "\(Self.requeueFinished) WHERE batch_id = ? AND state = 'failed'",
+                           arguments: [Self.now, Self.now, id])
+            return try Self.batchJobs(id, db)
+        }
+    }
+
+    /// Puts finished jobs back in the queue with fresh attempts (arguments:
+    /// run_at, updated_at, then the WHERE clause's).
+    private static let requeueFinished = """
+        UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, error = NULL, result = NULL, progress = NULL,
+                        fps = NULL, eta = NULL, lease_owner = NULL, started_at = NULL, finished_at = NULL, updated_at = ?
+        """
 
     public func job(id: Int64) async throws -> Job? {
         try await pool.read { db in
@@ -219,12 +266,8 @@ public final class SQLiteJobStore: JobStore {
 
     public func retry(id: Int64) async throws -> Job? {
         try await pool.write { db in
-            let now = Self.now
-            try db.execute(sql: """
-                UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, error = NULL, result = NULL, progress = NULL,
-                                fps = NULL, eta = NULL, lease_owner = NULL, started_at = NULL, finished_at = NULL, updated_at = ?
-                WHERE id = ? AND state IN ('failed', 'cancelled')
-                """, arguments: [now, now, id])
+            try db.execute(sql: "\(Self.requeueFinished) WHERE id = ? AND state IN ('failed', 'cancelled')",
+                           arguments: [Self.now, Self.now, id])
             return try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Job.init(row:))
         }
     }
@@ -233,21 +276,136 @@ public final class SQLiteJobStore: JobStore {
         try await pool.write { db in
             let now = Self.now
             try db.execute(sql: """
-                INSERT INTO workers (id, host, pid, concurrency, queues, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO workers (id, host, pid, concurrency, queues, started_at, heartbeat_at, lease_seconds)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [worker.id, worker.host, worker.pid, worker.concurrency,
-                                 worker.queues.joined(separator: ","), now, now])
+                                 worker.queues.joined(separator: ","), now, now, worker.leaseSeconds])
+            try Self.workerEvent(worker.id, "online", detail: "pid \(worker.pid) on \(worker.host), concurrency \(worker.concurrency)", db)
+        }
+    }
+
+    public func workerStopping(id: String, reason: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE workers SET stopping_at = ? WHERE id = ? AND stopping_at IS NULL", arguments: [Self.now, id])
+            if db.changesCount > 0 { try Self.workerEvent(id, "stopping", detail: reason, db) }
         }
     }
 
     public func workerStopped(id: String) async throws {
         try await pool.write { db in
             try db.execute(sql: "UPDATE workers SET stopped_at = ? WHERE id = ?", arguments: [Self.now, id])
+            try Self.workerEvent(id, "stopped", detail: nil, db)
         }
     }
+
+    public func markSilentWorkers() async throws -> [WorkerRecord] {
+        try await pool.write { db in
+            let now = Self.now
+            let silent = try Row.fetchAll(db, sql: """
+                UPDATE workers SET gone_at = ?
+                WHERE stopped_at IS NULL AND gone_at IS NULL AND heartbeat_at + lease_seconds < ?
+                RETURNING *
+                """, arguments: [now, now]).map { WorkerRecord(row: $0) }
+            for worker in silent {
+                let age = Int((now - worker.heartbeatAt).rounded())
+                try Self.workerEvent(worker.id, "offline", detail: "no heartbeat for \(age) s", db)
+            }
+            return silent
+        }
+    }
+
+    public func workers() async throws -> [WorkerRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT workers.*, (SELECT COUNT(*) FROM jobs WHERE jobs.state = 'running' AND jobs.lease_owner = workers.id)
+                       AS running_jobs
+                FROM workers ORDER BY started_at DESC
+                """).map { WorkerRecord(row: $0) }
+        }
+    }
+
+    public func requestStop(worker id: String?, level: ShutdownRequest.Level) async throws -> [String] {
+        try await pool.write { db in
+            let live = "stopped_at IS NULL AND gone_at IS NULL"
+            let rows: [String]
+            if let id {
+                rows = try String.fetchAll(db, sql: """
+                    UPDATE workers SET stop_requested = MAX(stop_requested, ?) WHERE id = ? AND \(live) RETURNING id
+                    """, arguments: [level.rawValue, id])
+            } else {
+                rows = try String.fetchAll(db, sql: """
+                    UPDATE workers SET stop_requested = MAX(stop_requested, ?) WHERE \(live) RETURNING id
+                    """, arguments: [level.rawValue])
+            }
+            return rows.sorted()
+        }
+    }
+
+    public func stopRequest(worker id: String) async throws -> ShutdownRequest.Level {
+        try await pool.read { db in
+            let level = try Int.fetchOne(db, sql: "SELECT stop_requested FROM workers WHERE id = ?", arguments: [id]) ?? 0
+            return ShutdownRequest.Level(rawValue: level) ?? .immediate
+        }
+    }
+
+    private static func workerEvent(_ worker: String, _ what: String, detail: String?, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO events (kind, job_id, at, from_state, to_state, worker, detail) VALUES ('worker', NULL, ?, NULL, ?, ?, ?)
+            """, arguments: [Self.now, what, worker, detail])
+    }
+
+    public func prune(finishedBefore before: Double, states: [JobState]) async throws -> Int {
+        let finished = states.filter(\.isFinished).map(\.rawValue)
+        guard !finished.isEmpty else { return 0 }
+        let count = try await pool.write { db in
+            let marks = databaseQuestionMarks(count: finished.count)
+            let doomed = "SELECT id FROM jobs WHERE state IN (\(marks)) AND finished_at < ?"
+            let arguments = StatementArguments(finished) + [before]
+            try db.execute(sql: "DELETE FROM events WHERE job_id IN (\(doomed))", arguments: arguments)
+            try db.execute(sql: "DELETE FROM jobs WHERE id IN (\(doomed))", arguments: arguments)
+            let deleted = db.changesCount
+            // Worker rows and their events go too once the worker is long gone.
+            try db.execute(sql: """
+                DELETE FROM events WHERE kind = 'worker' AND at < ? AND worker IN
+                    (SELECT id FROM workers WHERE COALESCE(stopped_at, gone_at) < ?)
+                """, arguments: [before, before])
+            try db.execute(sql: "DELETE FROM workers WHERE COALESCE(stopped_at, gone_at) < ?", arguments: [before])
+            try db.execute(sql: "DELETE FROM batches WHERE id NOT IN (SELECT DISTINCT batch_id FROM jobs WHERE batch_id IS NOT NULL)")
+            return deleted
+        }
+        // Hand the freed pages back to the file system, so the database does
+        // not keep the size of its busiest week.
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            try db.execute(sql: "VACUUM")
+        }
+        return count
+    }
+
+    public func now() async throws -> Double { Self.now }
 
     public func unfinishedCount() async throws -> Int {
         try await pool.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')") ?? 0
+        }
+    }
+
+    public func queueDepths() async throws -> [QueueDepth] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT queue, priority, COUNT(*) AS count FROM jobs WHERE state = 'queued'
+                GROUP BY queue, priority ORDER BY queue, priority DESC
+                """).map { QueueDepth(queue: $0["queue"], priority: $0["priority"], count: $0["count"]) }
+        }
+    }
+
+    public func finishedCounts(since: Double) async throws -> (succeeded: Int, failed: Int) {
+        try await pool.read { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT COALESCE(SUM(state = 'succeeded'), 0) AS succeeded, COALESCE(SUM(state = 'failed'), 0) AS failed
+                FROM jobs WHERE finished_at >= ? AND state IN ('succeeded', 'failed')
+                """, arguments: [since])
+            return (row?["succeeded"] ?? 0, row?["failed"] ?? 0)
         }
     }
 
@@ -280,14 +438,29 @@ extension Job {
                   runAt: row["run_at"], leaseOwner: row["lease_owner"], leaseExpiresAt: row["lease_expires_at"],
                   progress: row["progress"], fps: row["fps"], eta: row["eta"], result: row["result"], error: row["error"],
                   submittedAt: row["submitted_at"], startedAt: row["started_at"], finishedAt: row["finished_at"],
-                  batchID: row["batch_id"])
+                  batchID: row["batch_id"], weight: row["weight"])
+    }
+}
+
+extension WorkerRecord {
+    init(row: Row) {
+        self.init(id: row["id"], host: row["host"], pid: row["pid"], concurrency: row["concurrency"],
+                  queues: (row["queues"] as String).split(separator: ",").map(String.init), leaseSeconds: row["lease_seconds"])
+        startedAt = row["started_at"]
+        heartbeatAt = row["heartbeat_at"]
+        stopRequested = ShutdownRequest.Level(rawValue: row["stop_requested"]) ?? .none
+        stoppingAt = row["stopping_at"]
+        stoppedAt = row["stopped_at"]
+        goneAt = row["gone_at"]
+        jobsDone = row["jobs_done"]
+        jobsFailed = row["jobs_failed"]
+        runningJobs = row["running_jobs"] ?? 0
     }
 }
 
 extension JobEvent {
     init(row: Row) {
-        self.init(id: row["id"], jobID: row["job_id"], at: row["at"],
-                  from: (row["from_state"] as String?).flatMap(JobState.init(rawValue:)),
-                  to: JobState(rawValue: row["to_state"]) ?? .failed, worker: row["worker"], detail: row["detail"])
+        self.init(id: row["id"], kind: row["kind"], jobID: row["job_id"], at: row["at"], from: row["from_state"],
+                  to: row["to_state"], worker: row["worker"], detail: row["detail"])
     }
 }

@@ -28,12 +28,15 @@ enum SQLiteSchema {
             started_at REAL,
             finished_at REAL,
             updated_at REAL NOT NULL,
-            batch_id INTEGER
+            batch_id INTEGER,
+            -- How much this job counts in its batch's progress (e.g. seconds of media).
+            weight REAL NOT NULL DEFAULT 1
         );
         CREATE INDEX jobs_claim ON jobs (queue, priority DESC, id) WHERE state = 'queued';
         CREATE INDEX jobs_leases ON jobs (lease_expires_at) WHERE state = 'running';
         CREATE INDEX jobs_state ON jobs (state, id);
         CREATE INDEX jobs_batch ON jobs (batch_id) WHERE batch_id IS NOT NULL;
+        CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
 
         CREATE TABLE workers (
             id TEXT PRIMARY KEY,
@@ -43,12 +46,28 @@ enum SQLiteSchema {
             queues TEXT NOT NULL,
             started_at REAL NOT NULL,
             heartbeat_at REAL NOT NULL,
-            stopped_at REAL
+            lease_seconds REAL NOT NULL,
+            -- 0 none, 1 finish running jobs then stop, 2 stop now (`vqueue worker stop`).
+            stop_requested INTEGER NOT NULL DEFAULT 0,
+            stopping_at REAL,
+            stopped_at REAL,
+            -- Set by another worker once this one missed its heartbeats.
+            gone_at REAL,
+            jobs_done INTEGER NOT NULL DEFAULT 0,
+            jobs_failed INTEGER NOT NULL DEFAULT 0
         );
 
+        CREATE TABLE batches (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at REAL NOT NULL
+        );
+
+        -- Job transitions (kind 'job') and workers coming online, stopping,
+        -- stopped or gone offline (kind 'worker', job_id NULL).
         CREATE TABLE events (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
-            job_id INTEGER NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'job',
+            job_id INTEGER,
             at REAL NOT NULL,
             from_state TEXT,
             to_state TEXT NOT NULL,
@@ -69,6 +88,9 @@ enum SQLiteSchema {
             VALUES (new.id, new.updated_at, old.state, new.state,
                     COALESCE(new.lease_owner, old.lease_owner),
                     CASE WHEN new.state IN ('failed', 'queued') THEN new.error END);
+            UPDATE workers SET jobs_done = jobs_done + (new.state = 'succeeded'),
+                               jobs_failed = jobs_failed + (new.state = 'failed')
+            WHERE id = new.lease_owner AND new.state IN ('succeeded', 'failed');
         END;
         """,
     ]

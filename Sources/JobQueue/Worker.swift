@@ -26,14 +26,15 @@ public struct Worker: Sendable {
     }
 
     /// A worker id unique across hosts and restarts: `host:pid:random`.
-    public static func makeIdentity(concurrency: Int, queues: [String]) -> WorkerRecord {
+    public static func makeIdentity(concurrency: Int, queues: [String], leaseSeconds: Double) -> WorkerRecord {
         // gethostname, not ProcessInfo.hostName, which may wait on DNS.
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count)
         let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let pid = Int(getpid())
         let suffix = String(UInt16.random(in: .min ... .max), radix: 16)
-        return WorkerRecord(id: "\(host):\(pid):\(suffix)", host: host, pid: pid, concurrency: concurrency, queues: queues)
+        return WorkerRecord(id: "\(host):\(pid):\(suffix)", host: host, pid: pid, concurrency: concurrency, queues: queues,
+                            leaseSeconds: leaseSeconds)
     }
 
     private enum Event: Sendable {
@@ -81,7 +82,9 @@ public struct Worker: Sendable {
         var nextRenewal = clock.now
         var nextProgressFlush = clock.now
         var nextDrainCheck = clock.now
+        var nextStopCheck = clock.now
         var forcing = false
+        var announcedStopping = false
 
         for await event in events {
             switch event {
@@ -98,7 +101,18 @@ public struct Worker: Sendable {
             }
 
             let now = clock.now
+            if now >= nextStopCheck {
+                // `vqueue worker stop` from any process reaches us through the store.
+                nextStopCheck = now + .milliseconds(250)
+                shutdown.request(try await store.stopRequest(worker: identity.id))
+            }
             let level = shutdown.level
+            if level >= .graceful && !announcedStopping {
+                announcedStopping = true
+                let how = level >= .immediate ? "now" : "after its \(running.count) running job(s)"
+                try await store.workerStopping(id: identity.id, reason: "stopping \(how)")
+                log("worker \(identity.id) stopping \(how)")
+            }
             if level >= .immediate && !forcing {
                 forcing = true
                 log("worker \(identity.id) stopping now: \(running.count) running job(s) go back to the queue")
@@ -125,6 +139,9 @@ public struct Worker: Sendable {
             if now >= nextRenewal {
                 nextRenewal = now + .milliseconds(Int64(configuration.leaseSeconds * 1000 / 3))
                 try await store.renewLeases(worker: identity.id, jobs: Array(running.keys), leaseSeconds: configuration.leaseSeconds)
+                for worker in try await store.markSilentWorkers() {
+                    log("worker \(worker.id) is gone: no heartbeat within its lease")
+                }
                 for job in try await store.rescueExpiredLeases(retry: configuration.retry) {
                     handler.discard(job)
                     log(line(job.id, job.state, detail: job.state == .failed ? job.error : "retrying: \(job.error ?? "")"))

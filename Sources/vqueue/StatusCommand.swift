@@ -5,24 +5,29 @@ import JobQueue
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show where a job stands.",
+        abstract: "Show where a job (or a batch) stands.",
         discussion: """
         Exit status: 0 succeeded, 1 failed, 2 cancelled, 3 not finished yet (queued, retrying
-        or running), 4 no such job, 64 bad usage.
+        or running), 4 no such job, 64 bad usage. For a batch: 0 only when every job
+        succeeded, 3 while any is unfinished, then 1 if any failed, else 2.
 
         Examples:
           vqueue status 42
           vqueue status 42 --json | jq -r .state
           vqueue status 42 --wait --timeout 10m && echo done
+          vqueue status --batch 7 --wait
         """)
 
     @Argument(help: "The job id `submit` printed.")
-    var id: Int64
+    var id: Int64?
+
+    @Option(help: ArgumentHelp("Show this batch instead of a job.", valueName: "id"))
+    var batch: Int64?
 
     @Flag(help: "Print a JSON object (fields in the README).")
     var json = false
 
-    @Flag(help: "Wait until the job finishes (progress bar on a terminal).")
+    @Flag(help: "Wait until it finishes (progress bar on a terminal).")
     var wait = false
 
     @Option(help: ArgumentHelp("With --wait: give up after this long (exit 3): 30s, 10m.", valueName: "duration"))
@@ -33,30 +38,45 @@ struct StatusCommand: AsyncParsableCommand {
 
     func validate() throws {
         if timeout != nil && !wait { throw ValidationError("--timeout only applies with --wait.") }
+        if (id == nil) == (batch == nil) { throw ValidationError("give a job id, or --batch ID.") }
     }
 
     func run() async throws {
         let store = try queueOptions.openStore()
-        if wait {
-            try await Self.finish(waitingFor: id, store: store, timeout: timeout?.seconds, json: json)
+        if let batch {
+            try await Self.finish(waitingForBatch: batch, store: store, timeout: wait ? timeout?.seconds ?? .infinity : 0, json: json)
+        } else if let id {
+            try await Self.finish(waitingFor: id, store: store, timeout: wait ? timeout?.seconds ?? .infinity : 0, json: json)
         }
-        guard let job = try await store.job(id: id) else {
-            throw CommandFailure.report("job \(id)", "no such job in \(queueOptions.location)", exitCode: noSuchJobExitCode)
-        }
-        try Self.show(job, json: json)
     }
 
-    /// Waits for the job, prints it and exits with its status code.
+    /// Waits for the job (for at most `timeout` seconds; nil: until it
+    /// finishes), prints it and exits with its status code.
     static func finish(waitingFor id: Int64, store: any JobStore, timeout: Double?, json: Bool) async throws {
-        guard let job = try await JobWaiter(store: store, id: id, timeout: timeout).wait() else {
+        let waiter = Waiter<Job>(fetch: { try await store.job(id: id) }, isFinished: { $0.state.isFinished },
+                                 progress: { job in
+                                     job.state == .running ? (JobReport(job).progress, job.fps, job.eta) : nil
+                                 }, timeout: timeout)
+        guard let job = try await waiter.wait() else {
             throw CommandFailure.report("job \(id)", "no such job", exitCode: noSuchJobExitCode)
         }
-        try show(job, json: json)
-    }
-
-    static func show(_ job: Job, json: Bool) throws {
         let report = JobReport(job)
         print(json ? try JobReport.json(report) : report.line)
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+
+    static func finish(waitingForBatch id: Int64, store: any JobStore, timeout: Double?, json: Bool) async throws {
+        let waiter = Waiter<BatchReport>(fetch: { try await store.batch(id: id).map { BatchReport(id: id, jobs: $0) } },
+                                         isFinished: \.isFinished,
+                                         progress: { ($0.progress, nil, $0.eta) }, timeout: timeout)
+        guard let report = try await waiter.wait() else {
+            throw CommandFailure.report("batch \(id)", "no such batch", exitCode: noSuchJobExitCode)
+        }
+        if json {
+            print(try JobReport.json(report))
+        } else {
+            report.lines.forEach { print($0) }
+        }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 }

@@ -10,10 +10,15 @@ struct TranscodeJobHandler: JobHandler {
     let executable: String
     /// Overrides the job's thread count when set.
     let threadsPerJob: Int?
+    /// Where jobs may read and write; nil is anywhere.
+    let allowed: AllowedFolders?
 
     func run(_ job: Job, progress: @escaping @Sendable (JobProgress) -> Void) async -> JobOutcome {
         guard job.kind == TranscodeJob.kind, let transcode = TranscodeJob.decode(job.payload) else {
             return .failed("not a transcode job this vqueue understands", permanent: true)
+        }
+        if let refusal = allowed?.refusal(input: transcode.input, output: transcode.output) {
+            return .failed("refused by --allow-dir: \(refusal)", permanent: true)
         }
         var options = transcode.options
         if let threadsPerJob { options.threads = threadsPerJob }
@@ -59,7 +64,8 @@ struct TranscodeJobHandler: JobHandler {
     }
 
     func discard(_ job: Job) {
-        guard let transcode = TranscodeJob.decode(job.payload) else { return }
+        guard let transcode = TranscodeJob.decode(job.payload),
+              allowed?.refusal(input: transcode.input, output: transcode.output) == nil else { return }
         transcode.temporaryOutput(jobID: job.id, attempt: job.attempts).discard()
     }
 

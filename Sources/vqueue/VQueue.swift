@@ -16,5 +16,6 @@ struct VQueue: AsyncParsableCommand {
         The queue database: --db PATH, else $VQUEUE_DB, else ~/.local/share/vqueue/queue.db.
         """,
         subcommands: [SubmitCommand.self, WorkerCommand.self, StatusCommand.self, ListCommand.self,
-                      CancelCommand.self, RetryCommand.self, TranscodeCommand.self, ProbeCommand.self])
+                      CancelCommand.self, RetryCommand.self, WorkersCommand.self, EventsCommand.self,
+                      TopCommand.self, PruneCommand.self, TranscodeCommand.self, ProbeCommand.self])
 }

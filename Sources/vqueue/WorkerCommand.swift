@@ -2,9 +2,18 @@ import ArgumentParser
 import Foundation
 import JobQueue
 
+/// `vqueue worker …` runs a worker; `vqueue worker stop …` stops one.
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
+        abstract: "Run queued jobs, several at once, until stopped (or stop a worker).",
+        subcommands: [WorkerRunCommand.self, WorkerStopCommand.self],
+        defaultSubcommand: WorkerRunCommand.self)
+}
+
+struct WorkerRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run queued jobs, several at once, until stopped.",
         discussion: """
         Each job runs in a child process of its own (`vqueue transcode`), so a crash on a
@@ -15,11 +24,17 @@ struct WorkerCommand: AsyncParsableCommand {
 
         SIGTERM or SIGINT: stop taking jobs and let running ones finish, then exit 0. A second
         signal stops the running jobs and puts them back in the queue (attempt not counted).
+        `vqueue worker stop` does the same from any process using the same database.
+
+        --allow-dir (repeatable; also $VQUEUE_ALLOW_DIRS, colon-separated): run only jobs
+        whose input and output, after resolving symlinks and `..`, lie inside one of these
+        folders; any other job fails saying so, and nothing outside is read or written.
 
         Examples:
           vqueue worker --concurrency 8
           vqueue worker --queue fast --queue default
           vqueue worker --drain            # exit when nothing is queued or running
+          vqueue worker --allow-dir /srv/uploads --allow-dir /srv/video
         """)
 
     @Option(help: ArgumentHelp("Jobs to run at once. Default: the number of cores.", valueName: "n"))
@@ -40,8 +55,29 @@ struct WorkerCommand: AsyncParsableCommand {
                                valueName: "duration"))
     var lease = TimeSpan(seconds: 30)
 
+    @Option(name: .customLong("allow-dir"), help: ArgumentHelp(
+        "Only run jobs whose input and output lie inside this folder (repeatable). Default: $VQUEUE_ALLOW_DIRS, else anywhere.",
+        valueName: "dir"))
+    var allowDirs: [String] = []
+
     @OptionGroup(title: "Queue")
     var queueOptions: QueueOptions
+
+    static let allowDirsVariable = "VQUEUE_ALLOW_DIRS"
+
+    /// The allowed folders, resolved; nil means anywhere.
+    func allowedFolders() throws -> AllowedFolders? {
+        var dirs = allowDirs
+        if dirs.isEmpty, let env = ProcessInfo.processInfo.environment[Self.allowDirsVariable] {
+            dirs = env.split(separator: ":").map(String.init).filter { !$0.isEmpty }
+        }
+        guard !dirs.isEmpty else { return nil }
+        do {
+            return try AllowedFolders(dirs)
+        } catch let error as AllowedFolders.Missing {
+            throw CommandFailure.report(error.path, "--allow-dir: no such folder")
+        }
+    }
 
     func validate() throws {
         if !(1...256).contains(concurrency) { throw ValidationError("--concurrency must be between 1 and 256.") }
@@ -59,10 +95,10 @@ struct WorkerCommand: AsyncParsableCommand {
             ?? CommandLine.arguments[0]
         let worker = Worker(
             store: store,
-            handler: TranscodeJobHandler(executable: executable, threadsPerJob: threadsPerJob),
+            handler: TranscodeJobHandler(executable: executable, threadsPerJob: threadsPerJob, allowed: try allowedFolders()),
             configuration: WorkerConfiguration(concurrency: concurrency, queues: queues, leaseSeconds: lease.seconds,
                                                drain: drain),
-            identity: Worker.makeIdentity(concurrency: concurrency, queues: queues),
+            identity: Worker.makeIdentity(concurrency: concurrency, queues: queues, leaseSeconds: lease.seconds),
             log: { StandardError.write("\(Timestamp.iso(Date().timeIntervalSince1970)) \($0)\n") })
         do {
             try await worker.run(shutdown: shutdown)

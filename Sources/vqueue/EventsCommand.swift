@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import JobQueue
+
+struct EventsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events",
+        abstract: "Print job transitions and workers coming and going, in order.",
+        discussion: """
+        One line per event; with --json one JSON object per line, each with its event id, so
+        a consumer can resume where it stopped with --since. With --follow new events are
+        printed as they happen (within a second) until interrupted.
+
+        JSON fields: id, kind ("job" or "worker"), at (ISO 8601 UTC), job (id or null),
+        from (previous job state or null), to (job state, or for workers online, stopping,
+        stopped, offline), worker, detail.
+
+        Examples:
+          vqueue events --job 42
+          vqueue events --follow --json --since "$last_seen_id"
+        """)
+
+    @Flag(help: "Keep printing new events until interrupted.")
+    var follow = false
+
+    @Flag(help: "One JSON object per line.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Only events after this event id.", valueName: "event-id"))
+    var since: Int64 = 0
+
+    @Option(help: ArgumentHelp("Only this job's events.", valueName: "id"))
+    var job: Int64?
+
+    @OptionGroup(title: "Queue")
+    var queueOptions: QueueOptions
+
+    func run() async throws {
+        let store = try queueOptions.openStore()
+        let signals = SignalMonitor()
+        var last = since
+        while !signals.isSignalled {
+            let events = try await store.events(after: last, job: job, limit: 1000)
+            for event in events {
+                print(json ? try JobReport.json(EventReport(event)) : EventReport(event).line)
+            }
+            fflush(nil)
+            last = events.last?.id ?? last
+            if events.count == 1000 { continue }
+            guard follow else { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}
+
+/// An event as `events` prints it.
+struct EventReport: Encodable {
+    let event: JobEvent
+
+    init(_ event: JobEvent) { self.event = event }
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind, at, job, from, to, worker, detail
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(event.id, forKey: .id)
+        try c.encode(event.kind, forKey: .kind)
+        try c.encode(Timestamp.iso(event.at), forKey: .at)
+        try c.encode(event.jobID, forKey: .job)
+        try c.encode(event.from, forKey: .from)
+        try c.encode(event.to, forKey: .to)
+        try c.encode(event.worker, forKey: .worker)
+        try c.encode(event.detail, forKey: .detail)
+    }
+
+    /// `#12 2026-11-26T17:30:00.123Z job 5 queued -> running worker=host:1:ab`
+    var line: String {
+        var text = "#\(event.id) \(Timestamp.iso(event.at)) "
+        if let job = event.jobID {
+            text += "job \(job) \(event.from ?? "new") -> \(event.to)"
+        } else {
+            text += "worker \(event.worker ?? "?") \(event.to)"
+        }
+        if event.jobID != nil, let worker = event.worker { text += " worker=\(worker)" }
+        if let detail = event.detail { text += ": \(detail)" }
+        return text
+    }
+}

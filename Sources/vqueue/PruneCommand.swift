@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import JobQueue
+
+struct PruneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Delete finished jobs older than a given age, and their events.",
+        discussion: """
+        Never touches queued or running jobs. Workers that stopped or went away before that
+        age go too. The database file is then compacted, so it does not keep the size of its
+        busiest week. Prints how many jobs were deleted.
+
+        Examples:
+          vqueue prune --older-than 7d
+          vqueue prune --older-than 1d --state succeeded
+        """)
+
+    @Option(help: ArgumentHelp("Age of the jobs to delete, by when they finished: 12h, 7d.", valueName: "duration"))
+    var olderThan: TimeSpan
+
+    @Option(help: ArgumentHelp("States to delete, comma-separated. Default: succeeded,failed,cancelled.", valueName: "states"))
+    var state = "succeeded,failed,cancelled"
+
+    @OptionGroup(title: "Queue")
+    var queueOptions: QueueOptions
+
+    var states: [JobState] {
+        state.split(separator: ",").compactMap { JobState(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    func validate() throws {
+        for name in state.split(separator: ",") {
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            guard let known = JobState(rawValue: trimmed) else {
+                throw ValidationError("unknown state '\(trimmed)'; use succeeded, failed, cancelled.")
+            }
+            if !known.isFinished { throw ValidationError("prune never deletes \(trimmed) jobs; use succeeded, failed, cancelled.") }
+        }
+    }
+
+    func run() async throws {
+        let store = try queueOptions.openStore()
+        let cutoff = try await store.now() - olderThan.seconds
+        let count = try await store.prune(finishedBefore: cutoff, states: states)
+        print(count)
+    }
+}
