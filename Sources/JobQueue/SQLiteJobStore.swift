@@ -40,13 +40,15 @@ public final class SQLiteJobStore: JobStore {
 
     private static func insert(_ jobs: [NewJob], batchID: Int64?, _ db: Database) throws -> [Job] {
         let now = Self.now
+        // One compiled statement for every row of the transaction.
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO jobs (kind, payload, queue, priority, state, max_attempts, run_at, submitted_at, updated_at,
+                              batch_id, weight)
+            VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING *
+            """)
         return try jobs.map { job in
-            let row = try Row.fetchOne(db, sql: """
-                INSERT INTO jobs (kind, payload, queue, priority, state, max_attempts, run_at, submitted_at, updated_at,
-                                  batch_id, weight)
-                VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING *
-                """, arguments: [job.kind, job.payload, job.queue, job.priority, job.maxAttempts, now, now, now,
-                                 batchID, job.weight])
+            let row = try Row.fetchOne(insert, arguments: [job.kind, job.payload, job.queue, job.priority, job.maxAttempts,
+                                                           now, now, now, batchID, job.weight])
             return Job(row: row!)
         }
     }
@@ -124,10 +126,11 @@ public final class SQLiteJobStore: JobStore {
     public func renewLeases(worker: String, jobs: [LeasedJob], leaseSeconds: Double) async throws {
         try await pool.write { db in
             let now = Self.now
-            for job in jobs {
+            if !jobs.isEmpty {
                 try db.execute(sql: """
-                    UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND attempts = ? AND lease_owner = ? AND state = 'running'
-                    """, arguments: [now + leaseSeconds, job.id, job.attempt, worker])
+                    UPDATE jobs SET lease_expires_at = ?
+                    WHERE lease_owner = ? AND state = 'running' AND id IN (\(databaseQuestionMarks(count: jobs.count)))
+                    """, arguments: [now + leaseSeconds, worker] + StatementArguments(jobs.map(\.id)))
             }
             try db.execute(sql: "UPDATE workers SET heartbeat_at = ? WHERE id = ?", arguments: [now, worker])
         }
@@ -148,10 +151,11 @@ public final class SQLiteJobStore: JobStore {
     public func recordProgress(_ updates: [LeasedJob: JobProgress]) async throws {
         guard !updates.isEmpty else { return }
         try await pool.write { db in
+            let update = try db.cachedStatement(sql: """
+                UPDATE jobs SET progress = ?, fps = ?, eta = ? WHERE id = ? AND attempts = ? AND state = 'running'
+                """)
             for (job, progress) in updates {
-                try db.execute(sql: """
-                    UPDATE jobs SET progress = ?, fps = ?, eta = ? WHERE id = ? AND attempts = ? AND state = 'running'
-                    """, arguments: [progress.fraction, progress.fps, progress.eta, job.id, job.attempt])
+                try update.execute(arguments: [progress.fraction, progress.fps, progress.eta, job.id, job.attempt])
             }
         }
     }
@@ -160,13 +164,25 @@ public final class SQLiteJobStore: JobStore {
         guard !completions.isEmpty else { return [:] }
         return try await pool.write { db in
             let now = Self.now
+            // Which of these attempts still hold their lease, in one query.
+            var held = Set<LeasedJob>()
+            for worker in Set(completions.map(\.worker)) {
+                let ids = completions.filter { $0.worker == worker }.map(\.job.id)
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT id, attempts FROM jobs
+                    WHERE lease_owner = ? AND state = 'running' AND id IN (\(databaseQuestionMarks(count: ids.count)))
+                    """, arguments: [worker] + StatementArguments(ids))
+                held.formUnion(rows.map { LeasedJob(id: $0["id"], attempt: $0["attempts"]) })
+            }
             var results: [LeasedJob: CompletionResult] = [:]
+            let succeed = try db.cachedStatement(sql: """
+                UPDATE jobs SET state = 'succeeded', result = ?, error = NULL, progress = 1, eta = 0,
+                                finished_at = ?, updated_at = ?, lease_expires_at = NULL
+                WHERE id = ?
+                """)
             for completion in completions {
                 let job = completion.job
-                let holds = try Bool.fetchOne(db, sql: """
-                    SELECT 1 FROM jobs WHERE id = ? AND attempts = ? AND lease_owner = ? AND state = 'running'
-                    """, arguments: [job.id, job.attempt, completion.worker]) ?? false
-                guard holds else {
+                guard held.contains(job) else {
                     results[job] = .leaseLost
                     continue
                 }
@@ -176,11 +192,7 @@ public final class SQLiteJobStore: JobStore {
                     results[job] = .commitFailed(String(describing: error))
                     continue
                 }
-                try db.execute(sql: """
-                    UPDATE jobs SET state = 'succeeded', result = ?, error = NULL, progress = 1, eta = 0,
-                                    finished_at = ?, updated_at = ?, lease_expires_at = NULL
-                    WHERE id = ?
-                    """, arguments: [completion.result, now, now, job.id])
+                try succeed.execute(arguments: [completion.result, now, now, job.id])
                 results[job] = .succeeded
             }
             return results

@@ -33,6 +33,7 @@ enum SQLiteSchema {
             weight REAL NOT NULL DEFAULT 1
         );
         CREATE INDEX jobs_claim ON jobs (queue, priority DESC, id) WHERE state = 'queued';
+        CREATE INDEX jobs_claim_any ON jobs (priority DESC, id) WHERE state = 'queued';
         CREATE INDEX jobs_leases ON jobs (lease_expires_at) WHERE state = 'running';
         CREATE INDEX jobs_state ON jobs (state, id);
         CREATE INDEX jobs_batch ON jobs (batch_id) WHERE batch_id IS NOT NULL;

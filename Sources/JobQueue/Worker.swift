@@ -95,7 +95,10 @@ public struct Worker: Sendable {
                 } else {
                     try await settle(job, outcome: outcome, stopReason: entry.stopReason)
                 }
-                continue
+                // Commit and claim again at once when the slots are (mostly)
+                // free, rather than waiting for the next tick: a busy worker
+                // turns over batches of short jobs without idling.
+                if !(running.isEmpty || completions.count >= max(1, configuration.concurrency / 2)) { continue }
             case .tick:
                 break
             }

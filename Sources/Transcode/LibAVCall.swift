@@ -21,7 +21,13 @@ extension String {
 func check(_ code: Int32, _ doing: @autoclosure () -> String) throws(TranscodeError) -> Int32 {
     if code < 0 {
         if code == vq_averror_enospc() { throw .diskFull(doing()) }
+        if transientCodes.contains(code) { throw .ioError(doing(), libavMessage(code)) }
         throw .libav(doing(), libavMessage(code))
     }
     return code
+}
+
+/// Errors that say more about the machine than the file: worth a retry.
+private let transientCodes: Set<Int32> = [EIO, ENOMEM, EAGAIN, EINTR, ETIMEDOUT, EMFILE, ENFILE].reduce(into: []) {
+    $0.insert(vq_averror($1))
 }

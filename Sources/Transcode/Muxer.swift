@@ -11,7 +11,9 @@ final class Muxer {
         var ctx: UnsafeMutablePointer<AVFormatContext>? = nil
         try check(avformat_alloc_output_context2(&ctx, nil, container.muxerName, path), "setting up the \(container) muxer")
         context = ctx
-        try check(avio_open(&ctx!.pointee.pb, path, AVIO_FLAG_WRITE), "creating the output file")
+        let opened = avio_open(&ctx!.pointee.pb, path, AVIO_FLAG_WRITE)
+        if opened == vq_averror_enospc() { throw .diskFull("creating the output file") }
+        if opened < 0 { throw .outputNotCreated(libavMessage(opened)) }
         isOpen = true
     }
 

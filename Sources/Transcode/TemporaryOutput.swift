@@ -10,7 +10,25 @@ public struct TemporaryOutput: Sendable {
     public init(for finalPath: String, tag: String = String(getpid())) {
         let url = URL(fileURLWithPath: finalPath)
         self.finalPath = finalPath
-        path = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(tag).part").path
+        let suffix = ".\(tag).part"
+        path = url.deletingLastPathComponent()
+            .appendingPathComponent("." + Self.truncated(url.lastPathComponent, toBytes: Self.maximumNameBytes - 1 - suffix.utf8.count) + suffix)
+            .path
+    }
+
+    /// The longest file name most file systems take.
+    static let maximumNameBytes = 255
+
+    /// `name` cut to at most `limit` bytes of UTF-8, on a character boundary,
+    /// so a long (but valid) output name still has a valid temporary name.
+    static func truncated(_ name: String, toBytes limit: Int) -> String {
+        guard name.utf8.count > limit else { return name }
+        var result = ""
+        for character in name {
+            if result.utf8.count + character.utf8.count > limit { break }
+            result.append(character)
+        }
+        return result
     }
 
     /// Flushes the file to disk and renames it over the final path.

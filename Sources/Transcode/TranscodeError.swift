@@ -19,14 +19,16 @@ public enum TranscodeError: Error, Equatable, CustomStringConvertible, Sendable 
     case outputExists
     case outputFolder(String)
     case diskFull(String)
+    case outputNotCreated(String)
+    /// An I/O error a second attempt may not meet (EIO, ENOMEM…).
+    case ioError(String, String)
     case libav(String, String)
 
     /// Failures that a second attempt on the same input would repeat; the
     /// queue fails these at once instead of retrying.
     public var isPermanent: Bool {
         switch self {
-        case .cancelled, .diskFull: return false
-        case .libav: return false
+        case .cancelled, .diskFull, .ioError: return false
         default: return true
         }
     }
@@ -63,7 +65,9 @@ public enum TranscodeError: Error, Equatable, CustomStringConvertible, Sendable 
             return "output folder \(why)"
         case .diskFull(let doing):
             return "no space left on device while \(doing); free some space and retry"
-        case .libav(let doing, let message):
+        case .outputNotCreated(let why):
+            return "cannot create the output file (\(why))"
+        case .ioError(let doing, let message), .libav(let doing, let message):
             return "\(doing) failed: \(message)"
         }
     }

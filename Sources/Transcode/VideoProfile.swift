@@ -62,7 +62,9 @@ struct VideoProfile: StreamProfile {
     }
 
     func makeEncoder(for graph: FilterGraph, globalHeader: Bool) throws(TranscodeError) -> StreamEncoder {
-        var privateOptions = ["preset": options.x264Preset, "profile": "high"]
+        // CABAC always: without it (ultrafast turns it off) x264 writes
+        // Constrained Baseline, which is not the Main/High we promise.
+        var privateOptions = ["preset": options.x264Preset, "profile": "high", "coder": "cabac"]
         if options.videoBitrate == nil {
             privateOptions["crf"] = String(options.crf)
         }

@@ -93,11 +93,18 @@ struct JobReport: Encodable {
 
 /// Times as the JSON shows them: ISO 8601, UTC, milliseconds.
 enum Timestamp {
+    /// `2026-11-26T17:30:00.123Z`, formatted by hand: Foundation's
+    /// ISO8601DateFormatter costs milliseconds to set up, and `status`
+    /// is on a web request's path.
     static func iso(_ seconds: Double) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date(timeIntervalSince1970: seconds))
+        var milliseconds = Int64((seconds * 1000).rounded())
+        let millisecond = Int(milliseconds % 1000)
+        milliseconds /= 1000
+        var time = time_t(milliseconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millisecond)
     }
 }
 

@@ -110,7 +110,7 @@ extension TranscodeError {
     /// so the error line names the right one.
     var isAboutOutput: Bool {
         switch self {
-        case .outputExists, .outputFolder, .unsupportedOutput, .outputIsInput: return true
+        case .outputExists, .outputFolder, .unsupportedOutput, .outputIsInput, .outputNotCreated, .diskFull: return true
         default: return false
         }
     }
