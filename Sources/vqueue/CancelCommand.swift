@@ -15,29 +15,19 @@ struct CancelCommand: AsyncParsableCommand {
           vqueue cancel --batch 7
         """)
 
-    @Argument(help: "The job id.")
-    var id: Int64?
-
-    @Option(help: ArgumentHelp("Cancel this batch's queued and running jobs.", valueName: "id"))
-    var batch: Int64?
+    @OptionGroup
+    var target: JobOrBatch
 
     @OptionGroup(title: "Queue")
     var queueOptions: QueueOptions
 
-    func validate() throws {
-        if (id == nil) == (batch == nil) { throw ValidationError("give a job id, or --batch ID.") }
-    }
-
     func run() async throws {
         let store = try queueOptions.openStore()
-        if let batch {
-            guard let jobs = try await store.cancelBatch(id: batch) else {
-                throw CommandFailure.report("batch \(batch)", "no such batch", exitCode: noSuchJobExitCode)
-            }
-            BatchReport(id: batch, jobs: jobs).lines.forEach { print($0) }
+        if let batch = target.batch {
+            try await JobOrBatch.printBatch(batch, store.cancelBatch)
             return
         }
-        guard let id else { return }
+        guard let id = target.id else { return }
         guard let job = try await store.cancel(id: id) else {
             throw CommandFailure.report("job \(id)", "no such job", exitCode: noSuchJobExitCode)
         }

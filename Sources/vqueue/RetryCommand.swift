@@ -13,29 +13,19 @@ struct RetryCommand: AsyncParsableCommand {
           vqueue retry --batch 7
         """)
 
-    @Argument(help: "The job id.")
-    var id: Int64?
-
-    @Option(help: ArgumentHelp("Queue this batch's failed jobs again.", valueName: "id"))
-    var batch: Int64?
+    @OptionGroup
+    var target: JobOrBatch
 
     @OptionGroup(title: "Queue")
     var queueOptions: QueueOptions
 
-    func validate() throws {
-        if (id == nil) == (batch == nil) { throw ValidationError("give a job id, or --batch ID.") }
-    }
-
     func run() async throws {
         let store = try queueOptions.openStore()
-        if let batch {
-            guard let jobs = try await store.retryBatch(id: batch) else {
-                throw CommandFailure.report("batch \(batch)", "no such batch", exitCode: noSuchJobExitCode)
-            }
-            BatchReport(id: batch, jobs: jobs).lines.forEach { print($0) }
+        if let batch = target.batch {
+            try await JobOrBatch.printBatch(batch, store.retryBatch)
             return
         }
-        guard let id else { return }
+        guard let id = target.id else { return }
         guard let before = try await store.job(id: id) else {
             throw CommandFailure.report("job \(id)", "no such job", exitCode: noSuchJobExitCode)
         }

@@ -18,11 +18,8 @@ struct StatusCommand: AsyncParsableCommand {
           vqueue status --batch 7 --wait
         """)
 
-    @Argument(help: "The job id `submit` printed.")
-    var id: Int64?
-
-    @Option(help: ArgumentHelp("Show this batch instead of a job.", valueName: "id"))
-    var batch: Int64?
+    @OptionGroup
+    var target: JobOrBatch
 
     @Flag(help: "Print a JSON object (fields in the README).")
     var json = false
@@ -38,14 +35,13 @@ struct StatusCommand: AsyncParsableCommand {
 
     func validate() throws {
         if timeout != nil && !wait { throw ValidationError("--timeout only applies with --wait.") }
-        if (id == nil) == (batch == nil) { throw ValidationError("give a job id, or --batch ID.") }
     }
 
     func run() async throws {
         let store = try queueOptions.openStore()
-        if let batch {
+        if let batch = target.batch {
             try await Self.finish(waitingForBatch: batch, store: store, timeout: wait ? timeout?.seconds ?? .infinity : 0, json: json)
-        } else if let id {
+        } else if let id = target.id {
             try await Self.finish(waitingFor: id, store: store, timeout: wait ? timeout?.seconds ?? .infinity : 0, json: json)
         }
     }
