@@ -9,11 +9,12 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 RELEASE := .build/release/vqueue
 DEMO    := .build/demo
 
-# FFmpeg's libraries to link; the ffmpeg/ffprobe programs only judge outputs
-# in tests and benchmarks (the product never runs them).
+# FFmpeg's headers (the libraries come with them); the ffmpeg/ffprobe
+# programs only judge outputs in tests and benchmarks (the product never runs
+# them); sqlite3 lets tests read the queue database.
 DEB_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavfilter-dev \
                 libswscale-dev libswresample-dev libavutil-dev libsqlite3-dev \
-                ffmpeg python3
+                ffmpeg python3 sqlite3
 
 .PHONY: deps build test bench demo fixtures install clean
 

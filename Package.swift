@@ -25,6 +25,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "queue-bench", dependencies: ["JobQueue"], path: "Tests/Bench/QueueBench"),
         .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "CLibAV"]),
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"]),
         .testTarget(name: "vqueueTests", dependencies: ["vqueue"]),

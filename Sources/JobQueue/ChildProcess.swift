@@ -37,6 +37,10 @@ public struct ChildProcess: Sendable {
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment[Self.supervisorVariable] = String(getpid())
+        // A Swift child's crash handler would otherwise catch SIGSEGV, print a
+        // backtrace and, for a signal sent from outside, carry on: the
+        // supervisor must see the crash as a crash.
+        environment["SWIFT_BACKTRACE"] = "enable=no"
         process.environment = environment
         let stdout = Pipe(), stderr = Pipe()
         process.standardOutput = stdout

@@ -28,11 +28,11 @@ struct CancelCommand: AsyncParsableCommand {
             return
         }
         guard let id = target.id else { return }
-        guard let job = try await store.cancel(id: id) else {
+        guard let before = try await store.job(id: id) else {
             throw CommandFailure.report("job \(id)", "no such job", exitCode: noSuchJobExitCode)
         }
-        guard job.state == .cancelled else {
-            throw CommandFailure.report("job \(id)", "already \(job.state.rawValue); nothing to cancel")
+        guard !before.state.isFinished, let job = try await store.cancel(id: id), job.state == .cancelled else {
+            throw CommandFailure.report("job \(id)", "already \(before.state.rawValue); nothing to cancel")
         }
         print(JobReport(job).line)
     }

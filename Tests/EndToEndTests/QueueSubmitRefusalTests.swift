@@ -1,0 +1,190 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One way `submit` must refuse a job before queueing it.
+struct SubmitRefusal: Sendable, CustomTestStringConvertible {
+    let testDescription: String
+    /// 1 for a refused file, 64 for a malformed command line.
+    var exitCode: Int32 = 1
+    /// Run as an unprivileged user: root reads and writes whatever the permission bits say, so
+    /// permission checks can only be seen without it.
+    var unprivileged = false
+    /// Lays out the files in the media folder; returns submit's arguments and what the error must name.
+    let prepare: @Sendable (_ media: URL) throws -> (arguments: [String], naming: String)
+
+    static let fixture = Locations.fixture("one_frame.mp4")
+
+    /// IN copied into the media folder.
+    static func copiedInput(_ media: URL, _ name: String = "in.mp4") throws -> URL {
+        let input = media.appendingPathComponent(name)
+        try FileManager.default.copyItem(at: fixture, to: input)
+        return input
+    }
+
+    static let refusedFiles: [SubmitRefusal] = [
+        SubmitRefusal(testDescription: "IN does not exist") { media in
+            ([media.appendingPathComponent("missing.mp4").path, media.appendingPathComponent("out.mp4").path],
+             "missing.mp4")
+        },
+        SubmitRefusal(testDescription: "IN is a folder") { media in
+            let folder = media.appendingPathComponent("folder.mp4", isDirectory: true)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
+            return ([folder.path, media.appendingPathComponent("out.mp4").path], "folder.mp4")
+        },
+        SubmitRefusal(testDescription: "IN is unreadable", unprivileged: true) { media in
+            let input = try copiedInput(media, "secret.mp4")
+            try FileManager.default.setAttributes([.posixPermissions: 0o000], ofItemAtPath: input.path)
+            return ([input.path, media.appendingPathComponent("out.mp4").path], "secret.mp4")
+        },
+        SubmitRefusal(testDescription: "OUT's folder does not exist") { media in
+            ([fixture.path, media.appendingPathComponent("nowhere/out.mp4").path], "nowhere/out.mp4")
+        },
+        SubmitRefusal(testDescription: "OUT's folder is not writable", unprivileged: true) { media in
+            let folder = media.appendingPathComponent("readonly", isDirectory: true)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false,
+                                                    attributes: [.posixPermissions: 0o555])
+            return ([fixture.path, folder.appendingPathComponent("out.mp4").path], "readonly/out.mp4")
+        },
+        SubmitRefusal(testDescription: "OUT exists and --overwrite is not given") { media in
+            let existing = try copiedInput(media, "existing.mp4")
+            return ([fixture.path, existing.path], "existing.mp4")
+        },
+        SubmitRefusal(testDescription: "OUT is a folder") { media in
+            let folder = media.appendingPathComponent("folder.mp4", isDirectory: true)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
+            return ([fixture.path, folder.path, "--overwrite"], "folder.mp4")
+        },
+        SubmitRefusal(testDescription: "OUT's extension is not a container vqueue writes") { media in
+            ([fixture.path, media.appendingPathComponent("out.avi").path], "out.avi")
+        },
+        SubmitRefusal(testDescription: "OUT has no extension") { media in
+            ([fixture.path, media.appendingPathComponent("out").path], "out")
+        },
+    ] + SameFileCase.allCases.map { sameFile in
+        SubmitRefusal(testDescription: "OUT is IN (\(sameFile.rawValue)), even with --overwrite") { media in
+            let input = try copiedInput(media)
+            let output: URL
+            switch sameFile {
+            case .samePath:
+                output = input
+            case .symbolicLink:
+                output = media.appendingPathComponent("link.mp4")
+                try FileManager.default.createSymbolicLink(at: output, withDestinationURL: input)
+            case .hardLink:
+                output = media.appendingPathComponent("hard.mp4")
+                try FileManager.default.linkItem(at: input, to: output)
+            case .dotDotPath:
+                try FileManager.default.createDirectory(at: media.appendingPathComponent("sub"),
+                                                        withIntermediateDirectories: false)
+                output = URL(fileURLWithPath: media.path + "/sub/../in.mp4")
+            }
+            return ([input.path, output.path, "--overwrite"], output.lastPathComponent)
+        }
+    }
+
+    static let badCommandLines: [SubmitRefusal] = [
+        ["--crf", "99"], ["-b", "fast"], ["-b", "200k", "--crf", "20"], ["--x264-preset", "warp"],
+        ["--preset", "4k-hdr"], ["--max-attempts", "0"], ["--max-attempts", "many"], ["--priority", "high"],
+        ["--queue", ""], ["--timeout", "soon"], ["--no-such-option"],
+    ].map { options in
+        SubmitRefusal(testDescription: "bad options: \(options.joined(separator: " "))", exitCode: 64) { media in
+            ([fixture.path, media.appendingPathComponent("out.mp4").path] + options, options[0])
+        }
+    } + [
+        SubmitRefusal(testDescription: "OUT is missing", exitCode: 64) { _ in ([fixture.path], "out") },
+    ]
+}
+
+@Suite("submit refuses what cannot work, queueing nothing and leaving the database alone")
+struct QueueSubmitRefusalTests {
+    @Test("refused", .timeLimit(.minutes(2)), arguments: SubmitRefusal.refusedFiles + SubmitRefusal.badCommandLines)
+    func refused(_ refusal: SubmitRefusal) async throws {
+        try await withTemporaryDirectory { directory in
+            let media = directory.appendingPathComponent("media", isDirectory: true)
+            try FileManager.default.createDirectory(at: media, withIntermediateDirectories: false)
+            // The database lives in a folder of its own, open to the unprivileged user too.
+            let databaseFolder = directory.appendingPathComponent("db", isDirectory: true)
+            try FileManager.default.createDirectory(at: databaseFolder, withIntermediateDirectories: false,
+                                                    attributes: [.posixPermissions: 0o777])
+            try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: databaseFolder.path)
+            let queue = TestQueue(in: databaseFolder)
+            let user = refusal.unprivileged ? UnprivilegedUser.name : nil
+
+            let created = try await runAs(user, queue.commandLine("list", ["--json"]))
+            try #require(created.exitCode == 0 && created.stdoutText == "[]\n", "creating the queue: \(created)")
+            let before = try databaseSnapshot(databaseFolder)
+
+            let (arguments, naming) = try refusal.prepare(media)
+            let mediaBefore = directoryListing(media)
+            let result = try await runAs(user, queue.commandLine("submit", arguments), in: media)
+
+            if refusal.exitCode == 64 {
+                expectUsageError(result, naming: naming)
+            } else {
+                expectOneLineError(result, naming: naming)
+            }
+            #expect(try databaseSnapshot(databaseFolder) == before, "the refused submit changed the database files")
+            let after = try await queue.run("list", ["--json"])
+            #expect(after.exitCode == 0 && after.stdoutText == "[]\n", "nothing may be queued: \(after)")
+            #expect(directoryListing(media) == mediaBefore, "the refused submit changed the media folder")
+        }
+    }
+
+    @Test("a refused submit does not create the queue database", .timeLimit(.minutes(1)))
+    func refusalCreatesNoDatabase() async throws {
+        try await withTemporaryDirectory { directory in
+            let queue = TestQueue(in: directory.appendingPathComponent("new", isDirectory: true))
+            let result = try await queue.run("submit", [directory.appendingPathComponent("missing.mp4").path,
+                                                         directory.appendingPathComponent("out.mp4").path])
+            expectOneLineError(result, naming: "missing.mp4")
+            #expect(directoryListing(directory).isEmpty, "\(directoryListing(directory))")
+        }
+    }
+
+    /// ArgumentParser's form: an `Error: ...` line naming the option, perhaps followed by its hints
+    /// (`Help: <the option's help>`, `Usage: ...`, `See 'vqueue submit --help' ...`), and nothing on stdout.
+    private func expectUsageError(_ result: ProcessResult, naming: String,
+                                  sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(result.exitCode == 64, "\(result)", sourceLocation: sourceLocation)
+        #expect(result.stdout.isEmpty, "\(result)", sourceLocation: sourceLocation)
+        let hints = ["Help: ", "Usage: ", "See '"]
+        let errors = result.stderrLines.filter { line in
+            !hints.contains { line.trimmingCharacters(in: .whitespaces).hasPrefix($0) }
+        }
+        #expect(errors.count == 1, "one error line (besides the usage hint): \(result)", sourceLocation: sourceLocation)
+        #expect(errors.first.map { $0.hasPrefix("Error: ") || $0.hasPrefix("vqueue: error: ") } == true,
+                "\(result)", sourceLocation: sourceLocation)
+        #expect(errors.first?.contains(naming) == true, "the error must name \(naming): \(result)",
+                sourceLocation: sourceLocation)
+        expectNoControlCharacters(result.stderr, sourceLocation: sourceLocation)
+    }
+
+    /// The database folder's files and their bytes (the WAL and shared-memory files included).
+    private func databaseSnapshot(_ folder: URL) throws -> [String: Data] {
+        var files: [String: Data] = [:]
+        for name in directoryListing(folder) {
+            files[name] = try Data(contentsOf: folder.appendingPathComponent(name))
+        }
+        return files
+    }
+}
+
+/// Who runs the permission cases when the tests run as root.
+enum UnprivilegedUser {
+    static let name = "nobody"
+}
+
+/// Runs vqueue with `arguments`, as `user` (through runuser, when the tests run as root) or as
+/// the test itself.
+func runAs(_ user: String?, _ arguments: [String], in directory: URL? = nil) async throws -> ProcessResult {
+    guard let user, getuid() == 0 else {
+        return try await startVqueue(arguments, in: directory).wait(timeout: .seconds(60))
+    }
+    let process = try RunningProcess(URL(fileURLWithPath: "/usr/sbin/runuser"),
+                                     ["-u", user, "--", Locations.vqueue.path] + arguments,
+                                     currentDirectory: directory)
+    return await process.wait(timeout: .seconds(60))
+}

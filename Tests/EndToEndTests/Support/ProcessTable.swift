@@ -1,0 +1,32 @@
+import Foundation
+
+/// The live processes of this box, as /proc shows them: how tests find a worker's job child
+/// (which they did not start themselves) and prove that no orphan is left behind.
+enum ProcessTable {
+    /// Pids of live processes one of whose arguments contains `fragment` (zombies have no
+    /// arguments left, so they never match).
+    static func pids(withArgumentContaining fragment: String) -> [pid_t] {
+        let own = ProcessInfo.processInfo.processIdentifier
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> pid_t? in
+            guard let pid = pid_t(entry), pid != own,
+                  let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !cmdline.isEmpty
+            else { return nil }
+            let arguments = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return arguments.contains { $0.contains(fragment) } ? pid : nil
+        }
+    }
+
+    /// The `vqueue transcode` child writing `temporaryPath`, if one is running.
+    static func jobChild(writing temporaryPath: URL) -> pid_t? {
+        pids(withArgumentContaining: temporaryPath.path).first
+    }
+
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        // "pid (comm) S ...": the state letter follows the command name.
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        return state != nil && state != "Z" && state != "X"
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+
+@Suite("Malformed command lines exit 64 and touch nothing")
+struct UsageErrorTests {
+    @Test("bad option value", .timeLimit(.minutes(5)), arguments: [
+        ["--crf", "abc"],
+        ["--crf", "52"],
+        ["--crf", "-1"],
+        ["--video-bitrate", "12q"],
+        ["-b", "fast"],
+        ["--audio-bitrate", "loud"],
+        ["--timeout", "5x"],
+        ["--timeout", "soon"],
+        ["--max-height", "tall"],
+        ["--max-height", "0"],
+        ["--threads", "many"],
+        ["--x264-preset", "warp"],
+        ["--preset", "4k-hdr"],
+        ["--max-pixels", "lots"],
+        ["-b", "200k", "--crf", "20"],
+        ["--no-such-option"],
+    ])
+    func badOption(_ options: [String]) async throws {
+        try await withTemporaryDirectory { directory in
+            let output = directory.appendingPathComponent("out.mp4")
+            let result = try await vqueue(["transcode", Locations.fixture(Fixture.plain).path, output.path] + options,
+                                          timeout: .seconds(30))
+            #expect(result.exitCode == 64, "\(result)")
+            #expect(result.stdout.isEmpty, "\(result)")
+            #expect(!result.stderrLines.isEmpty, "a usage error must say what is wrong")
+            #expect(directoryListing(directory).isEmpty)
+        }
+    }
+
+    @Test("missing arguments", .timeLimit(.minutes(5)), arguments: [
+        ["transcode"], ["transcode", "only-in.mp4"], ["probe"], ["no-such-command"],
+    ])
+    func missingArguments(_ arguments: [String]) async throws {
+        try await withTemporaryDirectory { directory in
+            let result = try await vqueue(arguments, in: directory, timeout: .seconds(30))
+            #expect(result.exitCode == 64, "\(result)")
+            #expect(result.stdout.isEmpty, "\(result)")
+            #expect(directoryListing(directory).isEmpty)
+        }
+    }
+}
