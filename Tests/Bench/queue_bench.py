@@ -43,6 +43,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from bench_common import SetupError, ToolFailure, log
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "Fixtures"
 
@@ -69,16 +71,6 @@ FFMPEG_SETTINGS = ["-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-c:v", "libx264"
                    "-c:a", "aac", "-b:a", "128k", "-ac", "2"]
 
 
-class SetupError(Exception):
-    pass
-
-
-class ToolFailure(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 def run(argv, what, check=True, timeout=600, ok_codes=(0,)):

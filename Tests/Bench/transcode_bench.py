@@ -41,6 +41,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench_common import SetupError, ToolFailure, log
+
 REPO = Path(__file__).resolve().parents[2]
 
 # Bump when the generated clip changes so that stale caches are not reused.
@@ -56,16 +58,6 @@ AUDIO_BITRATE = "128k"
 PRESET = "veryfast"
 
 
-class SetupError(Exception):
-    pass
-
-
-class ToolFailure(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,6 +11,26 @@ enum SameFileCase: String, Sendable, CaseIterable, CustomTestStringConvertible {
     case hardLink = "a hard link to IN"
     case dotDotPath = "IN spelled via sub/.."
     var testDescription: String { "OUT is \(rawValue)" }
+
+    /// Makes (in `directory`) an output path that names `input` this way.
+    func output(naming input: URL, in directory: URL) throws -> URL {
+        switch self {
+        case .samePath:
+            return input
+        case .symbolicLink:
+            let output = directory.appendingPathComponent("link.mp4")
+            try FileManager.default.createSymbolicLink(at: output, withDestinationURL: input)
+            return output
+        case .hardLink:
+            let output = directory.appendingPathComponent("hard.mp4")
+            try FileManager.default.linkItem(at: input, to: output)
+            return output
+        case .dotDotPath:
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent("sub"),
+                                                    withIntermediateDirectories: false)
+            return URL(fileURLWithPath: directory.path + "/sub/../" + input.lastPathComponent)
+        }
+    }
 }
 
 @Suite("vqueue never damages what is already there")
@@ -22,21 +42,7 @@ struct OutputSafetyTests {
             let input = directory.appendingPathComponent("in.mp4")
             try FileManager.default.copyItem(at: Locations.fixture(Fixture.plain), to: input)
             let original = try Data(contentsOf: input)
-            let output: URL
-            switch testCase {
-            case .samePath:
-                output = input
-            case .symbolicLink:
-                output = directory.appendingPathComponent("link.mp4")
-                try FileManager.default.createSymbolicLink(at: output, withDestinationURL: input)
-            case .hardLink:
-                output = directory.appendingPathComponent("hard.mp4")
-                try FileManager.default.linkItem(at: input, to: output)
-            case .dotDotPath:
-                try FileManager.default.createDirectory(at: directory.appendingPathComponent("sub"),
-                                                        withIntermediateDirectories: false)
-                output = URL(fileURLWithPath: directory.path + "/sub/../in.mp4")
-            }
+            let output = try testCase.output(naming: input, in: directory)
             let before = directoryListing(directory)
 
             let result = try await vqueue(["transcode", input.path, output.path, "--overwrite"], timeout: .seconds(30))

@@ -66,21 +66,7 @@ struct SubmitRefusal: Sendable, CustomTestStringConvertible {
     ] + SameFileCase.allCases.map { sameFile in
         SubmitRefusal(testDescription: "OUT is IN (\(sameFile.rawValue)), even with --overwrite") { media in
             let input = try copiedInput(media)
-            let output: URL
-            switch sameFile {
-            case .samePath:
-                output = input
-            case .symbolicLink:
-                output = media.appendingPathComponent("link.mp4")
-                try FileManager.default.createSymbolicLink(at: output, withDestinationURL: input)
-            case .hardLink:
-                output = media.appendingPathComponent("hard.mp4")
-                try FileManager.default.linkItem(at: input, to: output)
-            case .dotDotPath:
-                try FileManager.default.createDirectory(at: media.appendingPathComponent("sub"),
-                                                        withIntermediateDirectories: false)
-                output = URL(fileURLWithPath: media.path + "/sub/../in.mp4")
-            }
+            let output = try sameFile.output(naming: input, in: media)
             return ([input.path, output.path, "--overwrite"], output.lastPathComponent)
         }
     }
