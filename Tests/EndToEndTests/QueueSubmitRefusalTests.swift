@@ -99,13 +99,13 @@ struct QueueSubmitRefusalTests {
             let queue = TestQueue(in: databaseFolder)
             let user = refusal.unprivileged ? UnprivilegedUser.name : nil
 
-            let created = try await runAs(user, queue.commandLine("list", ["--json"]))
+            let created = try await runAs(user, queue.commandLine("list", ["--json"]), scratch: directory)
             try #require(created.exitCode == 0 && created.stdoutText == "[]\n", "creating the queue: \(created)")
             let before = try databaseSnapshot(databaseFolder)
 
             let (arguments, naming) = try refusal.prepare(media)
             let mediaBefore = directoryListing(media)
-            let result = try await runAs(user, queue.commandLine("submit", arguments), in: media)
+            let result = try await runAs(user, queue.commandLine("submit", arguments), in: media, scratch: directory)
 
             if refusal.exitCode == 64 {
                 expectUsageError(result, naming: naming)
@@ -161,16 +161,30 @@ struct QueueSubmitRefusalTests {
 /// Who runs the permission cases when the tests run as root.
 enum UnprivilegedUser {
     static let name = "nobody"
+
+    /// The binary under test where that user can run it: a checkout may sit in a folder only
+    /// root can enter (CI clones into a `mktemp -d` folder, mode 0700), so the test copies it
+    /// into its own (world-readable) temporary folder.
+    static func binary(in directory: URL) throws -> URL {
+        let folder = directory.appendingPathComponent("bin", isDirectory: true)
+        let copy = folder.appendingPathComponent("vqueue")
+        if !FileManager.default.fileExists(atPath: copy.path) {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: Locations.vqueue, to: copy)
+        }
+        for path in [directory.path, folder.path, copy.path] { chmod(path, 0o755) }
+        return copy
+    }
 }
 
 /// Runs vqueue with `arguments`, as `user` (through runuser, when the tests run as root) or as
 /// the test itself.
-func runAs(_ user: String?, _ arguments: [String], in directory: URL? = nil) async throws -> ProcessResult {
+func runAs(_ user: String?, _ arguments: [String], in directory: URL? = nil, scratch: URL) async throws -> ProcessResult {
     guard let user, getuid() == 0 else {
         return try await startVqueue(arguments, in: directory).wait(timeout: .seconds(60))
     }
     let process = try RunningProcess(URL(fileURLWithPath: "/usr/sbin/runuser"),
-                                     ["-u", user, "--", Locations.vqueue.path] + arguments,
+                                     ["-u", user, "--", try UnprivilegedUser.binary(in: scratch).path] + arguments,
                                      currentDirectory: directory)
     return await process.wait(timeout: .seconds(60))
 }
