@@ -91,8 +91,15 @@ struct SubmitCommand: AsyncParsableCommand {
         // Batch progress is weighted by media duration; an input libav cannot
         // read counts as one second (its job will fail with the reason).
         let weighted = try jobs.map { try newJob($0, weight: (try? MediaProbe.probe(path: $0.input).duration).flatMap { $0 } ?? 1) }
+        // Longest first: workers take jobs in id order, and starting the long
+        // ones early keeps every core busy to the end of the batch instead of
+        // one core finishing a long job alone. Ids are still printed in the
+        // order of the inputs.
+        let longestFirst = weighted.indices.sorted { weighted[$0].weight > weighted[$1].weight }
         let store = try queueOptions.openStore()
-        let (batchID, submitted) = try await queueing { try await store.submitBatch(weighted) }
+        let (batchID, queued) = try await queueing { try await store.submitBatch(longestFirst.map { weighted[$0] }) }
+        var submitted = queued
+        for (position, index) in longestFirst.enumerated() { submitted[index] = queued[position] }
         if json {
             print(try JobReport.json(BatchReport(id: batchID, jobs: submitted)))
         } else {

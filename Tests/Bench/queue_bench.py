@@ -251,9 +251,10 @@ def run_ffmpeg(sources, out_dir, parallel):
 
 def run_vqueue(args, sources, out_dir, threads_per_job):
     db = out_dir / "queue.db"
-    outputs = [out_dir / f"{i:02d} {s.stem}.mp4" for i, s in enumerate(sources)]
-    for source, out in zip(sources, outputs):
-        run([args.vqueue, "submit", str(source), str(out), "--db", str(db)], f"vqueue submit {source.name}")
+    # One batch, as a site would submit a folder of uploads (outputs named by input stem).
+    outputs = [out_dir / f"{s.stem}.mp4" for s in sources]
+    run([args.vqueue, "submit", "--db", str(db), "--out-dir", str(out_dir), "--format", "mp4", "--", *map(str, sources)],
+        "vqueue submit (batch)")
     extra = ["--drain"] + (["--threads-per-job", str(threads_per_job)] if threads_per_job is not None else [])
     t0 = time.monotonic()
     with open(out_dir / "worker.log", "w") as log_file:
