@@ -11,10 +11,10 @@ DEMO    := .build/demo
 
 # FFmpeg's headers (the libraries come with them); the ffmpeg/ffprobe
 # programs only judge outputs in tests and benchmarks (the product never runs
-# them); sqlite3 lets tests read the queue database.
+# them); sqlite3 lets tests read the queue database, tmux drives `top`.
 DEB_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavfilter-dev \
                 libswscale-dev libswresample-dev libavutil-dev libsqlite3-dev \
-                ffmpeg python3 sqlite3
+                ffmpeg python3 sqlite3 tmux
 
 .PHONY: deps build test bench demo fixtures install clean
 

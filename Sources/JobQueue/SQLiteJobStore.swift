@@ -338,16 +338,18 @@ public final class SQLiteJobStore: JobStore {
 
     public func requestStop(worker id: String?, level: ShutdownRequest.Level) async throws -> [String] {
         try await pool.write { db in
-            let live = "stopped_at IS NULL AND gone_at IS NULL"
+            // Live as `WorkerRecord.state` has it: not stopped, and heard from within its lease.
+            let live = "stopped_at IS NULL AND gone_at IS NULL AND heartbeat_at + lease_seconds >= ?"
+            let now = Self.now
             let rows: [String]
             if let id {
                 rows = try String.fetchAll(db, sql: """
                     UPDATE workers SET stop_requested = MAX(stop_requested, ?) WHERE id = ? AND \(live) RETURNING id
-                    """, arguments: [level.rawValue, id])
+                    """, arguments: [level.rawValue, id, now])
             } else {
                 rows = try String.fetchAll(db, sql: """
                     UPDATE workers SET stop_requested = MAX(stop_requested, ?) WHERE \(live) RETURNING id
-                    """, arguments: [level.rawValue])
+                    """, arguments: [level.rawValue, now])
             }
             return rows.sorted()
         }

@@ -25,6 +25,10 @@ struct FarmSnapshot {
             takenAt: now)
     }
 
+    static func padded(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+
     /// The screen as lines at most `width` wide and `height` tall; `selected`
     /// is the index of the highlighted running job.
     func lines(width: Int, height: Int, selected: Int?, database: String) -> [String] {
@@ -33,10 +37,11 @@ struct FarmSnapshot {
         head.append("WORKERS \(alive) alive, \(workers.count - alive) other")
         var workerLines = workers.map { report -> String in
             let fps = running.filter { $0.leaseOwner == report.worker.id }.compactMap(\.fps).reduce(0, +)
-            return String(format: " %-24@ %-8@ %3d/%-3d hb %3ds  done %-5d fail %-4d %5.0f fps",
-                          String(report.worker.id.suffix(24)), report.state.rawValue, report.worker.runningJobs,
-                          report.worker.concurrency, Int(report.heartbeatAge.rounded()), report.worker.jobsDone,
-                          report.worker.jobsFailed, fps)
+            // %-24@ pads nothing on Linux Foundation; pad the strings here.
+            return " " + Self.padded(String(report.worker.id.suffix(24)), 24) + " " + Self.padded(report.state.rawValue, 8)
+                + String(format: " %3d/%-3d hb %3ds  done %-5d fail %-4d %5.0f fps", report.worker.runningJobs,
+                         report.worker.concurrency, Int(report.heartbeatAge.rounded()), report.worker.jobsDone,
+                         report.worker.jobsFailed, fps)
         }
         if workerLines.isEmpty { workerLines = [" (no workers)"] }
 

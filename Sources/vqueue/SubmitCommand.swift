@@ -101,7 +101,7 @@ struct SubmitCommand: AsyncParsableCommand {
         var submitted = queued
         for (position, index) in longestFirst.enumerated() { submitted[index] = queued[position] }
         if json {
-            print(try JobReport.json(BatchReport(id: batchID, jobs: submitted)))
+            print(try JobReport.json(BatchReport(id: batchID, jobs: queued)))
         } else {
             print(batchID)
             for job in submitted { print(job.id) }
