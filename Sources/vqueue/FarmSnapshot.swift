@@ -38,8 +38,8 @@ struct FarmSnapshot {
         var workerLines = workers.map { report -> String in
             let fps = running.filter { $0.leaseOwner == report.worker.id }.compactMap(\.fps).reduce(0, +)
             // %-24@ pads nothing on Linux Foundation; pad the strings here.
-            return " " + Self.padded(String(report.worker.id.suffix(24)), 24) + " " + Self.padded(report.state.rawValue, 8)
-                + String(format: " %3d/%-3d hb %3ds  done %-5d fail %-4d %5.0f fps", report.worker.runningJobs,
+            return " " + Self.padded(String(report.worker.id.suffix(22)), 22) + " " + Self.padded(report.state.rawValue, 8)
+                + String(format: " %3d/%-3d hb %3ds done %-5d fail %-4d %4.0f fps", report.worker.runningJobs,
                          report.worker.concurrency, Int(report.heartbeatAge.rounded()), report.worker.jobsDone,
                          report.worker.jobsFailed, fps)
         }
