@@ -46,7 +46,9 @@ struct SubmitRefusal: Sendable, CustomTestStringConvertible {
             let folder = media.appendingPathComponent("readonly", isDirectory: true)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false,
                                                     attributes: [.posixPermissions: 0o555])
-            return ([fixture.path, folder.appendingPathComponent("out.mp4").path], "readonly/out.mp4")
+            // IN inside the media folder: the unprivileged user may not reach the checkout.
+            let input = try copiedInput(media)
+            return ([input.path, folder.appendingPathComponent("out.mp4").path], "readonly/out.mp4")
         },
         SubmitRefusal(testDescription: "OUT exists and --overwrite is not given") { media in
             let existing = try copiedInput(media, "existing.mp4")
