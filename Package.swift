@@ -10,13 +10,21 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // FFmpeg's libraries from Debian's -dev packages (headers), opened at
         // run time on first use (see libav_loader.c).
         .target(name: "CLibAV", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "Transcode", dependencies: ["CLibAV"]),
-        .target(name: "JobQueue", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "JobQueue", dependencies: [
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(
             name: "vqueue",
             dependencies: [

@@ -33,9 +33,10 @@ public protocol JobStore: Sendable {
     /// completion's `commit` runs inside the same transaction, before the
     /// job is marked, so "output in place" and "succeeded" go together.
     func complete(_ completions: [JobCompletion]) async throws -> [LeasedJob: CompletionResult]
-    /// Fails an attempt: back to `queued` until `retryAt` when given, else
-    /// failed for good. False when the lease no longer held.
-    func fail(_ job: LeasedJob, worker: String, error: String, retryAt: Double?) async throws -> Bool
+    /// Fails an attempt: back to `queued` for another attempt in
+    /// `retryAfter` seconds (on the store's clock) when given, else failed
+    /// for good. False when the lease no longer held.
+    func fail(_ job: LeasedJob, worker: String, error: String, retryAfter: Double?) async throws -> Bool
     /// Puts jobs back in the queue without spending their attempt (a worker
     /// stopped by force).
     func release(_ jobs: [LeasedJob], worker: String, reason: String) async throws
@@ -70,12 +71,22 @@ public protocol JobStore: Sendable {
     func queueDepths() async throws -> [QueueDepth]
     /// Jobs that succeeded and failed since `since`.
     func finishedCounts(since: Double) async throws -> (succeeded: Int, failed: Int)
-    /// Changes whenever another connection commits; cheap to poll.
-    func changeToken() async throws -> Int64
+    /// Changes when `change` may have happened (on SQLite: whenever another
+    /// connection commits; on PostgreSQL: on a NOTIFY). Cheap to poll often;
+    /// a poller still looks now and then without a change (a missed wake-up).
+    func changeToken(for change: StoreChange) async throws -> Int64
     /// Events with an id above `after`, oldest first.
     func events(after: Int64, job: Int64?, limit: Int) async throws -> [JobEvent]
     /// The store's clock, seconds since 1970.
     func now() async throws -> Double
+}
+
+/// What a poller of `changeToken` waits for.
+public enum StoreChange: Sendable, CaseIterable {
+    /// A job became queued (submitted or retried): idle workers look.
+    case jobQueued
+    /// An event was recorded: `events --follow` looks.
+    case event
 }
 
 /// A finished attempt to record, with the step that makes its result real

@@ -199,10 +199,11 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    public func fail(_ job: LeasedJob, worker: String, error: String, retryAt: Double?) async throws -> Bool {
+    public func fail(_ job: LeasedJob, worker: String, error: String, retryAfter: Double?) async throws -> Bool {
         try await pool.write { db in
             let now = Self.now
-            if let retryAt {
+            if let retryAfter {
+                let retryAt = now + retryAfter
                 try db.execute(sql: """
                     UPDATE jobs SET state = 'queued', run_at = ?, error = ?, updated_at = ?, lease_expires_at = NULL,
                                     progress = NULL, fps = NULL, eta = NULL
@@ -423,7 +424,7 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    public func changeToken() async throws -> Int64 {
+    public func changeToken(for change: StoreChange) async throws -> Int64 {
         // data_version is per connection and moves when *another*
         // connection commits; the writer connection is always the same one.
         try await pool.writeWithoutTransaction { db in

@@ -85,15 +85,19 @@ public struct Worker: Sendable {
         var nextStopCheck = clock.now
         var forcing = false
         var announcedStopping = false
+        // Attempts that ended without success, to record (kept while the store is away).
+        var unsettled: [(job: Job, outcome: JobOutcome, stopReason: StopReason?)] = []
+        // While the store cannot be reached: since when, and when to try again.
+        var storeAway: (since: ContinuousClock.Instant, retryAt: ContinuousClock.Instant, backoff: Duration)?
 
-        for await event in events {
+        loop: for await event in events {
             switch event {
             case .finished(let job, let outcome):
                 guard let entry = running.removeValue(forKey: job.lease) else { continue }
                 if case .succeeded(let result, let commit) = outcome, entry.stopReason == nil {
                     completions.append(JobCompletion(job: job.lease, worker: identity.id, result: result, commit: commit))
                 } else {
-                    try await settle(job, outcome: outcome, stopReason: entry.stopReason)
+                    unsettled.append((job, outcome, entry.stopReason))
                 }
                 // Commit and claim again at once when the slots are (mostly)
                 // free, rather than waiting for the next tick: a busy worker
@@ -104,6 +108,12 @@ public struct Worker: Sendable {
             }
 
             let now = clock.now
+            if let away = storeAway, now < away.retryAt { continue }
+            do {
+            while let first = unsettled.first {
+                try await settle(first.job, outcome: first.outcome, stopReason: first.stopReason)
+                unsettled.removeFirst()
+            }
             if now >= nextStopCheck {
                 // `vqueue worker stop` from any process reaches us through the store.
                 nextStopCheck = now + .milliseconds(250)
@@ -126,8 +136,14 @@ public struct Worker: Sendable {
             }
 
             if !completions.isEmpty {
-                try await commit(completions)
+                let committing = completions
                 completions.removeAll()
+                do {
+                    try await commit(committing)
+                } catch {
+                    completions = committing + completions
+                    throw error
+                }
             }
 
             if now >= nextLeaseCheck && !running.isEmpty {
@@ -158,7 +174,7 @@ public struct Worker: Sendable {
 
             let free = configuration.concurrency - running.count
             if level == .none && free > 0 {
-                let token = try await store.changeToken()
+                let token = try await store.changeToken(for: .jobQueued)
                 if token != lastToken || queueMayHaveMore || now >= nextClaimCheck {
                     lastToken = token
                     nextClaimCheck = now + .seconds(1)
@@ -177,12 +193,27 @@ public struct Worker: Sendable {
                 }
             }
 
-            if running.isEmpty && completions.isEmpty {
-                if level >= .graceful { break }
+            if running.isEmpty && completions.isEmpty && unsettled.isEmpty {
+                if level >= .graceful { break loop }
                 if configuration.drain && now >= nextDrainCheck {
                     nextDrainCheck = now + .milliseconds(100)
-                    if try await store.unfinishedCount() == 0 { break }
+                    if try await store.unfinishedCount() == 0 { break loop }
                 }
+            }
+            if let away = storeAway {
+                log("worker \(identity.id): the queue database is back after \(Self.seconds(clock.now - away.since))")
+                storeAway = nil
+            }
+            } catch {
+                // The store is away (a database restart, a dropped connection):
+                // children keep encoding, and what they report waits here.
+                // Try again with backoff; leases are renewed once it is back.
+                let backoff = min((storeAway?.backoff ?? .milliseconds(50)) * 2, .seconds(2))
+                if storeAway == nil {
+                    log("worker \(identity.id): cannot reach the queue database (\(StoreErrorText.describe(error))); "
+                        + "\(running.count) job(s) keep running; retrying")
+                }
+                storeAway = (storeAway?.since ?? now, clock.now + backoff, backoff)
             }
         }
         try await store.workerStopped(id: identity.id)
@@ -245,9 +276,14 @@ public struct Worker: Sendable {
     private func fail(_ job: Job, _ message: String, permanent: Bool) async throws {
         handler.discard(job)
         let final = permanent || job.attempts >= job.maxAttempts
-        let retryAt = final ? nil : Date().timeIntervalSince1970 + configuration.retry.delay(afterAttempt: job.attempts)
-        _ = try await store.fail(job.lease, worker: identity.id, error: message, retryAt: retryAt)
+        let retryAfter = final ? nil : configuration.retry.delay(afterAttempt: job.attempts)
+        _ = try await store.fail(job.lease, worker: identity.id, error: message, retryAfter: retryAfter)
         log(line(job.id, final ? .failed : .queued, detail: final ? message : "retrying after: \(message)"))
+    }
+
+    private static func seconds(_ duration: Duration) -> String {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return String(format: "%.1f s", seconds)
     }
 
     private func line(_ id: Int64, _ state: JobState?, detail: String?) -> String {

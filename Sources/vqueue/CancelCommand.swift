@@ -22,7 +22,7 @@ struct CancelCommand: AsyncParsableCommand {
     var queueOptions: QueueOptions
 
     func run() async throws {
-        let store = try queueOptions.openStore()
+        let store = try await queueOptions.openStore()
         if let batch = target.batch {
             try await JobOrBatch.printBatch(batch, store.cancelBatch)
             return

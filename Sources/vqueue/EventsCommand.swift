@@ -36,10 +36,13 @@ struct EventsCommand: AsyncParsableCommand {
     var queueOptions: QueueOptions
 
     func run() async throws {
-        let store = try queueOptions.openStore()
+        let store = try await queueOptions.openStore()
         let signals = SignalMonitor()
         var last = since
+        let clock = ContinuousClock()
         while !signals.isSignalled {
+            let token = try await store.changeToken(for: .event)
+            let looked = clock.now
             let events = try await store.events(after: last, job: job, limit: 1000)
             for event in events {
                 print(json ? try JobReport.json(EventReport(event)) : EventReport(event).line)
@@ -48,7 +51,12 @@ struct EventsCommand: AsyncParsableCommand {
             last = events.last?.id ?? last
             if events.count == 1000 { continue }
             guard follow else { break }
-            try await Task.sleep(for: .milliseconds(200))
+            // Until something is recorded (a NOTIFY on PostgreSQL, a commit on
+            // SQLite), looking anyway once a second.
+            while !signals.isSignalled, clock.now - looked < .seconds(1),
+                  try await store.changeToken(for: .event) == token {
+                try await Task.sleep(for: .milliseconds(20))
+            }
         }
     }
 }

@@ -31,7 +31,7 @@ struct ListCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try queueOptions.openStore()
+        let store = try await queueOptions.openStore()
         let jobs = try await store.jobs(state: state.flatMap(JobState.init(rawValue:)), limit: limit)
         if json {
             print(try JobReport.json(jobs.map(JobReport.init)))

@@ -40,7 +40,7 @@ struct PruneCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try queueOptions.openStore()
+        let store = try await queueOptions.openStore()
         let cutoff = try await store.now() - olderThan.seconds
         let count = try await store.prune(finishedBefore: cutoff, states: states)
         print(count)

@@ -23,24 +23,39 @@ struct QueueOptions: ParsableArguments {
         return URL(fileURLWithPath: home).appendingPathComponent(".local/share/vqueue/queue.db").path
     }
 
-    /// Opens (creating if needed) the store, or ends the command with a
-    /// one-line error naming the database.
-    func openStore() throws -> any JobStore {
-        let path = location
+    /// Opens (creating if needed) the store: PostgreSQL for a `postgres://`
+    /// URL, else an SQLite file. Ends the command with a one-line error
+    /// naming the database (never its password) when that fails.
+    func openStore() async throws -> any JobStore {
+        let location = location
+        if PostgresLocation.isPostgresURL(location) {
+            let postgres: PostgresLocation
+            do {
+                postgres = try PostgresLocation(url: location)
+            } catch {
+                throw CommandFailure.report(Self.redacted(location), "bad queue database URL: \(error)")
+            }
+            do {
+                return try await PostgresJobStore(location: postgres)
+            } catch {
+                throw CommandFailure.report(postgres.description,
+                                            "cannot open the queue database: \(StoreErrorText.describe(error))")
+            }
+        }
         do {
-            return try SQLiteJobStore(path: URL(fileURLWithPath: path).standardizedFileURL.path)
+            return try SQLiteJobStore(path: URL(fileURLWithPath: location).standardizedFileURL.path)
         } catch {
-            throw CommandFailure.report(path, "cannot open the queue database: \(QueueErrorText.describe(error))")
+            throw CommandFailure.report(location, "cannot open the queue database: \(StoreErrorText.describe(error))")
         }
     }
-}
 
-/// Database errors in one line, without SQL or codes alone.
-enum QueueErrorText {
-    static func describe(_ error: any Error) -> String {
-        let text = String(describing: error)
-        // GRDB's description is "SQLite error N: message - while executing `...`".
-        let message = text.components(separatedBy: " - while executing").first ?? text
-        return message.replacingOccurrences(of: "\n", with: " ")
+    /// The queue's name for messages: a PostgreSQL URL without its password.
+    var displayName: String {
+        (try? PostgresLocation(url: location).description) ?? Self.redacted(location)
+    }
+
+    /// A location as typed, with any `:password@` blanked out.
+    static func redacted(_ location: String) -> String {
+        location.replacingOccurrences(of: #"(://[^/:@]*):[^@/]*@"#, with: "$1:***@", options: .regularExpression)
     }
 }

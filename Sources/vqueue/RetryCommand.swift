@@ -20,7 +20,7 @@ struct RetryCommand: AsyncParsableCommand {
     var queueOptions: QueueOptions
 
     func run() async throws {
-        let store = try queueOptions.openStore()
+        let store = try await queueOptions.openStore()
         if let batch = target.batch {
             try await JobOrBatch.printBatch(batch, store.retryBatch)
             return

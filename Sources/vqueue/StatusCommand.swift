@@ -38,7 +38,7 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try queueOptions.openStore()
+        let store = try await queueOptions.openStore()
         if let batch = target.batch {
             try await Self.finish(waitingForBatch: batch, store: store, timeout: wait ? timeout?.seconds ?? .infinity : 0, json: json)
         } else if let id = target.id {

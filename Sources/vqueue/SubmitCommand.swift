@@ -79,7 +79,7 @@ struct SubmitCommand: AsyncParsableCommand {
             return
         }
         let job = try SubmissionCheck.transcodeJob(input: files[0], output: files[1], options: options, overwrite: overwrite)
-        let store = try queueOptions.openStore()
+        let store = try await queueOptions.openStore()
         let submitted = try await queueing { try await store.submit([newJob(job, weight: 1)])[0] }
         print(json ? try JobReport.json(JobReport(submitted)) : String(submitted.id))
         guard wait else { return }
@@ -96,7 +96,7 @@ struct SubmitCommand: AsyncParsableCommand {
         // one core finishing a long job alone. Ids are still printed in the
         // order of the inputs.
         let longestFirst = weighted.indices.sorted { weighted[$0].weight > weighted[$1].weight }
-        let store = try queueOptions.openStore()
+        let store = try await queueOptions.openStore()
         let (batchID, queued) = try await queueing { try await store.submitBatch(longestFirst.map { weighted[$0] }) }
         var submitted = queued
         for (position, index) in longestFirst.enumerated() { submitted[index] = queued[position] }
@@ -119,7 +119,7 @@ struct SubmitCommand: AsyncParsableCommand {
         do {
             return try await work()
         } catch {
-            throw CommandFailure.report(queueOptions.location, "could not queue: \(QueueErrorText.describe(error))")
+            throw CommandFailure.report(queueOptions.displayName, "could not queue: \(StoreErrorText.describe(error))")
         }
     }
 }

@@ -23,10 +23,10 @@ struct TopCommand: AsyncParsableCommand {
     var queueOptions: QueueOptions
 
     func run() async throws {
-        let store = try queueOptions.openStore()
+        let store = try await queueOptions.openStore()
         if once {
             let snapshot = try await FarmSnapshot.read(from: store)
-            snapshot.lines(width: 200, height: 1000, selected: nil, database: queueOptions.location).forEach { print($0) }
+            snapshot.lines(width: 200, height: 1000, selected: nil, database: queueOptions.displayName).forEach { print($0) }
             return
         }
         let signals = SignalMonitor()
@@ -47,7 +47,7 @@ struct TopCommand: AsyncParsableCommand {
             let (width, height) = screen.size
             var lines = showHelp ? Self.help : snapshot.lines(width: width, height: height - 1,
                                                               selected: snapshot.running.isEmpty ? nil : selected,
-                                                              database: queueOptions.location)
+                                                              database: queueOptions.displayName)
             lines.append(prompt ?? "q quit  up/down select  c cancel  ? help")
             screen.draw(lines)
             switch screen.key(timeout: 0.2) {

@@ -10,11 +10,19 @@ struct TranscodeJobHandler: JobHandler {
     let executable: String
     /// Overrides the job's thread count when set.
     let threadsPerJob: Int?
-    /// Where jobs may read and write; nil is anywhere.
+    /// Where jobs may read and write (after `pathMap`); nil is anywhere.
     let allowed: AllowedFolders?
+    /// Where this box sees the submitting box's folders.
+    var pathMap = PathMap.none
+
+    /// The job's transcode with its paths as this box sees them.
+    private func transcode(_ job: Job) -> TranscodeJob? {
+        guard job.kind == TranscodeJob.kind else { return nil }
+        return TranscodeJob.decode(job.payload)?.mapped(by: pathMap)
+    }
 
     func run(_ job: Job, progress: @escaping @Sendable (JobProgress) -> Void) async -> JobOutcome {
-        guard job.kind == TranscodeJob.kind, let transcode = TranscodeJob.decode(job.payload) else {
+        guard let transcode = transcode(job) else {
             return .failed("not a transcode job this vqueue understands", permanent: true)
         }
         if let refusal = allowed?.refusal(input: transcode.input, output: transcode.output) {
@@ -64,7 +72,7 @@ struct TranscodeJobHandler: JobHandler {
     }
 
     func discard(_ job: Job) {
-        guard let transcode = TranscodeJob.decode(job.payload),
+        guard let transcode = transcode(job),
               allowed?.refusal(input: transcode.input, output: transcode.output) == nil else { return }
         transcode.temporaryOutput(jobID: job.id, attempt: job.attempts).discard()
     }

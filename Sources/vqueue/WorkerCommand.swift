@@ -30,11 +30,16 @@ struct WorkerRunCommand: AsyncParsableCommand {
         whose input and output, after resolving symlinks and `..`, lie inside one of these
         folders; any other job fails saying so, and nothing outside is read or written.
 
+        --path-map FROM=TO (repeatable): this box mounts the shared folder that submitters
+        call FROM at TO; a job's input and output under FROM are read and written under TO
+        here. The longest FROM that matches wins; --allow-dir applies to the mapped paths.
+
         Examples:
           vqueue worker --concurrency 8
           vqueue worker --queue fast --queue default
           vqueue worker --drain            # exit when nothing is queued or running
           vqueue worker --allow-dir /srv/uploads --allow-dir /srv/video
+          vqueue worker --db postgres://vqueue@db.example:5432/vqueue --path-map /srv/video=/mnt/video
         """)
 
     @Option(help: ArgumentHelp("Jobs to run at once. Default: the number of cores.", valueName: "n"))
@@ -59,6 +64,10 @@ struct WorkerRunCommand: AsyncParsableCommand {
         "Only run jobs whose input and output lie inside this folder (repeatable). Default: $VQUEUE_ALLOW_DIRS, else anywhere.",
         valueName: "dir"))
     var allowDirs: [String] = []
+
+    @Option(name: .customLong("path-map"), help: ArgumentHelp(
+        "A shared folder's name on the submitting box = its name on this box (repeatable).", valueName: "from=to"))
+    var pathMaps: [String] = []
 
     @OptionGroup(title: "Queue")
     var queueOptions: QueueOptions
@@ -85,17 +94,19 @@ struct WorkerRunCommand: AsyncParsableCommand {
             throw ValidationError("--threads-per-job must be between 0 and 64.")
         }
         if lease.seconds < 0.3 { throw ValidationError("--lease must be at least 300ms.") }
+        _ = try PathMap(pathMaps)
     }
 
     func run() async throws {
-        let store = try queueOptions.openStore()
+        let store = try await queueOptions.openStore()
         let shutdown = ShutdownRequest()
         let signals = SignalMonitor { _ in shutdown.escalate() }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
         let worker = Worker(
             store: store,
-            handler: TranscodeJobHandler(executable: executable, threadsPerJob: threadsPerJob, allowed: try allowedFolders()),
+            handler: TranscodeJobHandler(executable: executable, threadsPerJob: threadsPerJob, allowed: try allowedFolders(),
+                                         pathMap: try PathMap(pathMaps)),
             configuration: WorkerConfiguration(concurrency: concurrency, queues: queues, leaseSeconds: lease.seconds,
                                                drain: drain),
             identity: Worker.makeIdentity(concurrency: concurrency, queues: queues, leaseSeconds: lease.seconds),
@@ -103,7 +114,7 @@ struct WorkerRunCommand: AsyncParsableCommand {
         do {
             try await worker.run(shutdown: shutdown)
         } catch {
-            throw CommandFailure.report(queueOptions.location, "worker stopped: \(QueueErrorText.describe(error))")
+            throw CommandFailure.report(queueOptions.displayName, "worker stopped: \(StoreErrorText.describe(error))")
         }
         withExtendedLifetime(signals) {}
     }

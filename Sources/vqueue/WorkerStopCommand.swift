@@ -33,7 +33,7 @@ struct WorkerStopCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try queueOptions.openStore()
+        let store = try await queueOptions.openStore()
         let asked = try await store.requestStop(worker: id, level: now ? .immediate : .graceful)
         if let id, asked.isEmpty {
             throw CommandFailure.report("worker \(id)", "no such live worker (see vqueue workers)", exitCode: noSuchJobExitCode)

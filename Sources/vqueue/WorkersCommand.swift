@@ -25,7 +25,7 @@ struct WorkersCommand: AsyncParsableCommand {
     var queueOptions: QueueOptions
 
     func run() async throws {
-        let store = try queueOptions.openStore()
+        let store = try await queueOptions.openStore()
         let now = try await store.now()
         let reports = try await store.workers().map { WorkerReport(worker: $0, now: now) }
         if json {

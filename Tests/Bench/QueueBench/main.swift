@@ -233,7 +233,7 @@ func directLoop(dir: String, jobs: Int, batch: Int, limit: Int) async throws {
     var tokens: [Double] = []
     for _ in 0..<200 {
         let t0 = ContinuousClock.now
-        _ = try await store.changeToken()
+        _ = try await store.changeToken(for: .jobQueued)
         tokens.append((ContinuousClock.now - t0).seconds)
     }
     let head = Array(claimTimes.prefix(10)), tail = Array(claimTimes.dropLast().suffix(10))

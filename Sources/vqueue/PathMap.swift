@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+
+/// `--path-map FROM=TO`: where this box sees a shared folder that the
+/// submitting box named differently (`/mnt/video` here for `/srv/video`
+/// there). The longest FROM that is a whole-component prefix of a path
+/// wins; paths under no FROM are left as they are.
+struct PathMap: Sendable, Equatable {
+    struct Rule: Sendable, Equatable {
+        let from: String
+        let to: String
+    }
+
+    let rules: [Rule]
+
+    /// Reads `FROM=TO` items; both sides absolute. Throws the item's problem in words.
+    init(_ items: [String]) throws {
+        rules = try items.map { item in
+            guard let equals = item.firstIndex(of: "=") else {
+                throw ValidationError("--path-map takes FROM=TO, not '\(item)'")
+            }
+            let from = Self.trimmed(String(item[..<equals])), to = Self.trimmed(String(item[item.index(after: equals)...]))
+            guard from.hasPrefix("/"), to.hasPrefix("/") else {
+                throw ValidationError("--path-map needs absolute folders on both sides: '\(item)'")
+            }
+            return Rule(from: from, to: to)
+        }.sorted { $0.from.count > $1.from.count }
+    }
+
+    static let none = try! PathMap([])
+
+    func map(_ path: String) -> String {
+        for rule in rules {
+            if path == rule.from { return rule.to }
+            let prefix = rule.from == "/" ? "/" : rule.from + "/"
+            if path.hasPrefix(prefix) {
+                let rest = path.dropFirst(prefix.count)
+                return rule.to == "/" ? "/" + rest : rule.to + "/" + rest
+            }
+        }
+        return path
+    }
+
+    /// A folder without trailing slashes (but `/` stays `/`).
+    private static func trimmed(_ folder: String) -> String {
+        var folder = folder
+        while folder.count > 1 && folder.hasSuffix("/") { folder.removeLast() }
+        return folder
+    }
+}
+
+extension TranscodeJob {
+    /// The job with its paths as this box sees them.
+    func mapped(by map: PathMap) -> TranscodeJob {
+        var job = self
+        job.input = map.map(input)
+        job.output = map.map(output)
+        return job
+    }
+}
