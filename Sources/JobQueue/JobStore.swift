@@ -105,6 +105,28 @@ public struct JobCompletion: Sendable {
     }
 }
 
+extension [JobCompletion] {
+    /// Runs the commit step of each completion whose attempt is `held`
+    /// (checked, and locked, in the store's transaction); the store then
+    /// marks the `.succeeded` ones in that same transaction.
+    func commitHeld(_ held: Set<LeasedJob>) -> [LeasedJob: CompletionResult] {
+        var results: [LeasedJob: CompletionResult] = [:]
+        for completion in self {
+            guard held.contains(completion.job) else {
+                results[completion.job] = .leaseLost
+                continue
+            }
+            do {
+                try completion.commit()
+                results[completion.job] = .succeeded
+            } catch {
+                results[completion.job] = .commitFailed(String(describing: error))
+            }
+        }
+        return results
+    }
+}
+
 public enum CompletionResult: Sendable, Equatable {
     case succeeded
     /// The worker no longer held the job; nothing was committed.

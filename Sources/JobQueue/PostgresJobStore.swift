@@ -208,25 +208,13 @@ public final class PostgresJobStore: JobStore {
                 let ids = completions.filter { $0.worker == worker }.map(\.job.id)
                 held.formUnion(try await Self.held(worker: worker, ids, lock: true, connection))
             }
-            var results: [LeasedJob: CompletionResult] = [:]
-            for completion in completions {
-                let job = completion.job
-                guard held.contains(job) else {
-                    results[job] = .leaseLost
-                    continue
-                }
-                do {
-                    try completion.commit()
-                } catch {
-                    results[job] = .commitFailed(String(describing: error))
-                    continue
-                }
+            let results = completions.commitHeld(held)
+            for completion in completions where results[completion.job] == .succeeded {
                 try await connection.query("""
                     UPDATE jobs SET state = 'succeeded', result = \(completion.result), error = NULL, progress = 1, eta = 0,
                                     finished_at = vqueue_now(), updated_at = vqueue_now(), lease_expires_at = NULL
-                    WHERE id = \(job.id)
+                    WHERE id = \(completion.job.id)
                     """, logger: Self.logger)
-                results[job] = .succeeded
             }
             return results
         }

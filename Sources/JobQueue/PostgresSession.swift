@@ -135,7 +135,7 @@ actor PostgresSession {
 
     /// PostgreSQL errors in one line: the server's message, or what broke.
     static func describe(_ error: any Error) -> String {
-        if let unavailable = error as? PostgresUnavailable { return unavailable.description }
+        if let unavailable = error as? PostgresUnavailable { return unavailable.reason }
         if let transaction = error as? PostgresTransactionError {
             if let inner = transaction.closureError ?? transaction.commitError ?? transaction.beginError {
                 return describe(inner)

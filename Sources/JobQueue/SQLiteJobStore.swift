@@ -174,26 +174,14 @@ public final class SQLiteJobStore: JobStore {
                     """, arguments: [worker] + StatementArguments(ids))
                 held.formUnion(rows.map { LeasedJob(id: $0["id"], attempt: $0["attempts"]) })
             }
-            var results: [LeasedJob: CompletionResult] = [:]
+            let results = completions.commitHeld(held)
             let succeed = try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'succeeded', result = ?, error = NULL, progress = 1, eta = 0,
                                 finished_at = ?, updated_at = ?, lease_expires_at = NULL
                 WHERE id = ?
                 """)
-            for completion in completions {
-                let job = completion.job
-                guard held.contains(job) else {
-                    results[job] = .leaseLost
-                    continue
-                }
-                do {
-                    try completion.commit()
-                } catch {
-                    results[job] = .commitFailed(String(describing: error))
-                    continue
-                }
-                try succeed.execute(arguments: [completion.result, now, now, job.id])
-                results[job] = .succeeded
+            for completion in completions where results[completion.job] == .succeeded {
+                try succeed.execute(arguments: [completion.result, now, now, completion.job.id])
             }
             return results
         }
