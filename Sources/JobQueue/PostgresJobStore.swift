@@ -72,18 +72,21 @@ public final class PostgresJobStore: JobStore {
         return (batchID, inserted)
     }
 
+    /// All the jobs in one statement; ids are handed out in the jobs' order.
     private static func insert(_ jobs: [NewJob], batchID: Int64?, _ connection: PostgresConnection) async throws -> [Job] {
-        var inserted: [Job] = []
-        for job in jobs {
-            inserted += try await Self.jobs("""
-                INSERT INTO jobs (kind, payload, queue, priority, state, max_attempts, run_at, submitted_at, updated_at,
-                                  batch_id, weight)
-                VALUES (\(job.kind), \(job.payload), \(job.queue), \(job.priority), 'queued', \(job.maxAttempts),
-                        vqueue_now(), vqueue_now(), vqueue_now(), \(batchID), \(job.weight))
-                RETURNING *
-                """, connection)
-        }
-        return inserted
+        guard !jobs.isEmpty else { return [] }
+        let inserted = try await Self.jobs("""
+            INSERT INTO jobs (kind, payload, queue, priority, state, max_attempts, run_at, submitted_at, updated_at,
+                              batch_id, weight)
+            SELECT kind, payload, queue, priority, 'queued', max_attempts, vqueue_now(), vqueue_now(), vqueue_now(),
+                   \(batchID), weight
+            FROM unnest(\(jobs.map(\.kind))::text[], \(jobs.map(\.payload))::text[], \(jobs.map(\.queue))::text[],
+                        \(jobs.map(\.priority))::bigint[], \(jobs.map(\.maxAttempts))::bigint[], \(jobs.map(\.weight))::float8[])
+                 WITH ORDINALITY AS new (kind, payload, queue, priority, max_attempts, weight, position)
+            ORDER BY position
+            RETURNING *
+            """, connection)
+        return inserted.sorted { $0.id < $1.id }
     }
 
     // MARK: Batches
@@ -155,7 +158,7 @@ public final class PostgresJobStore: JobStore {
     }
 
     public func renewLeases(worker: String, jobs: [LeasedJob], leaseSeconds: Double) async throws {
-        try await session.run { connection in
+        _ = try await session.run { connection in
             try await connection.query("""
                 WITH renewed AS (
                     UPDATE jobs SET lease_expires_at = vqueue_now() + \(leaseSeconds)
@@ -209,11 +212,15 @@ public final class PostgresJobStore: JobStore {
                 held.formUnion(try await Self.held(worker: worker, ids, lock: true, connection))
             }
             let results = completions.commitHeld(held)
-            for completion in completions where results[completion.job] == .succeeded {
+            let succeeded = completions.filter { results[$0.job] == .succeeded }
+            if !succeeded.isEmpty {
+                // One statement for all; a text array holds no NULL here, so '' stands for "no result".
                 try await connection.query("""
-                    UPDATE jobs SET state = 'succeeded', result = \(completion.result), error = NULL, progress = 1, eta = 0,
-                                    finished_at = vqueue_now(), updated_at = vqueue_now(), lease_expires_at = NULL
-                    WHERE id = \(completion.job.id)
+                    UPDATE jobs SET state = 'succeeded', result = NULLIF(done.result, ''), error = NULL, progress = 1,
+                                    eta = 0, finished_at = vqueue_now(), updated_at = vqueue_now(), lease_expires_at = NULL
+                    FROM unnest(\(succeeded.map(\.job.id))::bigint[], \(succeeded.map { $0.result ?? "" })::text[])
+                         AS done (id, result)
+                    WHERE jobs.id = done.id
                     """, logger: Self.logger)
             }
             return results
@@ -413,7 +420,7 @@ public final class PostgresJobStore: JobStore {
             return deleted
         }
         // Make the deleted rows' space reusable now rather than at autovacuum's leisure.
-        try await session.run { connection in
+        _ = try await session.run { connection in
             try await connection.query("VACUUM (ANALYZE) jobs, events, workers, batches", logger: Self.logger)
         }
         return count

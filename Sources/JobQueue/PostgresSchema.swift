@@ -44,6 +44,13 @@ enum PostgresSchema {
             CREATE INDEX jobs_claim ON jobs (queue, priority DESC, id) WHERE state = 'queued'
             """,
             """
+            -- The queue's shape changes fast (thousands queued, then none): keep the
+            -- planner's estimates fresh, or a claim sorts the whole queue instead of
+            -- reading the claim index in order.
+            ALTER TABLE jobs SET (autovacuum_analyze_scale_factor = 0.01, autovacuum_analyze_threshold = 200,
+                                  autovacuum_vacuum_scale_factor = 0.02)
+            """,
+            """
             CREATE INDEX jobs_claim_any ON jobs (priority DESC, id) WHERE state = 'queued'
             """,
             """
