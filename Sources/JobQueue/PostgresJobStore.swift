@@ -158,14 +158,26 @@ public final class PostgresJobStore: JobStore {
     }
 
     public func renewLeases(worker: String, jobs: [LeasedJob], leaseSeconds: Double) async throws {
-        _ = try await session.run { connection in
-            try await connection.query("""
+        try await session.transaction { connection in
+            // A worker marked gone (its heartbeats missed) that is heard from again is back online.
+            let back = try await Self.values(Double.self, """
                 WITH renewed AS (
                     UPDATE jobs SET lease_expires_at = vqueue_now() + \(leaseSeconds)
                     WHERE lease_owner = \(worker) AND state = 'running' AND id = ANY(\(jobs.map(\.id))::bigint[])
+                ), previous AS (
+                    SELECT gone_at FROM workers WHERE id = \(worker) FOR UPDATE
                 )
-                UPDATE workers SET heartbeat_at = vqueue_now() WHERE id = \(worker)
-                """, logger: Self.logger)
+                UPDATE workers SET heartbeat_at = vqueue_now(), gone_at = NULL FROM previous
+                WHERE id = \(worker) AND previous.gone_at IS NOT NULL
+                RETURNING vqueue_now() - previous.gone_at
+                """, connection)
+            if let away = back.first {
+                try await Self.workerEvent(worker, "online", detail: "heard from again \(Int(away.rounded())) s after it was marked gone",
+                                           connection)
+            } else {
+                try await connection.query("UPDATE workers SET heartbeat_at = vqueue_now() WHERE id = \(worker)",
+                                           logger: Self.logger)
+            }
         }
     }
 
@@ -420,7 +432,7 @@ public final class PostgresJobStore: JobStore {
             return deleted
         }
         // Make the deleted rows' space reusable now rather than at autovacuum's leisure.
-        _ = try await session.run { connection in
+        _ = try await session.run(deadline: .seconds(3600)) { connection in
             try await connection.query("VACUUM (ANALYZE) jobs, events, workers, batches", logger: Self.logger)
         }
         return count

@@ -39,13 +39,30 @@ actor PostgresSession {
         self.configuration = configuration
     }
 
-    /// Runs `body` on the connection, alone.
-    func run<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    /// How long a call may wait for the server before its connection counts
+    /// as broken: a cut network link sends no error, only silence.
+    static let deadline = Duration.seconds(15)
+
+    /// Runs `body` on the connection, alone, within `deadline`.
+    func run<T: Sendable>(deadline: Duration = PostgresSession.deadline,
+                          _ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         await acquire()
         defer { release() }
         let connection = try await connected()
         do {
-            return try await body(connection)
+            return try await withoutActuallyEscaping(body) { body in
+                try await withThrowingTaskGroup(of: T.self) { group in
+                    group.addTask { try await body(connection) }
+                    group.addTask {
+                        try await Task.sleep(for: deadline)
+                        // Fails the call still waiting on it.
+                        try? await connection.close()
+                        throw NoAnswer(deadline: deadline)
+                    }
+                    defer { group.cancelAll() }
+                    return try await group.next()!
+                }
+            }
         } catch {
             if connection.isClosed || Self.isConnectionFailure(error) {
                 self.connection = nil
@@ -124,7 +141,7 @@ actor PostgresSession {
     }
 
     static func isConnectionFailure(_ error: any Error) -> Bool {
-        guard let error = error as? PSQLError else { return error is PostgresUnavailable }
+        guard let error = error as? PSQLError else { return error is PostgresUnavailable || error is NoAnswer }
         return [.serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .sslUnsupported]
             .contains(error.code)
     }
@@ -149,6 +166,7 @@ actor PostgresSession {
         switch error.code {
         case .connectionError: return "cannot connect\(underlying)"
         case .serverClosedConnection, .uncleanShutdown: return "the server closed the connection\(underlying)"
+        case .clientClosedConnection: return "the connection was closed\(underlying)"
         case .sslUnsupported: return "the server does not offer TLS (sslmode=require)"
         case .authMechanismRequiresPassword: return "the server asks for a password; put it in the URL"
         default: return "\(error.code)\(underlying)"
@@ -162,6 +180,12 @@ actor PostgresSession {
         if text.contains("connectTimeout") || text.contains("timed out") { return "timed out" }
         return text.replacingOccurrences(of: "\n", with: " ")
     }
+}
+
+/// The server did not answer within the deadline.
+struct NoAnswer: Error, CustomStringConvertible {
+    let deadline: Duration
+    var description: String { "no answer from the server within \(deadline.components.seconds) s" }
 }
 
 /// The PostgreSQL server could not be reached, or the connection broke.

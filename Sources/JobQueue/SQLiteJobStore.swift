@@ -132,6 +132,11 @@ public final class SQLiteJobStore: JobStore {
                     WHERE lease_owner = ? AND state = 'running' AND id IN (\(databaseQuestionMarks(count: jobs.count)))
                     """, arguments: [now + leaseSeconds, worker] + StatementArguments(jobs.map(\.id)))
             }
+            // A worker marked gone (its heartbeats missed) that is heard from again is back online.
+            if let goneAt = try Double.fetchOne(db, sql: "SELECT gone_at FROM workers WHERE id = ?", arguments: [worker]) {
+                try db.execute(sql: "UPDATE workers SET gone_at = NULL WHERE id = ?", arguments: [worker])
+                try Self.workerEvent(worker, "online", detail: "heard from again \(Int((now - goneAt).rounded())) s after it was marked gone", db)
+            }
             try db.execute(sql: "UPDATE workers SET heartbeat_at = ? WHERE id = ?", arguments: [now, worker])
         }
     }

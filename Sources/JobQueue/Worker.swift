@@ -257,7 +257,8 @@ public struct Worker: Sendable {
         case (.lost, _):
             handler.discard(job)
             let now = try await store.job(id: job.id)
-            log(line(job.id, now?.state, detail: now?.state == .cancelled ? "cancelled; stopped" : "lease lost; stopped"))
+            log(line(job.id, nil, detail: now?.state == .cancelled ? "cancelled; stopped"
+                     : "lease lost (the job is \(now?.state.rawValue ?? "gone") elsewhere); stopped"))
         case (nil, .failed(let message, let permanent)):
             try await fail(job, message, permanent: permanent)
         case (nil, .crashed(let signal, let detail)):
