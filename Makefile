@@ -12,9 +12,12 @@ DEMO    := .build/demo
 # FFmpeg's headers (the libraries come with them); the ffmpeg/ffprobe
 # programs only judge outputs in tests and benchmarks (the product never runs
 # them); sqlite3 lets tests read the queue database, tmux drives `top`.
+# For the tests only: postgresql is the throw-away server `make test` starts
+# (and psql, which reads it), iproute2 gives the multi-host test its network
+# namespaces, faketime skews a box's clock.
 DEB_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavfilter-dev \
                 libswscale-dev libswresample-dev libavutil-dev libsqlite3-dev \
-                ffmpeg python3 sqlite3 tmux
+                ffmpeg python3 sqlite3 tmux postgresql iproute2 faketime
 
 .PHONY: deps build test bench demo fixtures install clean
 
@@ -33,9 +36,24 @@ deps:
 build: deps
 	$(SWIFT) build -c release --static-swift-stdlib
 
+# The queue tests run on both stores: SQLite files in temporary folders, and a
+# database each on a throw-away PostgreSQL server started here for the run (in
+# /tmp, which the postgres user can reach, on a free loopback port), named to
+# the tests by VQUEUE_TEST_POSTGRES. The server is stopped and its folder removed
+# however the tests end; make's exit status is swift test's.
+PG_SERVER := Tests/Support/postgres-server.sh
+FREE_PORT := python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	@pgdir=$$(mktemp -d /tmp/vqueue-test-postgres.XXXXXX) || exit 1; \
+	trap 'status=$$?; bash $(PG_SERVER) stop "$$pgdir"; exit $$status' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM; \
+	port=$$($(FREE_PORT)) || exit 1; \
+	url=$$(bash $(PG_SERVER) start "$$pgdir" "$$port") || exit 1; \
+	echo "make: throw-away PostgreSQL server for the tests at $$url (log: $$pgdir/log)"; \
+	echo "VQUEUE_TEST_POSTGRES=$$url $(SWIFT) test --skip-build"; \
+	VQUEUE_TEST_POSTGRES=$$url $(SWIFT) test --skip-build
 
 demo: build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
@@ -49,10 +67,21 @@ demo: build
 	$(RELEASE) probe $(DEMO)/rotated_90.mp4
 	@echo "demo outputs are in $(DEMO)/ (the audio-only upload fails, as it should)"
 
+# The queue bench measures both stores: SQLite files under .build, and a
+# throw-away PostgreSQL server started for it as for `make test` (its data in
+# /tmp: where /tmp is a tmpfs, PostgreSQL's fsyncs cost nothing) and stopped
+# however the bench ends.
 bench: build
 	$(SWIFT) build -c release --static-swift-stdlib --product queue-bench
 	python3 Tests/Bench/transcode_bench.py --vqueue $(RELEASE)
-	python3 Tests/Bench/queue_bench.py --vqueue $(RELEASE) --queue-bench .build/release/queue-bench
+	@pgdir=$$(mktemp -d /tmp/vqueue-bench-postgres.XXXXXX) || exit 1; \
+	trap 'status=$$?; bash $(PG_SERVER) stop "$$pgdir"; exit $$status' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM; \
+	port=$$($(FREE_PORT)) || exit 1; \
+	url=$$(bash $(PG_SERVER) start "$$pgdir" "$$port") || exit 1; \
+	echo "make: throw-away PostgreSQL server for the bench at $$url (log: $$pgdir/log)"; \
+	echo "python3 Tests/Bench/queue_bench.py --vqueue $(RELEASE) --queue-bench .build/release/queue-bench --postgres $$url"; \
+	python3 Tests/Bench/queue_bench.py --vqueue $(RELEASE) --queue-bench .build/release/queue-bench --postgres "$$url"
 
 fixtures:
 	bash Fixtures/make-fixtures.sh

@@ -1,20 +1,32 @@
 #!/usr/bin/env python3
-"""Queue benchmark (DESIGN.md section 5, issue 3 "Benchmark"): the queue's overhead and a batch
-drained by `vqueue worker` against the `ffmpeg` program.
+"""Queue benchmark (DESIGN.md section 5, issue 3 "Benchmark"): the queue's overhead on each store
+(SQLite, and PostgreSQL with --postgres) and a batch drained by `vqueue worker` against the
+`ffmpeg` program.
 
-Usage (from the repository root; `make bench` does this after `swift build -c release`):
+Usage (from the repository root; `make bench` does this after `swift build -c release`, with a
+throw-away PostgreSQL server it starts for the run and stops afterwards):
 
     python3 Tests/Bench/queue_bench.py --vqueue .build/release/vqueue \
-        --queue-bench .build/release/queue-bench [--runs 30] [--rounds 2] [--quick]
+        --queue-bench .build/release/queue-bench [--postgres postgres://USER@HOST:PORT/] \
+        [--runs 30] [--rounds 2] [--quick]
 
-What it measures, each on a fresh database under .build/bench-queue-py/ (the project's disk,
-never a tmpfs, so fsync costs what it costs):
-  1. No-op jobs per second through submit, claim and complete, one process and several: runs the
-     `queue-bench` target (a no-op JobHandler, so only the queue is measured) and reads its JSON.
-  2. Submit-to-start latency on an idle worker: starts `vqueue worker`, waits 2 s, then --runs
-     times submits Fixtures/one_frame.mp4 to a new output, waits for the job to finish
-     (`status --wait --json`) and takes started_at - submitted_at. Prints median and p95.
+--postgres names a server, not a database (Tests/Support/postgres-server.sh prints such a URL):
+the benchmark makes its own databases there, vqueue_bench_*, dropped and created afresh through
+`psql BASEURLpostgres` (so the user must be allowed to create databases; psql must be on PATH), and
+leaves them behind. Without --postgres only SQLite is measured.
+
+What it measures, each on a fresh database: on SQLite a file under .build/bench-queue-py/ (the
+project's disk, never a tmpfs, so fsync costs what it costs); on PostgreSQL a database on the
+server, with the server's own durability settings (printed), wherever its data folder is:
+  1. No-op jobs per second through submit, claim and complete, one process and several
+     (--processes): runs the `queue-bench` target (a no-op JobHandler, so only the queue is
+     measured; `--postgres` for the PostgreSQL run) and reads its JSON.
+  2. Submit-to-start latency on an idle worker: starts `vqueue worker --db LOCATION`, waits 2 s,
+     then --runs times submits Fixtures/one_frame.mp4 to a new output, waits for the job to finish
+     (`status --wait --json`) and takes started_at - submitted_at (both on the store's clock).
+     Prints median and p95.
   3. Whole-process wall time of `vqueue submit` and of `vqueue status` (median of --runs each).
+  Then, SQLite only (it measures transcoding, not the store):
   4. A batch of varied files (the Fixtures that transcode, plus a 10 s 640x360 and a 10 s 1280x720
      clip made once with ffmpeg into --cache-dir) drained by `vqueue worker --drain` (defaults:
      x264 veryfast, crf 23, AAC 128k), with the default --threads-per-job and with 1, against the
@@ -22,8 +34,10 @@ never a tmpfs, so fsync costs what it costs):
      starting processes, as `xargs -P 2` would; no shell). Each configuration runs --rounds times,
      alternating the order; the best time of each counts. Prints vqueue / best-of-ffmpeg.
 
-Prints one table with the targets: >= 3,000 no-op jobs/s, submit-to-start <= 50 ms median,
-submit and status <= 20 ms each, batch ratio <= 1.00.
+Prints one table, a column per store, with the targets: SQLite >= 3,000 no-op jobs/s and
+submit-to-start <= 50 ms median; PostgreSQL >= 2,000 no-op jobs/s and submit-to-start <= 20 ms
+median (NOTIFY tells an idle worker, which looks on its next 10 ms tick); on both, submit and
+status <= 20 ms each; batch ratio <= 1.00.
 
 Exit status: 0 when everything ran (a missed target is a finding, not an error), 1 when a tool
 failed (non-zero exit, missing output), 2 on a setup problem (missing program or fixture).
@@ -51,9 +65,11 @@ FIXTURES = REPO / "Fixtures"
 # Bump when the generated clips change so that stale caches are not reused.
 MEDIA_VERSION = "v1"
 
-TARGET_NOOP_JOBS_PER_S = 3000.0
-TARGET_START_MS = 50.0
-TARGET_PROCESS_MS = 20.0
+# Per store: (SQLite, PostgreSQL).
+TARGET_NOOP_JOBS_PER_S = {"sqlite": 3000.0, "postgres": 2000.0}
+TARGET_START_MS = {"sqlite": 50.0, "postgres": 20.0}
+TARGET_PROCESS_MS = {"sqlite": 20.0, "postgres": 20.0}
+STORES = [("sqlite", "SQLite"), ("postgres", "PostgreSQL")]
 TARGET_BATCH_RATIO = 1.00
 
 # The Fixtures that transcode (Fixtures/README.md, "Successes").
@@ -108,16 +124,34 @@ def fresh_dir(path):
     return path
 
 
+def postgres_url(base, database):
+    """The URL of `database` on the server `base` names (postgres://user@host:port/[?params])."""
+    head, mark, query = base.partition("?")
+    return (head if head.endswith("/") else head + "/") + database + mark + query
+
+
+def fresh_postgres_database(base, name):
+    """Drops and creates vqueue_bench_NAME on the server; returns its URL."""
+    database = f"vqueue_bench_{name}"
+    # Separate -c's: CREATE DATABASE cannot run inside a transaction.
+    run(["psql", postgres_url(base, "postgres"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+         "-c", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)", "-c", f"CREATE DATABASE {database}"],
+        f"psql (creating {database})", timeout=120)
+    return postgres_url(base, database)
+
+
 # --------------------------------------------------------------------------------------------
 # 1. No-op jobs per second (queue-bench)
 
 
-def noop_throughput(args):
+def noop_throughput(args, store):
     argv = [args.queue_bench, "--json", "--jobs", str(args.jobs), "--processes", str(args.processes),
             "--dir", str(args.work / "noop")]
+    if store == "postgres":
+        argv += ["--postgres", args.postgres]
     if args.profile:
         argv.append("--profile")
-    log("no-op throughput: " + " ".join(argv))
+    log(f"no-op throughput ({store}): " + " ".join(argv))
     cp = run(argv, "queue-bench", timeout=1800)
     lines = cp.stdout.strip().splitlines()
     for line in lines[:-1]:
@@ -148,12 +182,12 @@ class Worker:
         self.log_file.close()
 
 
-def latency_and_process_times(args):
-    work = fresh_dir(args.work / "latency")
-    db = work / "queue.db"
+def latency_and_process_times(args, store):
+    work = fresh_dir(args.work / ("latency" if store == "sqlite" else f"latency-{store}"))
+    db = work / "queue.db" if store == "sqlite" else fresh_postgres_database(args.postgres, "latency")
     source = FIXTURES / "one_frame.mp4"
     vq = args.vqueue
-    # Create the database first so the worker's start-up is not part of anything measured.
+    # Create the database (tables) first so the worker's start-up is not part of anything measured.
     run([vq, "list", "--db", str(db)], "vqueue list")
     worker = Worker(vq, db, work / "worker.log")
     starts_ms, submit_ms, status_ms = [], [], []
@@ -162,7 +196,7 @@ def latency_and_process_times(args):
         time.sleep(2.0)
         if worker.process.poll() is not None:
             raise ToolFailure(f"vqueue worker exited with {worker.process.returncode}; see {work / 'worker.log'}")
-        log(f"submit-to-start: {args.runs} jobs on an idle worker")
+        log(f"submit-to-start ({store}): {args.runs} jobs on an idle worker")
         for i in range(args.runs):
             out = work / f"latency {i}.mp4"
             t0 = time.monotonic()
@@ -181,7 +215,7 @@ def latency_and_process_times(args):
     finally:
         worker.stop()
     # `status` of a finished job, on a database with some history.
-    log(f"process times: {args.runs} x vqueue status, then {args.runs} more x vqueue submit (no worker)")
+    log(f"process times ({store}): {args.runs} x vqueue status, then {args.runs} more x vqueue submit (no worker)")
     for i in range(args.runs):
         t0 = time.monotonic()
         run([vq, "status", ids[i % len(ids)], "--db", str(db), "--json"], "vqueue status")
@@ -296,15 +330,102 @@ def batch_comparison(args):
 # The table
 
 
-def row(metric, value, target, passed):
+METRIC_WIDTH = 56
+
+
+def cell(value, target, passed):
+    """One store's value, target and PASS/MISS (blank when there is no target)."""
     result = "" if passed is None else ("PASS" if passed else "MISS")
-    return f"{metric:<62} {value:>10} {target:>12}  {result}"
+    return f"{value:>10} {target:>9} {result:<4}"
+
+
+def row(metric, cells):
+    """A metric and a cell per store (SQLite, PostgreSQL); None for a store not measured."""
+    line = f"{metric:<{METRIC_WIDTH}}" + "".join("  " + (c if c is not None else cell("-", "", None)) for c in cells)
+    return line.rstrip()
+
+
+def header():
+    names = "".join(f"  {label:>10} {'target':>9} {'':<4}" for _, label in STORES)
+    return f"{'metric':<{METRIC_WIDTH}}{names}".rstrip()
+
+
+def print_table(args, noop, lat, batch):
+    """noop and lat: per store, None when that store was not measured."""
+    print()
+    measured = [label for key, label in STORES if lat.get(key) is not None]
+    rounds = f"; batch best of {args.rounds} round(s)" if batch else ""
+    print(f"Queue benchmark ({os.cpu_count()} cores; {args.runs} samples{rounds}; stores: {', '.join(measured)})")
+    print(header())
+    print("-" * len(header()))
+    if any(noop.values()):
+        multi = next(n["processes"] for n in noop.values() if n)
+        batch_size = next(n["batch"] for n in noop.values() if n)
+        concurrency = next(n["concurrency"] for n in noop.values() if n)
+        for key, label in [("single", "1 process"), ("multi", f"{multi} processes")]:
+            def noop_cell(store, field, target=True):
+                n = noop.get(store)
+                if not n:
+                    return None
+                value = n[key][field]
+                goal = TARGET_NOOP_JOBS_PER_S[store]
+                return cell(f"{value:.0f}", f">= {goal:.0f}" if target else "", value >= goal if target else None)
+            print(row(f"no-op jobs/s, {label}, submit+claim+complete",
+                      [noop_cell(store, "jobs_per_s") for store, _ in STORES]))
+            print(row(f"  of which submit alone (batches of {batch_size})",
+                      [noop_cell(store, "submit_jobs_per_s", target=False) for store, _ in STORES]))
+            print(row(f"  of which claim+complete alone (drain, conc. {concurrency})",
+                      [noop_cell(store, "drain_jobs_per_s") for store, _ in STORES]))
+
+    def lat_cell(store, fn, targets):
+        values = lat.get(store)
+        if values is None:
+            return None
+        value = fn(values)
+        if targets is None:
+            return cell(f"{value:.1f}", "", None)
+        return cell(f"{value:.1f}", f"<= {targets[store]:.0f}", value <= targets[store])
+    print(row("submit-to-start on an idle worker, median (ms)",
+              [lat_cell(s, lambda v: statistics.median(v["start_ms"]), TARGET_START_MS) for s, _ in STORES]))
+    print(row("submit-to-start on an idle worker, p95 (ms)",
+              [lat_cell(s, lambda v: percentile(v["start_ms"], 95), None) for s, _ in STORES]))
+    for key, label in [("submit_ms", "vqueue submit"), ("status_ms", "vqueue status")]:
+        print(row(f"{label}, whole process, median (ms)",
+                  [lat_cell(s, lambda v: statistics.median(v[key]), TARGET_PROCESS_MS) for s, _ in STORES]))
+    if batch:
+        sqlite_only = lambda c: [c, cell("", "", None)]
+        best = {name: min(ts) for name, ts in batch["times"].items()}
+        ff = min(v for k, v in best.items() if k.startswith("ffmpeg"))
+        ff_name = min((k for k in best if k.startswith("ffmpeg")), key=lambda k: best[k])
+        print(row(f"batch of {len(batch['files'])} files, wall (s) (SQLite only):", sqlite_only(cell("", "", None))))
+        for name, t in best.items():
+            print(row(f"  {name}", sqlite_only(cell(f"{t:.2f}", "", None))))
+        vq = best["vqueue worker (default)"]
+        t1 = best["vqueue worker --threads-per-job 1"]
+        print(row(f"batch ratio vqueue (default) / best ffmpeg ({ff_name})",
+                  sqlite_only(cell(f"{vq / ff:.2f}", f"<= {TARGET_BATCH_RATIO:.2f}", vq / ff <= TARGET_BATCH_RATIO))))
+        print(row("batch ratio vqueue --threads-per-job 1 / best ffmpeg",
+                  sqlite_only(cell(f"{t1 / ff:.2f}", f"<= {TARGET_BATCH_RATIO:.2f}", t1 / ff <= TARGET_BATCH_RATIO))))
+        faster = "--threads-per-job 1" if t1 < vq else "default (--threads-per-job 0)"
+        print(f"faster worker setting for this batch: {faster} ({min(vq, t1):.2f} s vs {max(vq, t1):.2f} s)")
+    for store, label in STORES:
+        n = noop.get(store)
+        if n and store == "sqlite":
+            print(f"{label}: write+fsync {n['fsync_ms']:.2f} ms, one-job submit transaction {n['commit_ms']:.2f} ms "
+                  f"(median; {n.get('durability', '')})")
+        elif n:
+            print(f"{label}: one-job submit transaction {n['commit_ms']:.2f} ms (median; {n.get('durability', '')})")
+    if args.postgres is None:
+        print("PostgreSQL: not measured (no --postgres; `make bench` starts a server for it)")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vqueue", default=str(REPO / ".build/release/vqueue"))
     parser.add_argument("--queue-bench", default=str(REPO / ".build/release/queue-bench"))
+    parser.add_argument("--postgres", metavar="BASEURL",
+                        help="also measure PostgreSQL on this server (postgres://user@host:port/); "
+                             "makes databases vqueue_bench_* there")
     parser.add_argument("--runs", type=int, default=30, help="latency and process-time samples (default 30)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of the batch comparison (default 2)")
     parser.add_argument("--jobs", type=int, default=20000, help="no-op jobs (default 20000)")
@@ -321,9 +442,12 @@ def main():
         args.runs, args.rounds, args.jobs = 10, 1, 5000
     if args.runs < 1 or args.rounds < 1 or args.jobs < 1:
         parser.error("--runs, --rounds and --jobs must be positive")
+    if args.postgres is not None and not args.postgres.lower().startswith(("postgres://", "postgresql://")):
+        parser.error(f"--postgres wants a postgres://user@host:port/ URL, not {args.postgres!r}")
+    stores = ["sqlite"] + (["postgres"] if args.postgres else [])
 
     try:
-        for program in ["ffmpeg", "ffprobe"]:
+        for program in ["ffmpeg", "ffprobe"] + (["psql"] if args.postgres else []):
             if shutil.which(program) is None:
                 raise SetupError(f"{program} is not on PATH")
         if not os.access(args.vqueue, os.X_OK):
@@ -334,8 +458,8 @@ def main():
         args.queue_bench = str(Path(args.queue_bench).resolve())
         args.work.mkdir(parents=True, exist_ok=True)
 
-        noop = None if args.skip_noop else noop_throughput(args)
-        lat = latency_and_process_times(args)
+        noop = {store: None if args.skip_noop else noop_throughput(args, store) for store in stores}
+        lat = {store: latency_and_process_times(args, store) for store in stores}
         batch = None if args.skip_batch else batch_comparison(args)
     except SetupError as e:
         log(f"queue_bench: setup: {e}")
@@ -344,44 +468,7 @@ def main():
         log(f"queue_bench: failed: {e}")
         return 1
 
-    print()
-    print(f"Queue benchmark ({os.cpu_count()} cores; {args.runs} samples; batch best of {args.rounds} round(s))")
-    print(row("metric", "value", "target", None) + "result")
-    print("-" * 96)
-    if noop:
-        for key, label in [("single", "1 process"), ("multi", f"{noop['processes']} processes")]:
-            r = noop[key]
-            print(row(f"no-op jobs/s, {label}, submit+claim+complete", f"{r['jobs_per_s']:.0f}",
-                      f">= {TARGET_NOOP_JOBS_PER_S:.0f}", r["jobs_per_s"] >= TARGET_NOOP_JOBS_PER_S))
-            print(row(f"  of which submit alone (batches of {noop['batch']})", f"{r['submit_jobs_per_s']:.0f}", "", None))
-            print(row(f"  of which claim+complete alone (drain, conc. {noop['concurrency']})",
-                      f"{r['drain_jobs_per_s']:.0f}", f">= {TARGET_NOOP_JOBS_PER_S:.0f}",
-                      r["drain_jobs_per_s"] >= TARGET_NOOP_JOBS_PER_S))
-    med, p95 = statistics.median(lat["start_ms"]), percentile(lat["start_ms"], 95)
-    print(row("submit-to-start on an idle worker, median (ms)", f"{med:.1f}", f"<= {TARGET_START_MS:.0f}",
-              med <= TARGET_START_MS))
-    print(row("submit-to-start on an idle worker, p95 (ms)", f"{p95:.1f}", "", None))
-    for key, label in [("submit_ms", "vqueue submit"), ("status_ms", "vqueue status")]:
-        m = statistics.median(lat[key])
-        print(row(f"{label}, whole process, median (ms)", f"{m:.1f}", f"<= {TARGET_PROCESS_MS:.0f}",
-                  m <= TARGET_PROCESS_MS))
-    if batch:
-        best = {name: min(ts) for name, ts in batch["times"].items()}
-        ff = min(v for k, v in best.items() if k.startswith("ffmpeg"))
-        ff_name = min((k for k in best if k.startswith("ffmpeg")), key=lambda k: best[k])
-        print(row(f"batch of {len(batch['files'])} files, wall (s):", "", "", None))
-        for name, t in best.items():
-            print(row(f"  {name}", f"{t:.2f}", "", None))
-        vq = best["vqueue worker (default)"]
-        t1 = best["vqueue worker --threads-per-job 1"]
-        print(row(f"batch ratio vqueue (default) / best ffmpeg ({ff_name})", f"{vq / ff:.2f}",
-                  f"<= {TARGET_BATCH_RATIO:.2f}", vq / ff <= TARGET_BATCH_RATIO))
-        print(row("batch ratio vqueue --threads-per-job 1 / best ffmpeg", f"{t1 / ff:.2f}",
-                  f"<= {TARGET_BATCH_RATIO:.2f}", t1 / ff <= TARGET_BATCH_RATIO))
-        faster = "--threads-per-job 1" if t1 < vq else "default (--threads-per-job 0)"
-        print(f"faster worker setting for this batch: {faster} ({min(vq, t1):.2f} s vs {max(vq, t1):.2f} s)")
-    if noop:
-        print(f"disk: write+fsync {noop['fsync_ms']:.2f} ms, one-job submit transaction {noop['commit_ms']:.2f} ms (median)")
+    print_table(args, noop, lat, batch)
     return 0
 
 

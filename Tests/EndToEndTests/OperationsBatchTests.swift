@@ -7,10 +7,11 @@ import Testing
 struct OperationsBatchTests {
     static let good = ["one_frame.mp4", "rotated_90.mp4", "video_only.mp4"]
 
-    @Test("a batch prints its id then one job id per line and writes DIR/<name>.<format>", .timeLimit(.minutes(2)))
-    func batchSubmitAndFinish() async throws {
+    @Test("a batch prints its id then one job id per line and writes DIR/<name>.<format>", .timeLimit(.minutes(2)),
+          arguments: TestQueue.Store.allCases)
+    func batchSubmitAndFinish(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let outDir = directory.appendingPathComponent("videos", isDirectory: true)
             try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: false)
             let inputs = Self.good.map(Locations.fixture)
@@ -58,10 +59,10 @@ struct OperationsBatchTests {
         }
     }
 
-    @Test("one bad input among good ones queues nothing and names it in one line")
-    func allOrNothing() async throws {
+    @Test("one bad input among good ones queues nothing and names it in one line", arguments: TestQueue.Store.allCases)
+    func allOrNothing(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let missing = directory.appendingPathComponent("never uploaded.mov")
             let inputs = [Locations.fixture("one_frame.mp4"), missing, Locations.fixture("rotated_90.mp4")]
 
@@ -76,10 +77,10 @@ struct OperationsBatchTests {
         }
     }
 
-    @Test("an input whose output already exists refuses the whole batch")
-    func existingOutputRefusesBatch() async throws {
+    @Test("an input whose output already exists refuses the whole batch", arguments: TestQueue.Store.allCases)
+    func existingOutputRefusesBatch(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let outDir = directory.appendingPathComponent("videos", isDirectory: true)
             try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: false)
             let taken = outDir.appendingPathComponent("rotated_90.mp4")
@@ -94,10 +95,11 @@ struct OperationsBatchTests {
         }
     }
 
-    @Test("two inputs that would write the same output are refused before anything is queued")
-    func sameOutputRefused() async throws {
+    @Test("two inputs that would write the same output are refused before anything is queued",
+          arguments: TestQueue.Store.allCases)
+    func sameOutputRefused(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let uploads = directory.appendingPathComponent("uploads", isDirectory: true)
             try FileManager.default.createDirectory(at: uploads, withIntermediateDirectories: false)
             let twin = uploads.appendingPathComponent("one_frame.mov")
@@ -111,10 +113,10 @@ struct OperationsBatchTests {
         }
     }
 
-    @Test("submit --json prints the batch object with the documented fields")
-    func batchJSON() async throws {
+    @Test("submit --json prints the batch object with the documented fields", arguments: TestQueue.Store.allCases)
+    func batchJSON(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let result = try await queue.submitBatch(Self.good.map(Locations.fixture), into: directory, ["--json"])
             #expect(result.exitCode == 0 && result.stderr.isEmpty, "\(result)")
             let object = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any], "\(result)")
@@ -132,10 +134,10 @@ struct OperationsBatchTests {
     }
 
     @Test("a batch with a failed job exits 1, lists the failure, and retry --batch requeues only it",
-          .timeLimit(.minutes(2)))
-    func failedJobAndRetry() async throws {
+          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+    func failedJobAndRetry(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let inputs = [Locations.fixture("one_frame.mp4"), Locations.fixture("audio_only.m4a")]
             let (batch, jobs) = try await queue.submitBatchExpectingIDs(inputs, into: directory)
             let worker = try await vqueue(queue.commandLine("worker", ["--drain"]))
@@ -168,10 +170,10 @@ struct OperationsBatchTests {
         }
     }
 
-    @Test("cancel --batch cancels its unfinished jobs; the batch then exits 2")
-    func cancelBatch() async throws {
+    @Test("cancel --batch cancels its unfinished jobs; the batch then exits 2", arguments: TestQueue.Store.allCases)
+    func cancelBatch(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let (batch, jobs) = try await queue.submitBatchExpectingIDs(Self.good.map(Locations.fixture), into: directory)
             let other = try await queue.submit(Locations.fixture("one_frame.mp4"), directory.appendingPathComponent("single.mp4"))
 
@@ -191,10 +193,11 @@ struct OperationsBatchTests {
         }
     }
 
-    @Test("status, cancel and retry of a batch that does not exist exit 4 in one line")
-    func noSuchBatch() async throws {
+    @Test("status, cancel and retry of a batch that does not exist exit 4 in one line",
+          arguments: TestQueue.Store.allCases)
+    func noSuchBatch(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             _ = try await queue.submitBatchExpectingIDs([Locations.fixture("one_frame.mp4")], into: directory)
             for command in ["status", "cancel", "retry"] {
                 let result = try await queue.run(command, ["--batch", "999"])

@@ -39,7 +39,8 @@ struct OperationsAllowDirTests {
             ids.append(try await queue.submit(item.input, item.output, item.options))
         }
         let worker = try await withProcessSlot {
-            let process = try startVqueue(queue.commandLine("worker", ["--drain"] + workerArguments), environment: environment)
+            let process = try startVqueue(queue.commandLine("worker", ["--drain"] + workerArguments),
+                                          environment: queue.environment.merging(environment) { $1 })
             return await process.wait(timeout: .seconds(90))
         }
         #expect(worker.exitCode == 0, "\(worker)")
@@ -49,11 +50,11 @@ struct OperationsAllowDirTests {
     }
 
     @Test("inside succeeds; an input or output outside, a symlink out, `..` out and an output link out all fail",
-          .timeLimit(.minutes(2)))
-    func refusesEveryWayOut() async throws {
+          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+    func refusesEveryWayOut(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let layout = try Layout(in: directory)
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let link = layout.inbox.appendingPathComponent("innocent.mp4")
             try FileManager.default.createSymbolicLink(at: link, withDestinationURL: layout.outside.appendingPathComponent("secret.mp4"))
             let outputLink = layout.outbox.appendingPathComponent("link-out.mp4")
@@ -86,11 +87,12 @@ struct OperationsAllowDirTests {
         }
     }
 
-    @Test("VQUEUE_ALLOW_DIRS (colon-separated) works as --allow-dir does", .timeLimit(.minutes(2)))
-    func environmentVariable() async throws {
+    @Test("VQUEUE_ALLOW_DIRS (colon-separated) works as --allow-dir does", .timeLimit(.minutes(2)),
+          arguments: TestQueue.Store.allCases)
+    func environmentVariable(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let layout = try Layout(in: directory)
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let elsewhere = directory.appendingPathComponent("elsewhere", isDirectory: true)
             try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: false)
             let cases: [(input: String, output: String, options: [String])] = [
@@ -108,11 +110,14 @@ struct OperationsAllowDirTests {
 }
 
 /// `prune` deletes old finished jobs and their events, and nothing else.
-@Suite("prune: finished jobs older than the age, and their events; never queued ones")
+/// One test case at a time: each store's cases would otherwise all drain a worker in the busy first
+/// minute of the run, together.
+@Suite("prune: finished jobs older than the age, and their events; never queued ones", .serialized)
 struct OperationsPruneTests {
     /// A succeeded, a failed and a cancelled job, finished over a second ago, then one queued now.
-    private func agedQueue(in directory: URL) async throws -> (TestQueue, succeeded: Int64, failed: Int64, cancelled: Int64, queued: Int64) {
-        let queue = TestQueue(in: directory)
+    private func agedQueue(in directory: URL, store: TestQueue.Store) async throws
+        -> (TestQueue, succeeded: Int64, failed: Int64, cancelled: Int64, queued: Int64) {
+        let queue = try await TestQueue.make(in: directory, store: store)
         let succeeded = try await queue.submit(Locations.fixture("one_frame.mp4"), directory.appendingPathComponent("ok.mp4"))
         let failed = try await queue.submit(Locations.fixture("audio_only.m4a"), directory.appendingPathComponent("bad.mp4"))
         let cancelled = try await queue.submit(Locations.fixture("rotated_90.mp4"), directory.appendingPathComponent("no.mp4"))
@@ -126,10 +131,10 @@ struct OperationsPruneTests {
     }
 
     @Test("--older-than 1s deletes succeeded, failed and cancelled jobs with their events and prints the count",
-          .timeLimit(.minutes(1)))
-    func pruneFinished() async throws {
+          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+    func pruneFinished(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let (queue, succeeded, failed, cancelled, queued) = try await agedQueue(in: directory)
+            let (queue, succeeded, failed, cancelled, queued) = try await agedQueue(in: directory, store: store)
             let result = try await queue.run("prune", ["--older-than", "1s"])
             #expect(result.exitCode == 0 && result.stderr.isEmpty, "\(result)")
             #expect(result.stdoutLines == ["3"], "prints how many jobs went: \(result)")
@@ -148,10 +153,11 @@ struct OperationsPruneTests {
         }
     }
 
-    @Test("--state succeeded deletes only the succeeded ones", .timeLimit(.minutes(1)))
-    func pruneOneState() async throws {
+    @Test("--state succeeded deletes only the succeeded ones", .timeLimit(.minutes(2)),
+          arguments: TestQueue.Store.allCases)
+    func pruneOneState(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let (queue, succeeded, failed, cancelled, queued) = try await agedQueue(in: directory)
+            let (queue, succeeded, failed, cancelled, queued) = try await agedQueue(in: directory, store: store)
             let result = try await queue.run("prune", ["--older-than", "1s", "--state", "succeeded"])
             #expect(result.exitCode == 0 && result.stdoutLines == ["1"], "\(result)")
             #expect(Set(try await queue.list().map(\.id)) == [failed, cancelled, queued])
@@ -160,10 +166,11 @@ struct OperationsPruneTests {
         }
     }
 
-    @Test("--older-than longer than the jobs' age deletes nothing; queued or running cannot be asked for")
-    func pruneNothingYoung() async throws {
+    @Test("--older-than longer than the jobs' age deletes nothing; queued or running cannot be asked for",
+          arguments: TestQueue.Store.allCases)
+    func pruneNothingYoung(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             _ = try await queue.submit(Locations.fixture("one_frame.mp4"), directory.appendingPathComponent("ok.mp4"))
             let worker = try await vqueue(queue.commandLine("worker", ["--drain"]))
             try #require(worker.exitCode == 0, "\(worker)")

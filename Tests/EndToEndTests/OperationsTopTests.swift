@@ -12,8 +12,8 @@ struct OperationsTopTerminalTests {
     private static let leaveAlternate = "\u{1B}[?1049l"
 
     /// A queue with one job waiting and one that failed, so every section has something to show.
-    private func populatedQueue(in directory: URL) async throws -> TestQueue {
-        let queue = TestQueue(in: directory)
+    private func populatedQueue(in directory: URL, store: TestQueue.Store) async throws -> TestQueue {
+        let queue = try await TestQueue.make(in: directory, store: store)
         _ = try await queue.submit(Locations.fixture("audio_only.m4a"), directory.appendingPathComponent("bad.mp4"))
         let worker = try await vqueue(queue.commandLine("worker", ["--drain"]))
         try #require(worker.exitCode == 0, "\(worker)")
@@ -38,14 +38,15 @@ struct OperationsTopTerminalTests {
     private struct TopInTerminal {
         let session: TmuxSession
         let record: URL
-        let database: URL
+        /// The queue's `--db` (a file's path or a database's URL): only this test's top has it.
+        let location: String
 
         init(queue: TestQueue, in directory: URL) async throws {
             record = directory.appendingPathComponent("after-top.txt")
-            database = queue.database
+            location = queue.location
             let script = #""$0" top --db "$1"; echo "exit=$?" > "$2"; stty -a >> "$2""#
             session = try await TmuxSession.start(["/bin/sh", "-c", script, Locations.vqueue.path,
-                                                   queue.database.path, record.path], in: directory)
+                                                   queue.location, record.path], in: directory)
         }
 
         /// What the shell recorded once top ended and `stty` ran; nil if top has not ended in time.
@@ -60,7 +61,7 @@ struct OperationsTopTerminalTests {
 
         /// The `vqueue top` process itself (the pane's process is the shell).
         var topPID: pid_t? {
-            ProcessTable.pids(withArgumentContaining: database.path).first { pid in
+            ProcessTable.pids(withArgumentContaining: location).first { pid in
                 let arguments = (FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data())
                     .split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
                 return arguments.first == Locations.vqueue.path && arguments.dropFirst().first == "top"
@@ -75,10 +76,11 @@ struct OperationsTopTerminalTests {
                 "echo and line editing are back: \(record)", sourceLocation: sourceLocation)
     }
 
-    @Test("draws full screen, quits on q with exit 0, and restores the terminal", .timeLimit(.minutes(1)))
-    func quitsOnQ() async throws {
+    @Test("draws full screen, quits on q with exit 0, and restores the terminal", .timeLimit(.minutes(1)),
+          arguments: TestQueue.Store.allCases)
+    func quitsOnQ(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = try await populatedQueue(in: directory)
+            let queue = try await populatedQueue(in: directory, store: store)
             let top = try await TopInTerminal(queue: queue, in: directory)
             defer { top.session.kill() }
 
@@ -102,10 +104,10 @@ struct OperationsTopTerminalTests {
     }
 
     @Test("SIGTERM or SIGINT ends top with exit 0 and the terminal restored", .timeLimit(.minutes(1)),
-          arguments: [SIGTERM, SIGINT])
-    func signalRestores(_ signal: Int32) async throws {
+          arguments: TestQueue.Store.allCases, [SIGTERM, SIGINT])
+    func signalRestores(_ store: TestQueue.Store, _ signal: Int32) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = try await populatedQueue(in: directory)
+            let queue = try await populatedQueue(in: directory, store: store)
             let top = try await TopInTerminal(queue: queue, in: directory)
             defer { top.session.kill() }
             _ = try await drawn(top.session)
@@ -122,10 +124,10 @@ struct OperationsTopTerminalTests {
         }
     }
 
-    @Test("without a terminal, top refuses in one line and points to --once")
-    func needsTerminal() async throws {
+    @Test("without a terminal, top refuses in one line and points to --once", arguments: TestQueue.Store.allCases)
+    func needsTerminal(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let result = try await queue.run("top")
             #expect(result.exitCode == 1, "\(result)")
             #expect(result.stdout.isEmpty, "\(result)")

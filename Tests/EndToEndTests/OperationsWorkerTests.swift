@@ -9,10 +9,10 @@ import Glibc
 @Suite("Operating a running farm: top --once, workers, worker stop", .serialized)
 struct OperationsWorkerTests {
     @Test("top --once shows the worker, a running job, queue depth and the latest failure, in plain text",
-          .timeLimit(.minutes(2)))
-    func topOnce() async throws {
+          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+    func topOnce(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let input = try await LongJob.sample(in: directory, seconds: 20)
             let failed = try await queue.submit(Locations.fixture("audio_only.m4a"), directory.appendingPathComponent("bad.mp4"),
                                                 ["--priority", "10"])
@@ -51,10 +51,10 @@ struct OperationsWorkerTests {
     }
 
     @Test("a running batch shows partial progress; cancel --batch stops its running job within seconds, leaving nothing",
-          .timeLimit(.minutes(2)))
-    func cancelRunningBatch() async throws {
+          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+    func cancelRunningBatch(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let input = try await LongJob.sample(in: directory, seconds: 20, named: "batch-long.mp4")
             let outputs = directory.appendingPathComponent("out", isDirectory: true)
             try FileManager.default.createDirectory(at: outputs, withIntermediateDirectories: false)
@@ -73,7 +73,7 @@ struct OperationsWorkerTests {
                 let (running, runningRun) = try await queue.batchStatus(batch)
                 let cancel = try await queue.run("cancel", ["--batch", String(batch)])
                 let stopped = await eventually(within: .seconds(5)) {
-                    ProcessTable.pids(withArgumentContaining: ".batch-long.mkv.job").isEmpty
+                    ProcessTable.pids(withArgumentContaining: outputs.path + "/.batch-long.mkv.job").isEmpty
                         && temporaryFiles(in: outputs).isEmpty
                 }
                 let log = await stopWorker(worker, timeout: .seconds(30))
@@ -96,10 +96,10 @@ struct OperationsWorkerTests {
     }
 
     @Test("workers: alive while running, gone after kill -9 once its lease passes, stopped after SIGTERM",
-          .timeLimit(.minutes(1)))
-    func workerStates() async throws {
+          .timeLimit(.minutes(1)), arguments: TestQueue.Store.allCases)
+    func workerStates(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let doomed = try queue.startWorker(["--concurrency", "1", "--lease", "1s"])
             defer { doomed.send(signal: SIGKILL) }
             let polite = try queue.startWorker(["--concurrency", "2"])
@@ -143,10 +143,10 @@ struct OperationsWorkerTests {
     }
 
     @Test("worker stop ID lets the running job finish, then the worker exits 0 and the events say so",
-          .timeLimit(.minutes(2)))
-    func gracefulStop() async throws {
+          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+    func gracefulStop(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let input = try await LongJob.sample(in: directory, seconds: 10)
             let output = directory.appendingPathComponent("long-out.mp4")
             let job = try await queue.submit(input, output, ["--x264-preset", "medium", "--threads", "1"])
@@ -182,10 +182,10 @@ struct OperationsWorkerTests {
     }
 
     @Test("worker stop --all --now puts the running job back unspent and the worker exits 0",
-          .timeLimit(.minutes(2)))
-    func stopNow() async throws {
+          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+    func stopNow(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let input = try await LongJob.sample(in: directory, seconds: 20)
             let outputs = directory.appendingPathComponent("out", isDirectory: true)
             try FileManager.default.createDirectory(at: outputs, withIntermediateDirectories: false)
@@ -210,7 +210,7 @@ struct OperationsWorkerTests {
             #expect(back.state == "queued" && back.attempts == 0 && !back.retrying,
                     "back in the queue, attempt not counted: \(back)")
             #expect(directoryListing(outputs).isEmpty, "no OUT and no temporary file: \(directoryListing(outputs))")
-            #expect(ProcessTable.pids(withArgumentContaining: ".stop-now.mp4.job").isEmpty, "the job's child is gone")
+            #expect(ProcessTable.pids(withArgumentContaining: outputs.path + "/.stop-now.mp4.job").isEmpty, "the job's child is gone")
             let workerEvents = try await queue.events().filter { $0.kind == "worker" && $0.worker == workerID }.map(\.to)
             #expect(workerEvents.first == "online" && workerEvents.last == "stopped" && workerEvents.contains("stopping"),
                     "\(workerEvents)")

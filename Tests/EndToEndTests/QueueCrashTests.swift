@@ -8,10 +8,10 @@ extension QueueWorkerTests {
     @Suite("A crash costs at most a retry")
     struct Crashes {
         @Test("kill -9 of a worker mid-job: another worker finishes it, nothing is left behind",
-              .timeLimit(.minutes(4)))
-        func killedWorker() async throws {
+              .timeLimit(.minutes(4)), arguments: TestQueue.Store.allCases)
+        func killedWorker(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in
-                let scene = try QueueScene(in: directory)
+                let scene = try await QueueScene(in: directory, store: store)
                 let input = try await makeLongSample(in: directory, seconds: 20)
                 let output = scene.output("long.mp4")
                 let workerArguments = ["--lease", "2s", "--concurrency", "1"]
@@ -54,10 +54,10 @@ extension QueueWorkerTests {
         }
 
         @Test("kill -SEGV of a job's child: the worker lives on and the job is retried",
-              .timeLimit(.minutes(4)))
-        func crashedChild() async throws {
+              .timeLimit(.minutes(4)), arguments: TestQueue.Store.allCases)
+        func crashedChild(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in
-                let scene = try QueueScene(in: directory)
+                let scene = try await QueueScene(in: directory, store: store)
                 // Film grain makes every frame expensive: a child that shrugged the signal off would still be busy.
                 let input = try await makeLongSample(in: directory, seconds: 10, noisy: true)
                 let output = scene.output("long.mp4")
@@ -97,10 +97,10 @@ extension QueueWorkerTests {
         }
 
         @Test("a job whose child crashes on every attempt fails as poison, naming the signal",
-              .timeLimit(.minutes(4)))
-        func poisonJob() async throws {
+              .timeLimit(.minutes(4)), arguments: TestQueue.Store.allCases)
+        func poisonJob(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in
-                let scene = try QueueScene(in: directory)
+                let scene = try await QueueScene(in: directory, store: store)
                 // Film grain makes every frame expensive: a child that shrugged the signal off would still be busy.
                 let input = try await makeLongSample(in: directory, seconds: 10, noisy: true)
                 let output = scene.output("poison.mp4")

@@ -13,11 +13,11 @@ struct QueueEndToEndTests {
     ]
 
     @Test("submitted uploads are transcoded by a draining worker; status reports each end with its exit code",
-          .timeLimit(.minutes(4)))
-    func submitWorkStatus() async throws {
+          .timeLimit(.minutes(4)), arguments: TestQueue.Store.allCases)
+    func submitWorkStatus(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             // VQUEUE_DB here; every other queue test passes --db.
-            let queue = TestQueue(in: directory, selection: .environment)
+            let queue = try await TestQueue.make(in: directory, store: store, selection: .environment)
             let outputs = directory.appendingPathComponent("out", isDirectory: true)
             try FileManager.default.createDirectory(at: outputs, withIntermediateDirectories: false)
 
@@ -103,10 +103,10 @@ struct QueueEndToEndTests {
     }
 
     @Test("cancel: a queued job is cancelled at once and never runs; a finished or missing job is refused",
-          .timeLimit(.minutes(2)))
-    func cancelQueued() async throws {
+          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+    func cancelQueued(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let output = directory.appendingPathComponent("never.mp4")
             let id = try await queue.submit(Locations.fixture("one_frame.mp4"), output)
             let done = try await queue.submit(Locations.fixture("one_frame.mp4"), directory.appendingPathComponent("done.mp4"))
@@ -133,10 +133,11 @@ struct QueueEndToEndTests {
         }
     }
 
-    @Test("retry puts a failed job back in the queue; list --state failed finds it", .timeLimit(.minutes(3)))
-    func retryFailed() async throws {
+    @Test("retry puts a failed job back in the queue; list --state failed finds it", .timeLimit(.minutes(3)),
+          arguments: TestQueue.Store.allCases)
+    func retryFailed(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let input = directory.appendingPathComponent("upload.mp4")
             let output = directory.appendingPathComponent("upload.flv")
             try FileManager.default.copyItem(at: Locations.fixture(Fixture.small), to: input)
@@ -191,10 +192,10 @@ struct QueueEndToEndTests {
     ]
 
     @Test("file names with spaces, quotes, $(...), a leading dash and non-ASCII are only names",
-          .timeLimit(.minutes(4)))
-    func awkwardFileNames() async throws {
+          .timeLimit(.minutes(4)), arguments: TestQueue.Store.allCases)
+    func awkwardFileNames(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
-            let queue = TestQueue(in: directory)
+            let queue = try await TestQueue.make(in: directory, store: store)
             let media = directory.appendingPathComponent("media", isDirectory: true)
             try FileManager.default.createDirectory(at: media, withIntermediateDirectories: false)
             var jobs: [(id: Int64, input: URL, output: URL)] = []

@@ -7,10 +7,11 @@ import Glibc
 extension QueueWorkerTests {
     @Suite("Stopping a worker, cancelling a job, waking an idle worker")
     struct Stopping {
-        @Test("SIGTERM lets the running job finish, claims nothing more, and exits 0", .timeLimit(.minutes(3)))
-        func gracefulShutdown() async throws {
+        @Test("SIGTERM lets the running job finish, claims nothing more, and exits 0", .timeLimit(.minutes(3)),
+              arguments: TestQueue.Store.allCases)
+        func gracefulShutdown(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in
-                let scene = try QueueScene(in: directory)
+                let scene = try await QueueScene(in: directory, store: store)
                 let input = try await makeLongSample(in: directory, seconds: 12)
                 let output = scene.output("long.mp4")
                 let later = scene.output("later.mp4")
@@ -45,10 +46,10 @@ extension QueueWorkerTests {
         }
 
         @Test("a second SIGTERM stops the job, puts it back unspent, leaves nothing, exits 0",
-              .timeLimit(.minutes(3)))
-        func forcedShutdown() async throws {
+              .timeLimit(.minutes(3)), arguments: TestQueue.Store.allCases)
+        func forcedShutdown(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in
-                let scene = try QueueScene(in: directory)
+                let scene = try await QueueScene(in: directory, store: store)
                 let input = try await makeLongSample(in: directory, seconds: 20)
                 let output = scene.output("long.mp4")
 
@@ -83,10 +84,10 @@ extension QueueWorkerTests {
         }
 
         @Test("cancel of a running job: cancelled at once, child stopped, nothing written",
-              .timeLimit(.minutes(3)))
-        func cancelRunning() async throws {
+              .timeLimit(.minutes(3)), arguments: TestQueue.Store.allCases)
+        func cancelRunning(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in
-                let scene = try QueueScene(in: directory)
+                let scene = try await QueueScene(in: directory, store: store)
                 let input = try await makeLongSample(in: directory, seconds: 20)
                 let output = scene.output("long.mp4")
 
@@ -124,10 +125,11 @@ extension QueueWorkerTests {
             }
         }
 
-        @Test("a worker idle for 2 s starts a new job within a second of its submit", .timeLimit(.minutes(2)))
-        func idleWorkerWakesUp() async throws {
+        @Test("a worker idle for 2 s starts a new job within a second of its submit", .timeLimit(.minutes(2)),
+              arguments: TestQueue.Store.allCases)
+        func idleWorkerWakesUp(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in
-                let scene = try QueueScene(in: directory)
+                let scene = try await QueueScene(in: directory, store: store)
                 let output = scene.output("one.mp4")
                 try await withProcessSlot {
                     let worker = try scene.queue.startWorker(["--concurrency", "1"])

@@ -88,22 +88,23 @@ struct SubmitRefusal: Sendable, CustomTestStringConvertible {
 
 @Suite("submit refuses what cannot work, queueing nothing and leaving the database alone")
 struct QueueSubmitRefusalTests {
-    @Test("refused", .timeLimit(.minutes(2)), arguments: SubmitRefusal.refusedFiles + SubmitRefusal.badCommandLines)
-    func refused(_ refusal: SubmitRefusal) async throws {
+    @Test("refused", .timeLimit(.minutes(2)),
+          arguments: TestQueue.Store.allCases, SubmitRefusal.refusedFiles + SubmitRefusal.badCommandLines)
+    func refused(_ store: TestQueue.Store, _ refusal: SubmitRefusal) async throws {
         try await withTemporaryDirectory { directory in
             let media = directory.appendingPathComponent("media", isDirectory: true)
             try FileManager.default.createDirectory(at: media, withIntermediateDirectories: false)
-            // The database lives in a folder of its own, open to the unprivileged user too.
+            // An SQLite database lives in a folder of its own, open to the unprivileged user too.
             let databaseFolder = directory.appendingPathComponent("db", isDirectory: true)
             try FileManager.default.createDirectory(at: databaseFolder, withIntermediateDirectories: false,
                                                     attributes: [.posixPermissions: 0o777])
             try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: databaseFolder.path)
-            let queue = TestQueue(in: databaseFolder)
+            let queue = try await TestQueue.make(in: databaseFolder, store: store)
             let user = refusal.unprivileged ? UnprivilegedUser.name : nil
 
             let created = try await runAs(user, queue.commandLine("list", ["--json"]), scratch: directory)
             try #require(created.exitCode == 0 && created.stdoutText == "[]\n", "creating the queue: \(created)")
-            let before = try databaseSnapshot(databaseFolder)
+            let before = try await databaseSnapshot(queue, databaseFolder)
 
             let (arguments, naming) = try refusal.prepare(media)
             let mediaBefore = directoryListing(media)
@@ -114,7 +115,7 @@ struct QueueSubmitRefusalTests {
             } else {
                 expectOneLineError(result, naming: naming)
             }
-            #expect(try databaseSnapshot(databaseFolder) == before, "the refused submit changed the database files")
+            #expect(try await databaseSnapshot(queue, databaseFolder) == before, "the refused submit changed the database")
             let after = try await queue.run("list", ["--json"])
             #expect(after.exitCode == 0 && after.stdoutText == "[]\n", "nothing may be queued: \(after)")
             #expect(directoryListing(media) == mediaBefore, "the refused submit changed the media folder")
@@ -150,13 +151,21 @@ struct QueueSubmitRefusalTests {
         expectNoControlCharacters(result.stderr, sourceLocation: sourceLocation)
     }
 
-    /// The database folder's files and their bytes (the WAL and shared-memory files included).
-    private func databaseSnapshot(_ folder: URL) throws -> [String: Data] {
-        var files: [String: Data] = [:]
-        for name in directoryListing(folder) {
-            files[name] = try Data(contentsOf: folder.appendingPathComponent(name))
+    /// SQLite: the database folder's files and their bytes (the WAL and shared-memory files
+    /// included). PostgreSQL: every row of the queue's tables.
+    private func databaseSnapshot(_ queue: TestQueue, _ folder: URL) async throws -> [String: Data] {
+        var snapshot: [String: Data] = [:]
+        switch queue.store {
+        case .sqlite:
+            for name in directoryListing(folder) {
+                snapshot[name] = try Data(contentsOf: folder.appendingPathComponent(name))
+            }
+        case .postgres:
+            for table in ["jobs", "workers", "batches", "events"] {
+                snapshot[table] = Data(try await queue.query("SELECT * FROM \(table) ORDER BY 1").joined(separator: "\n").utf8)
+            }
         }
-        return files
+        return snapshot
     }
 }
 

@@ -16,8 +16,8 @@ struct QueueScene: Sendable {
     /// Where the jobs' outputs go (and nothing else, so a stray temporary file shows).
     let outputs: URL
 
-    init(in directory: URL) throws {
-        queue = TestQueue(in: directory)
+    init(in directory: URL, store: TestQueue.Store) async throws {
+        queue = try await TestQueue.make(in: directory, store: store)
         outputs = directory.appendingPathComponent("out", isDirectory: true)
         try FileManager.default.createDirectory(at: outputs, withIntermediateDirectories: false)
     }
@@ -50,7 +50,9 @@ struct QueueScene: Sendable {
 
     /// Whether no process is left that works on any attempt of `output`.
     func noChildLeft(for output: URL) -> Bool {
-        ProcessTable.pids(withArgumentContaining: ".\(output.lastPathComponent).job").isEmpty
+        // The whole path: the same test on the other store may be running a job of the same name.
+        ProcessTable.pids(withArgumentContaining: output.deletingLastPathComponent().path + "/.\(output.lastPathComponent).job")
+            .isEmpty
     }
 }
 

@@ -3,16 +3,21 @@
 // Only the queue is measured: the handler returns success at once and its
 // commit step does nothing, so what remains is submit, claim, complete and
 // the worker's own loop, on a real SQLite file with synchronous=FULL (as
-// SQLiteJobStore sets it).
+// SQLiteJobStore sets it), or with --postgres on a PostgreSQL server
+// (PostgresJobStore, the server's own durability settings).
 //
 //   queue-bench [--jobs N] [--batch B] [--concurrency C] [--processes P]
-//               [--poll SECONDS] [--dir DIR] [--profile] [--json]
-//   queue-bench worker --db PATH [--concurrency C] [--poll SECONDS]
+//               [--poll SECONDS] [--dir DIR] [--postgres BASEURL] [--profile] [--json]
+//   queue-bench worker --db LOCATION [--concurrency C] [--poll SECONDS]
 //
-// The first form runs, each on a fresh database under DIR (default
-// .build/bench-queue, on the same disk as the project: never a tmpfs, or
-// fsync would cost nothing):
-//   1. fsync and commit latency on that disk;
+// The first form runs, each on a fresh database: an SQLite file under DIR
+// (default .build/bench-queue, on the same disk as the project: never a
+// tmpfs, or fsync would cost nothing), or with --postgres BASEURL
+// (postgres://user@host:port/, as Tests/Support/postgres-server.sh prints)
+// a database `vqueue_bench_NAME` on that server, dropped and created again
+// through `psql BASEURLpostgres` (the user must be allowed to create
+// databases):
+//   1. fsync latency on DIR's disk, and the store's commit latency;
 //   2. one process: submit N jobs in batches of B (one transaction each),
 //      then drain them with one Worker (concurrency C);
 //   3. several processes: submit N jobs, then drain them with P
@@ -22,7 +27,7 @@
 // log: claim and completion batches and how often it claims) and the same
 // store calls timed alone in a tight loop with no worker around them.
 // `--json` adds one JSON object as the last stdout line (queue_bench.py
-// reads it).
+// reads it). `worker --db` takes an SQLite path or a postgres:// URL.
 
 import Foundation
 import JobQueue
@@ -107,6 +112,89 @@ func freshDatabase(_ dir: String, _ name: String) -> String {
     return path
 }
 
+/// Where the bench makes its fresh databases.
+enum Stores {
+    /// SQLite files in a folder.
+    case sqlite(dir: String)
+    /// Databases on a PostgreSQL server: `base` is a URL without a database
+    /// name (`postgres://user@host:port/`), a database name appended to it
+    /// is a queue location.
+    case postgres(base: String)
+
+    var name: String {
+        switch self {
+        case .sqlite: "sqlite"
+        case .postgres: "postgres"
+        }
+    }
+
+    /// A fresh, empty database for `name` (letters, digits, _); returns its
+    /// location, as `vqueue --db` and `queue-bench worker --db` take it.
+    func fresh(_ name: String) throws -> String {
+        switch self {
+        case .sqlite(let dir):
+            return freshDatabase(dir, "\(name).db")
+        case .postgres:
+            let database = "vqueue_bench_\(name)"
+            // Separate -c's: CREATE DATABASE cannot run inside a transaction.
+            _ = try psql(["-c", "DROP DATABASE IF EXISTS \(database) WITH (FORCE)", "-c", "CREATE DATABASE \(database)"])
+            return url(database)
+        }
+    }
+
+    /// The URL of a database on the server (`base` with `database` in it).
+    func url(_ database: String) -> String {
+        guard case .postgres(let base) = self else { return database }
+        var (head, query) = (base, "")
+        if let mark = base.firstIndex(of: "?") { (head, query) = (String(base[..<mark]), String(base[mark...])) }
+        return (head.hasSuffix("/") ? head : head + "/") + database + query
+    }
+
+    /// Runs psql against the server's `postgres` database; returns its output.
+    func psql(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["psql", url("postgres"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"] + arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            fail("psql \(arguments.joined(separator: " ")): exit \(process.terminationStatus): "
+                 + String(decoding: errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// How durable the store's commits are, for the header.
+    func durability() throws -> String {
+        switch self {
+        case .sqlite(let dir):
+            return "synchronous=FULL, databases in \(dir)"
+        case .postgres(let base):
+            let settings = try psql(["-c", "SELECT 'PostgreSQL ' || current_setting('server_version') || ', fsync=' "
+                                     + "|| current_setting('fsync') || ', synchronous_commit=' || current_setting('synchronous_commit')"])
+            return "\(settings), databases vqueue_bench_* at \(base)"
+        }
+    }
+}
+
+/// Opens a queue location: a postgres:// URL or an SQLite path.
+func openStore(_ location: String) async throws -> any JobStore {
+    if PostgresLocation.isPostgresURL(location) {
+        return try await PostgresJobStore(location: PostgresLocation(url: location))
+    }
+    return try SQLiteJobStore(path: location)
+}
+
+/// Ends a store's connections (PostgreSQL) before its database is left behind.
+func closeStore(_ store: any JobStore) async {
+    if let postgres = store as? PostgresJobStore { await postgres.close() }
+}
+
 func submitAll(_ store: any JobStore, jobs: Int, batch: Int) async throws -> Double {
     let start = ContinuousClock.now
     var submitted = 0
@@ -146,9 +234,10 @@ func runWorker(store: any JobStore, concurrency: Int, poll: Double, trace: Worke
     try await worker.run(shutdown: ShutdownRequest())
 }
 
-/// Median time of a write+fsync of one small block, and of one store write
-/// transaction (a one-job submit, committed with synchronous=FULL).
-func diskLatency(dir: String) async throws -> (fsyncMs: Double, commitMs: Double) {
+/// Median time of a write+fsync of one small block in `dir`, and of one
+/// store write transaction (a one-job submit: committed with
+/// synchronous=FULL on SQLite, as the server's settings say on PostgreSQL).
+func diskLatency(dir: String, stores: Stores) async throws -> (fsyncMs: Double, commitMs: Double) {
     let path = (dir as NSString).appendingPathComponent("fsync-probe")
     _ = FileManager.default.createFile(atPath: path, contents: nil)
     defer { try? FileManager.default.removeItem(atPath: path) }
@@ -163,13 +252,14 @@ func diskLatency(dir: String) async throws -> (fsyncMs: Double, commitMs: Double
         fsync(fd)
         fsyncs.append((ContinuousClock.now - start).seconds)
     }
-    let store = try SQLiteJobStore(path: freshDatabase(dir, "commit-probe.db"))
+    let store = try await openStore(try stores.fresh("commit_probe"))
     var commits: [Double] = []
     for _ in 0..<40 {
         let start = ContinuousClock.now
         _ = try await store.submit([NewJob(kind: "noop", payload: "{}")])
         commits.append((ContinuousClock.now - start).seconds)
     }
+    await closeStore(store)
     return (median(fsyncs) * 1000, median(commits) * 1000)
 }
 
@@ -214,8 +304,8 @@ final class WorkerTrace: Sendable {
 
 /// The store's calls alone, in a tight loop with no worker: claim up to
 /// `limit` jobs, complete them, again until the queue is empty.
-func directLoop(dir: String, jobs: Int, batch: Int, limit: Int) async throws {
-    let store = try SQLiteJobStore(path: freshDatabase(dir, "direct.db"))
+func directLoop(stores: Stores, jobs: Int, batch: Int, limit: Int) async throws {
+    let store = try await openStore(try stores.fresh("direct"))
     _ = try await submitAll(store, jobs: jobs, batch: batch)
     var claimTimes: [Double] = []
     var completeTimes: [Double] = []
@@ -241,16 +331,18 @@ func directLoop(dir: String, jobs: Int, batch: Int, limit: Int) async throws {
           + "claim \(fmt(1000 * median(claimTimes), 2)) ms median (\(fmt(1000 * median(head), 2)) ms with \(jobs) queued, "
           + "\(fmt(1000 * median(tail), 2)) ms near empty), complete \(fmt(1000 * median(completeTimes), 2)) ms median, "
           + "changeToken \(fmt(1000 * median(tokens), 3)) ms")
+    await closeStore(store)
 }
 
 // MARK: - `queue-bench worker`
 
 func workerMain(_ args: Arguments) async throws {
-    guard let db = args.values["db"] else { fail("worker needs --db PATH") }
-    let store = try SQLiteJobStore(path: db)
+    guard let db = args.values["db"] else { fail("worker needs --db PATH or --db postgres://URL") }
+    let store = try await openStore(db)
     let start = Date().timeIntervalSince1970
     try await runWorker(store: store, concurrency: args.int("concurrency", 64), poll: args.double("poll", 0.01))
     let end = Date().timeIntervalSince1970
+    await closeStore(store)
     print("{\"start\": \(start), \"end\": \(end)}")
 }
 
@@ -265,31 +357,38 @@ func benchMain(_ args: Arguments) async throws {
     let profile = args.flags.contains("profile")
     let dir = args.values["dir"] ?? ".build/bench-queue"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let stores: Stores = args.values["postgres"].map { .postgres(base: $0) } ?? .sqlite(dir: dir)
+    if case .postgres(let base) = stores {
+        guard PostgresLocation.isPostgresURL(base) else { fail("--postgres wants a postgres:// URL, not '\(base)'") }
+    }
 
+    let durability = try stores.durability()
     print("queue-bench: \(jobs) no-op jobs, submit batches of \(batch), worker concurrency \(concurrency), "
-          + "poll \(fmt(poll * 1000, 1)) ms, synchronous=FULL, databases in \(dir)")
-    let disk = try await diskLatency(dir: dir)
-    print("  disk: write+fsync \(fmt(disk.fsyncMs, 2)) ms median; one-job submit transaction \(fmt(disk.commitMs, 2)) ms median")
+          + "poll \(fmt(poll * 1000, 1)) ms, \(durability)")
+    let disk = try await diskLatency(dir: dir, stores: stores)
+    print("  disk: write+fsync \(fmt(disk.fsyncMs, 2)) ms median (in \(dir)); "
+          + "one-job submit transaction \(fmt(disk.commitMs, 2)) ms median (\(stores.name))")
 
     // One process.
-    let single = try SQLiteJobStore(path: freshDatabase(dir, "single.db"))
+    let single = try await openStore(try stores.fresh("single"))
     let trace = profile ? WorkerTrace() : nil
     let submit1 = try await submitAll(single, jobs: jobs, batch: batch)
     let drainStart = ContinuousClock.now
     try await runWorker(store: single, concurrency: concurrency, poll: poll, trace: trace)
     let drain1 = (ContinuousClock.now - drainStart).seconds
     try await verify(single, jobs: jobs)
+    await closeStore(single)
     let total1 = Double(jobs) / (submit1 + drain1)
     print("  1 process : submit \(fmt(Double(jobs) / submit1, 0)) jobs/s, claim+complete \(fmt(Double(jobs) / drain1, 0)) jobs/s, "
           + "through submit+claim+complete \(fmt(total1, 0)) jobs/s")
     if profile {
         trace?.report()
-        try await directLoop(dir: dir, jobs: jobs, batch: batch, limit: concurrency)
+        try await directLoop(stores: stores, jobs: jobs, batch: batch, limit: concurrency)
     }
 
     // Several processes.
-    let multiPath = freshDatabase(dir, "multi.db")
-    let multiStore = try SQLiteJobStore(path: multiPath)
+    let multiPath = try stores.fresh("multi")
+    let multiStore = try await openStore(multiPath)
     let submit2 = try await submitAll(multiStore, jobs: jobs, batch: batch)
     let drain2Start = ContinuousClock.now
     var children: [(Process, Pipe)] = []
@@ -309,12 +408,14 @@ func benchMain(_ args: Arguments) async throws {
     }
     let drain2 = (ContinuousClock.now - drain2Start).seconds
     try await verify(multiStore, jobs: jobs)
+    await closeStore(multiStore)
     let total2 = Double(jobs) / (submit2 + drain2)
     print("  \(processes) processes: submit \(fmt(Double(jobs) / submit2, 0)) jobs/s, claim+complete \(fmt(Double(jobs) / drain2, 0)) jobs/s "
           + "(including process start-up), through submit+claim+complete \(fmt(total2, 0)) jobs/s")
 
     if args.flags.contains("json") {
         let result: [String: Any] = [
+            "store": stores.name, "durability": durability,
             "jobs": jobs, "batch": batch, "concurrency": concurrency, "processes": processes, "poll": poll,
             "fsync_ms": disk.fsyncMs, "commit_ms": disk.commitMs,
             "single": ["submit_s": submit1, "drain_s": drain1, "jobs_per_s": total1,
@@ -332,8 +433,9 @@ let flagNames: Set<String> = ["profile", "json"]
 if argv.first == "worker" {
     try await workerMain(Arguments(argv.dropFirst(), flagNames: flagNames))
 } else if argv.first == "--help" || argv.first == "-h" {
-    print("usage: queue-bench [--jobs N] [--batch B] [--concurrency C] [--processes P] [--poll S] [--dir DIR] [--profile] [--json]")
-    print("       queue-bench worker --db PATH [--concurrency C] [--poll S]")
+    print("usage: queue-bench [--jobs N] [--batch B] [--concurrency C] [--processes P] [--poll S] [--dir DIR]")
+    print("                   [--postgres postgres://USER@HOST:PORT/] [--profile] [--json]")
+    print("       queue-bench worker --db PATH|postgres://URL [--concurrency C] [--poll S]")
 } else {
     try await benchMain(Arguments(argv, flagNames: flagNames))
 }

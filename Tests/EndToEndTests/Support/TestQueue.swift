@@ -4,32 +4,82 @@ import Testing
 import Glibc
 #endif
 
-/// A queue database of one test's own (a real SQLite file in its temporary folder) and the vqueue
-/// commands that use it, run as a script would run them.
+/// A queue of one test's own and the vqueue commands that use it, run as a script would run them:
+/// a real SQLite file in the test's temporary folder, or a fresh database on the test PostgreSQL
+/// server (`TestPostgres`).
 struct TestQueue: Sendable {
+    /// Where the queue lives. The queue and operations suites run each queue test on every store:
+    /// `@Test(..., arguments: TestQueue.Store.allCases)`.
+    enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        /// A file, `--db PATH`.
+        case sqlite
+        /// A database of its own on the server named by VQUEUE_TEST_POSTGRES, `--db postgres://...`.
+        case postgres
+
+        var testDescription: String { self == .sqlite ? "SQLite" : "PostgreSQL" }
+    }
+
     /// How the commands are told which database to use.
     enum Selection: Sendable {
-        /// `--db PATH` on every command line.
+        /// `--db LOCATION` on every command line.
         case option
-        /// `VQUEUE_DB=PATH` in every command's environment.
+        /// `VQUEUE_DB=LOCATION` in every command's environment.
         case environment
     }
 
-    let database: URL
+    let store: Store
+    /// What `--db` or `VQUEUE_DB` says: the SQLite file's path, or the PostgreSQL database's URL.
+    let location: String
     let selection: Selection
+    private let sqliteFile: URL?
 
+    /// The SQLite file, for tests about the file itself (SQLite queues only: a PostgreSQL queue
+    /// has no file; use `location`).
+    var database: URL {
+        guard let sqliteFile else {
+            preconditionFailure("TestQueue.database: a \(store) queue has no file; use location (\(location))")
+        }
+        return sqliteFile
+    }
+
+    /// An SQLite queue: `directory/name`, created by the first command that uses it.
     init(in directory: URL, named name: String = "queue.db", selection: Selection = .option) {
-        database = directory.appendingPathComponent(name)
+        let file = directory.appendingPathComponent(name)
+        store = .sqlite
+        location = file.path
+        sqliteFile = file
         self.selection = selection
     }
 
-    /// `vqueue COMMAND [--db PATH] ARGUMENTS...`, or the same with `VQUEUE_DB` set.
+    private init(postgresURL: String, selection: Selection) {
+        store = .postgres
+        location = postgresURL
+        sqliteFile = nil
+        self.selection = selection
+    }
+
+    /// A queue on `store`: for SQLite the file `directory/name` (as `init(in:)`), for PostgreSQL a
+    /// new empty database on the test server (`name` is not used). Either way the queue's tables
+    /// do not exist yet: the first vqueue command creates them.
+    static func make(in directory: URL, store: Store, named name: String = "queue.db",
+                     selection: Selection = .option,
+                     sourceLocation: SourceLocation = #_sourceLocation) async throws -> TestQueue {
+        switch store {
+        case .sqlite:
+            return TestQueue(in: directory, named: name, selection: selection)
+        case .postgres:
+            let url = try await TestPostgres.createDatabase(sourceLocation: sourceLocation)
+            return TestQueue(postgresURL: url, selection: selection)
+        }
+    }
+
+    /// `vqueue COMMAND [--db LOCATION] ARGUMENTS...`, or the same with `VQUEUE_DB` set.
     func commandLine(_ command: String, _ arguments: [String]) -> [String] {
-        selection == .option ? [command, "--db", database.path] + arguments : [command] + arguments
+        selection == .option ? [command, "--db", location] + arguments : [command] + arguments
     }
 
     var environment: [String: String] {
-        selection == .environment ? ["VQUEUE_DB": database.path] : [:]
+        selection == .environment ? ["VQUEUE_DB": location] : [:]
     }
 
     /// Runs a queue command (submit, status, list, cancel, retry) to its end. Deliberately not
@@ -99,20 +149,91 @@ struct TestQueue: Sendable {
         }
     }
 
-    /// Answers of a read-only query, one row a line (columns separated by `|`), from the `sqlite3`
-    /// program: the database as another tool sees it, not as vqueue reports it.
+    /// Answers of a read-only query, one row a line (columns separated by `|`, NULL as nothing),
+    /// from the `sqlite3` program or from `psql`: the database as another tool sees it, not as
+    /// vqueue reports it. Write SQL both accept (`CAST(x AS TEXT)`, not `x::text`).
     func query(_ sql: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String] {
-        let process = try RunningProcess(URL(fileURLWithPath: "/usr/bin/sqlite3"),
-                                         ["-readonly", "-batch", database.path, sql])
-        let result = await process.wait(timeout: .seconds(60))
-        try #require(result.exitCode == 0, "sqlite3 failed (Debian package sqlite3): \(result)",
-                     sourceLocation: sourceLocation)
-        return result.stdoutLines
+        switch store {
+        case .sqlite:
+            let process = try RunningProcess(URL(fileURLWithPath: "/usr/bin/sqlite3"),
+                                             ["-readonly", "-batch", database.path, sql])
+            let result = await process.wait(timeout: .seconds(60))
+            try #require(result.exitCode == 0, "sqlite3 failed (Debian package sqlite3): \(result)",
+                         sourceLocation: sourceLocation)
+            return result.stdoutLines
+        case .postgres:
+            // -A -t -F '|': unaligned rows, no header or footer, the same lines sqlite3 -batch prints.
+            let result = try await TestPostgres.psql(location, ["-A", "-t", "-F", "|", "-c", sql], readOnly: true)
+            try #require(result.exitCode == 0, "psql failed: \(result)", sourceLocation: sourceLocation)
+            return result.stdoutLines
+        }
     }
 
     /// The states a job went through, from the events table: ["queued", "running", ...].
     func stateHistory(_ id: Int64) async throws -> [String] {
         try await query("SELECT to_state FROM events WHERE job_id = \(id) ORDER BY id")
+    }
+}
+
+/// The PostgreSQL server the tests use: `make test` starts a throw-away one
+/// (Tests/Support/postgres-server.sh) and names it in VQUEUE_TEST_POSTGRES as a base URL,
+/// `postgres://vqueue@127.0.0.1:PORT/`, whose user may create databases. Each PostgreSQL
+/// `TestQueue` gets a database of its own there; they go when the server's folder does.
+enum TestPostgres {
+    static let variable = "VQUEUE_TEST_POSTGRES"
+
+    /// The base URL; without one the test fails (a PostgreSQL case is never skipped quietly).
+    static func baseURL(sourceLocation: SourceLocation = #_sourceLocation) throws -> URLComponents {
+        let value = ProcessInfo.processInfo.environment[variable] ?? ""
+        try #require(!value.isEmpty, """
+            \(variable) is not set, so there is no PostgreSQL server to test against: run the tests with \
+            `make test`, which starts a throw-away server and sets it (or start one with \
+            `Tests/Support/postgres-server.sh start DIR PORT` and set \(variable) to the URL it prints)
+            """, sourceLocation: sourceLocation)
+        let components = URLComponents(string: value)
+        try #require(components?.host?.isEmpty == false
+                     && ["postgres", "postgresql"].contains(components?.scheme?.lowercased() ?? ""),
+                     "\(variable) must be a URL like postgres://vqueue@127.0.0.1:5432/, not '\(value)'",
+                     sourceLocation: sourceLocation)
+        return components!
+    }
+
+    /// The base URL with `database` as its path (any query, such as sslmode, kept).
+    static func url(_ base: URLComponents, database: String) -> String {
+        var components = base
+        components.path = "/" + database
+        return components.string!
+    }
+
+    /// Creates `vq_<16 hex digits>` and returns its URL.
+    static func createDatabase(sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        let base = try baseURL(sourceLocation: sourceLocation)
+        let name = "vq_" + UUID().uuidString.lowercased().filter(\.isHexDigit).prefix(16)
+        let result = try await psql(url(base, database: "postgres"), ["-q", "-c", "CREATE DATABASE \(name)"])
+        try #require(result.exitCode == 0, """
+            could not create database \(name) on \(variable)=\(base.string ?? "?") \
+            (is the server `make test` started still running?): \(result)
+            """, sourceLocation: sourceLocation)
+        return url(base, database: name)
+    }
+
+    /// psql, Debian's wrapper or else the newest server version's own.
+    static let program: URL = {
+        let candidates = ["/usr/bin/psql"] + ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
+            .sorted { $0.compare($1, options: .numeric) == .orderedDescending }
+            .map { "/usr/lib/postgresql/\($0)/bin/psql" }
+        let found = candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/psql"
+        return URL(fileURLWithPath: found)
+    }()
+
+    /// `psql -X -v ON_ERROR_STOP=1 --dbname=URL ARGUMENTS...`, run to its end; `readOnly` makes the
+    /// session's transactions read-only (as sqlite3 -readonly).
+    static func psql(_ url: String, _ arguments: [String], readOnly: Bool = false) async throws -> ProcessResult {
+        var environment = ["PGCONNECT_TIMEOUT": "10"]
+        if readOnly { environment["PGOPTIONS"] = "-c default_transaction_read_only=on" }
+        let process = try RunningProcess(program, ["-X", "-v", "ON_ERROR_STOP=1", "--dbname=\(url)"] + arguments,
+                                         environment: environment)
+        return await process.wait(timeout: .seconds(60))
     }
 }
 
