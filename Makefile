@@ -42,18 +42,10 @@ build: deps
 # the tests by VQUEUE_TEST_POSTGRES. The server is stopped and its folder removed
 # however the tests end; make's exit status is swift test's.
 PG_SERVER := Tests/Support/postgres-server.sh
-FREE_PORT := python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 
 test: deps
 	$(SWIFT) build --build-tests
-	@pgdir=$$(mktemp -d /tmp/vqueue-test-postgres.XXXXXX) || exit 1; \
-	trap 'status=$$?; bash $(PG_SERVER) stop "$$pgdir"; exit $$status' EXIT; \
-	trap 'exit 130' INT; trap 'exit 143' TERM; \
-	port=$$($(FREE_PORT)) || exit 1; \
-	url=$$(bash $(PG_SERVER) start "$$pgdir" "$$port") || exit 1; \
-	echo "make: throw-away PostgreSQL server for the tests at $$url (log: $$pgdir/log)"; \
-	echo "VQUEUE_TEST_POSTGRES=$$url $(SWIFT) test --skip-build"; \
-	VQUEUE_TEST_POSTGRES=$$url $(SWIFT) test --skip-build
+	bash $(PG_SERVER) run $(SWIFT) test --skip-build
 
 demo: build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
@@ -74,14 +66,7 @@ demo: build
 bench: build
 	$(SWIFT) build -c release --static-swift-stdlib --product queue-bench
 	python3 Tests/Bench/transcode_bench.py --vqueue $(RELEASE)
-	@pgdir=$$(mktemp -d /tmp/vqueue-bench-postgres.XXXXXX) || exit 1; \
-	trap 'status=$$?; bash $(PG_SERVER) stop "$$pgdir"; exit $$status' EXIT; \
-	trap 'exit 130' INT; trap 'exit 143' TERM; \
-	port=$$($(FREE_PORT)) || exit 1; \
-	url=$$(bash $(PG_SERVER) start "$$pgdir" "$$port") || exit 1; \
-	echo "make: throw-away PostgreSQL server for the bench at $$url (log: $$pgdir/log)"; \
-	echo "python3 Tests/Bench/queue_bench.py --vqueue $(RELEASE) --queue-bench .build/release/queue-bench --postgres $$url"; \
-	python3 Tests/Bench/queue_bench.py --vqueue $(RELEASE) --queue-bench .build/release/queue-bench --postgres "$$url"
+	bash $(PG_SERVER) run python3 Tests/Bench/queue_bench.py --vqueue $(RELEASE) --queue-bench .build/release/queue-bench
 
 fixtures:
 	bash Fixtures/make-fixtures.sh

@@ -423,9 +423,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vqueue", default=str(REPO / ".build/release/vqueue"))
     parser.add_argument("--queue-bench", default=str(REPO / ".build/release/queue-bench"))
-    parser.add_argument("--postgres", metavar="BASEURL",
+    parser.add_argument("--postgres", metavar="BASEURL", default=os.environ.get("VQUEUE_TEST_POSTGRES") or None,
                         help="also measure PostgreSQL on this server (postgres://user@host:port/); "
-                             "makes databases vqueue_bench_* there")
+                             "makes databases vqueue_bench_* there (default: $VQUEUE_TEST_POSTGRES, "
+                             "which `Tests/Support/postgres-server.sh run` sets)")
     parser.add_argument("--runs", type=int, default=30, help="latency and process-time samples (default 30)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of the batch comparison (default 2)")
     parser.add_argument("--jobs", type=int, default=20000, help="no-op jobs (default 20000)")

@@ -11,6 +11,10 @@
 #       The server log is DIR/log, the unix socket is in DIR/run.
 #   postgres-server.sh stop DIR
 #       stops that server (fast, then immediate) and removes DIR.
+#   postgres-server.sh run COMMAND [ARGS...]
+#       starts a server in a new folder under /tmp (which the postgres user can reach) on a
+#       free loopback port, runs COMMAND with VQUEUE_TEST_POSTGRES set to its base URL, stops
+#       the server however COMMAND ends, and exits with COMMAND's status (`make test`, `make bench`).
 #
 # Needs the Debian `postgresql` package (the server binaries in /usr/lib/postgresql/N/bin; the
 # highest N is used, or PG_BINDIR if set). As root, the server runs as the `postgres` user and
@@ -25,6 +29,7 @@ die() { echo "$me: $*" >&2; exit 1; }
 usage() {
     echo "usage: $me start DIR PORT [LISTEN_ADDRESSES]" >&2
     echo "       $me stop DIR" >&2
+    echo "       $me run COMMAND [ARGS...]" >&2
     exit 64
 }
 
@@ -136,11 +141,27 @@ stop() {
     rm -rf "$dir"
 }
 
+run() {
+    [ $# -ge 1 ] || usage
+    local port url status=0
+    run_dir=$(mktemp -d /tmp/vqueue-postgres.XXXXXX)
+    trap 'stop "$run_dir" >/dev/null 2>&1 || true' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    url=$(start "$run_dir" "$port")
+    echo "$me: throw-away PostgreSQL server at $url (log: $run_dir/log)" >&2
+    VQUEUE_TEST_POSTGRES=$url "$@" || status=$?
+    return "$status"
+}
+
 [ $# -ge 1 ] || usage
+
 command=$1
 shift
 case $command in
     start) start "$@" ;;
     stop) stop "$@" ;;
+    run) run "$@" ;;
     *) usage ;;
 esac

@@ -138,16 +138,6 @@ struct TestQueue: Sendable {
         return try JSONDecoder.snakeCase.decode([JobStatus].self, from: result.stdout)
     }
 
-    /// Polls the job until `condition` holds; returns its last status, whether or not it came true.
-    @discardableResult
-    func waitForJob(_ id: Int64, timeout: Duration, until condition: (JobStatus) -> Bool) async throws -> JobStatus {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let job = try await job(id)
-            if condition(job) || ContinuousClock.now >= deadline { return job }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
 
     /// Answers of a read-only query, one row a line (columns separated by `|`, NULL as nothing),
     /// from the `sqlite3` program or from `psql`: the database as another tool sees it, not as
@@ -325,3 +315,23 @@ func expectJobRefusal(_ result: ProcessResult, job id: Int64, exitCode: Int32,
     #expect(result.stderrLines.count == 1 && result.stderrLines.first?.hasPrefix("vqueue: error: job \(id)") == true,
             "one line naming job \(id): \(result)", sourceLocation: sourceLocation)
 }
+
+/// Whatever reads a job's status (`vqueue status ID --json` on some queue).
+protocol JobStatusSource {
+    func job(_ id: Int64, sourceLocation: SourceLocation) async throws -> JobStatus
+}
+
+extension JobStatusSource {
+    /// Polls the job until `condition` holds; returns its last status, whether or not it came true.
+    @discardableResult
+    func waitForJob(_ id: Int64, timeout: Duration, until condition: (JobStatus) -> Bool) async throws -> JobStatus {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let job = try await job(id, sourceLocation: #_sourceLocation)
+            if condition(job) || ContinuousClock.now >= deadline { return job }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
+
+extension TestQueue: JobStatusSource {}

@@ -239,7 +239,7 @@ final class ThrowawayPostgres: Sendable {
 }
 
 /// The vqueue commands a script runs against a PostgreSQL queue (`--db URL`), from `place`.
-struct PostgresQueueClient: Sendable {
+struct PostgresQueueClient: Sendable, JobStatusSource {
     let server: ThrowawayPostgres
     let database: String
     /// Where the commands run (the box of the web site that submits, say).
@@ -277,16 +277,6 @@ struct PostgresQueueClient: Sendable {
         return try JobStatus.decode(result.stdout)
     }
 
-    /// Polls the job until `condition` holds; returns its last status, whether or not it came true.
-    @discardableResult
-    func waitForJob(_ id: Int64, timeout: Duration, until condition: (JobStatus) -> Bool) async throws -> JobStatus {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let job = try await job(id)
-            if condition(job) || ContinuousClock.now >= deadline { return job }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-    }
 
     /// Polls job `id` until it has finished (succeeded, failed or cancelled).
     func finished(_ id: Int64, timeout: Duration = .seconds(90)) async throws -> JobStatus {
