@@ -43,20 +43,21 @@ actor PostgresSession {
     /// as broken: a cut network link sends no error, only silence.
     static let deadline = Duration.seconds(15)
 
-    /// Runs `body` on the connection, alone, within `deadline`.
+    /// Runs `body` on the connection, alone, within `deadline` (connecting
+    /// first if need be, also within it).
     func run<T: Sendable>(deadline: Duration = PostgresSession.deadline,
                           _ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         await acquire()
         defer { release() }
-        let connection = try await connected()
         do {
             return try await withoutActuallyEscaping(body) { body in
                 try await withThrowingTaskGroup(of: T.self) { group in
-                    group.addTask { try await body(connection) }
+                    group.addTask { try await body(try await self.connected()) }
                     group.addTask {
                         try await Task.sleep(for: deadline)
-                        // Fails the call still waiting on it.
-                        try? await connection.close()
+                        // Fails the call still waiting on the connection (a connect in
+                        // progress ends when the group cancels it).
+                        await self.dropConnection()
                         throw NoAnswer(deadline: deadline)
                     }
                     defer { group.cancelAll() }
@@ -64,13 +65,20 @@ actor PostgresSession {
                 }
             }
         } catch {
-            if connection.isClosed || Self.isConnectionFailure(error) {
-                self.connection = nil
-                await Self.close(connection)
-                throw PostgresUnavailable(location: location, reason: Self.describe(error))
+            if let connection, connection.isClosed || Self.isConnectionFailure(error) {
+                await dropConnection()
+            }
+            if Self.isConnectionFailure(error) || error is PostgresUnavailable {
+                throw error is PostgresUnavailable ? error : PostgresUnavailable(location: location, reason: Self.describe(error))
             }
             throw error
         }
+    }
+
+    private func dropConnection() async {
+        guard let connection else { return }
+        self.connection = nil
+        await Self.close(connection)
     }
 
     /// Runs `body` in a transaction, alone.
@@ -118,7 +126,10 @@ actor PostgresSession {
     }
 
     private func connected() async throws -> PostgresConnection {
-        if let connection, !connection.isClosed { return connection }
+        if let connection {
+            if !connection.isClosed { return connection }
+            await dropConnection()
+        }
         let fresh = try await openConnection()
         connection = fresh
         return fresh
