@@ -175,13 +175,17 @@ enum UnprivilegedUser {
 
     /// The binary under test where that user can run it: a checkout may sit in a folder only
     /// root can enter (CI clones into a `mktemp -d` folder, mode 0700), so the test copies it
-    /// into its own (world-readable) temporary folder.
-    static func binary(in directory: URL) throws -> URL {
+    /// into its own (world-readable) temporary folder. The copy is made by `cp`, not in this
+    /// process: a child another test spawns while this process holds the copy open for writing
+    /// inherits that descriptor, and executing the copy then fails with "Text file busy".
+    static func binary(in directory: URL) async throws -> URL {
         let folder = directory.appendingPathComponent("bin", isDirectory: true)
         let copy = folder.appendingPathComponent("vqueue")
         if !FileManager.default.fileExists(atPath: copy.path) {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(at: Locations.vqueue, to: copy)
+            let cp = try RunningProcess(URL(fileURLWithPath: "/bin/cp"), [Locations.vqueue.path, copy.path])
+            let copied = await cp.wait(timeout: .seconds(60))
+            try #require(copied.exitCode == 0, "copying the binary for the unprivileged user: \(copied)")
         }
         for path in [directory.path, folder.path, copy.path] { chmod(path, 0o755) }
         return copy
@@ -195,7 +199,7 @@ func runAs(_ user: String?, _ arguments: [String], in directory: URL? = nil, scr
         return try await startVqueue(arguments, in: directory).wait(timeout: .seconds(60))
     }
     let process = try RunningProcess(URL(fileURLWithPath: "/usr/sbin/runuser"),
-                                     ["-u", user, "--", try UnprivilegedUser.binary(in: scratch).path] + arguments,
+                                     ["-u", user, "--", try await UnprivilegedUser.binary(in: scratch).path] + arguments,
                                      currentDirectory: directory)
     return await process.wait(timeout: .seconds(60))
 }

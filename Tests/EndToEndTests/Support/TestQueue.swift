@@ -207,11 +207,12 @@ enum TestPostgres {
         return url(base, database: name)
     }
 
-    /// psql, Debian's wrapper or else the newest server version's own.
+    /// psql: the newest installed version's own program, else Debian's /usr/bin/psql (a Perl
+    /// wrapper that picks one, and costs a Perl start-up on every query).
     static let program: URL = {
-        let candidates = ["/usr/bin/psql"] + ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
             .sorted { $0.compare($1, options: .numeric) == .orderedDescending }
-            .map { "/usr/lib/postgresql/\($0)/bin/psql" }
+        let candidates = versions.map { "/usr/lib/postgresql/\($0)/bin/psql" } + ["/usr/bin/psql"]
         let found = candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/psql"
         return URL(fileURLWithPath: found)
     }()
