@@ -136,14 +136,9 @@ public struct Worker: Sendable {
             }
 
             if !completions.isEmpty {
-                let committing = completions
+                // Kept until committed: while the store is away, they wait here.
+                try await commit(completions)
                 completions.removeAll()
-                do {
-                    try await commit(committing)
-                } catch {
-                    completions = committing + completions
-                    throw error
-                }
             }
 
             if now >= nextLeaseCheck && !running.isEmpty {
