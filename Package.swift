@@ -10,32 +10,36 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
-        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
-        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // FFmpeg's libraries from Debian's -dev packages (headers), opened at
         // run time on first use (see libav_loader.c).
         .target(name: "CLibAV", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "Transcode", dependencies: ["CLibAV"]),
+        // PostgreSQL's client library from Debian's libpq-dev (headers),
+        // opened at run time on first use (see libpq_loader.c).
+        .target(name: "CLibPQ", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "JobQueue", dependencies: [
+            "CLibPQ",
             .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "PostgresNIO", package: "postgres-nio"),
-            .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            .product(name: "Logging", package: "swift-log"),
         ]),
+        // What a transcode job means to a worker: its payload, the child that
+        // runs it, the folders it may touch. The one module that knows both
+        // the queue and video.
+        .target(name: "TranscodeJobs", dependencies: ["JobQueue", "Transcode"]),
         .executableTarget(
             name: "vqueue",
             dependencies: [
                 "Transcode",
                 "JobQueue",
+                "TranscodeJobs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "queue-bench", dependencies: ["JobQueue"], path: "Tests/Bench/QueueBench"),
         .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "CLibAV"]),
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"]),
+        .testTarget(name: "TranscodeJobsTests", dependencies: ["TranscodeJobs"]),
         .testTarget(name: "vqueueTests", dependencies: ["vqueue"]),
         .testTarget(name: "EndToEndTests", dependencies: ["vqueue"]),
     ]

@@ -1,5 +1,5 @@
 /// A job as the queue knows it: a kind plus a JSON payload, and its
-/// bookkeeping. Times are seconds since 1970 (UTC).
+/// bookkeeping. Times are seconds since 1970 (UTC) on the store's clock.
 public struct Job: Sendable, Equatable {
     public var id: Int64
     public var kind: String
@@ -8,11 +8,21 @@ public struct Job: Sendable, Equatable {
     public var queue: String
     public var priority: Int
     public var state: JobState
+    /// The number of the latest attempt. It only ever grows (a retry does
+    /// not reset it), so an attempt's number is never handed out twice and
+    /// a lease names one attempt forever.
     public var attempts: Int
+    /// Attempts before this number are not counted against `maxAttempts`
+    /// (they were before a retry by hand, or stopped by a worker's shutdown).
+    public var attemptBase: Int = 0
     public var maxAttempts: Int
     /// Not to be claimed before this time (backoff after a failed attempt).
     public var runAt: Double
+    /// The worker that ran the latest attempt.
     public var leaseOwner: String?
+    /// While set, the latest attempt may still be running somewhere: a
+    /// running job's lease, or a cancelled one whose worker has not yet
+    /// confirmed that it stopped (the job is not claimed again before).
     public var leaseExpiresAt: Double?
     /// 0…1 while running.
     public var progress: Double?
@@ -21,22 +31,50 @@ public struct Job: Sendable, Equatable {
     /// JSON text the handler returned on success.
     public var result: String?
     public var error: String?
+    /// A stable, machine-readable name for `error` (`input_unreadable`, `lost_lease`…).
+    public var errorCode: String?
     public var submittedAt: Double
     public var startedAt: Double?
     public var finishedAt: Double?
     public var batchID: Int64?
     public var weight: Double = 1
+    /// What the job writes; at most one unfinished job per target.
+    public var target: String?
+    /// The submitter's idempotency key (`submit --key`).
+    public var key: String?
+    /// Set while the latest attempt's result is being put in place.
+    public var publishing: String?
+
+    public init(id: Int64, kind: String, payload: String, queue: String, priority: Int, state: JobState, attempts: Int,
+                maxAttempts: Int, runAt: Double, submittedAt: Double) {
+        self.id = id
+        self.kind = kind
+        self.payload = payload
+        self.queue = queue
+        self.priority = priority
+        self.state = state
+        self.attempts = attempts
+        self.maxAttempts = maxAttempts
+        self.runAt = runAt
+        self.submittedAt = submittedAt
+    }
+
+    /// Attempts spent against `maxAttempts`.
+    public var attemptsUsed: Int { max(0, attempts - attemptBase) }
 
     /// The attempt a worker holds, to check its lease against.
     public var lease: LeasedJob { LeasedJob(id: id, attempt: attempts) }
 
     /// Queued again after a failed attempt, waiting for its backoff.
-    public var isRetrying: Bool { state == .queued && attempts > 0 }
+    public var isRetrying: Bool { state == .queued && attemptsUsed > 0 }
+
+    /// Failed before its attempts were used up: the failure was permanent.
+    public var failedWithoutRetry: Bool { state == .failed && attemptsUsed < maxAttempts }
 }
 
 /// One attempt of one job: what a lease is checked against, so a worker
 /// that lost a job can never complete it.
-public struct LeasedJob: Hashable, Sendable {
+public struct LeasedJob: Hashable, Sendable, CustomStringConvertible {
     public var id: Int64
     public var attempt: Int
 
@@ -44,6 +82,8 @@ public struct LeasedJob: Hashable, Sendable {
         self.id = id
         self.attempt = attempt
     }
+
+    public var description: String { "job \(id) attempt \(attempt)" }
 }
 
 /// What `submit` stores.
@@ -55,16 +95,31 @@ public struct NewJob: Sendable {
     public var maxAttempts: Int
     /// How much the job counts in its batch's progress (e.g. media seconds).
     public var weight: Double
+    /// What the job writes (a transcode's output path): refused while another
+    /// unfinished job has the same target.
+    public var target: String?
+    /// When a job with this key exists, whatever its state, submitting
+    /// returns it instead of queueing another.
+    public var key: String?
 
     public init(kind: String, payload: String, queue: String = "default", priority: Int = 0, maxAttempts: Int = 3,
-                weight: Double = 1) {
+                weight: Double = 1, target: String? = nil, key: String? = nil) {
         self.kind = kind
         self.payload = payload
         self.queue = queue
         self.priority = priority
         self.maxAttempts = maxAttempts
         self.weight = weight
+        self.target = target
+        self.key = key
     }
+}
+
+/// A submitted job, and whether this submit queued it or found it by its key.
+public struct Submitted: Sendable, Equatable {
+    public var job: Job
+    /// False when a job with the same key existed already.
+    public var isNew: Bool
 }
 
 /// The latest progress of a running attempt.

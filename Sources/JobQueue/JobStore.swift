@@ -1,84 +1,127 @@
-/// Where jobs live. The queue's semantics (DESIGN.md §3) are the same on
-/// every store; SQLite comes first, PostgreSQL follows with the same claim
-/// shape (`FOR UPDATE SKIP LOCKED`).
+/// Where jobs live, split by who asks: workers lease jobs, operators and
+/// submitters administer them, everyone monitors. One SQL store implements
+/// all three on SQLite and PostgreSQL (`SQLJobStore`, opened by
+/// `QueueLocation`); the queue's semantics (DESIGN.md §3) are the same on both.
 ///
-/// Times are measured on the store's clock (`now`), never a worker's own,
-/// so that leases mean the same thing to every process that reads them.
-public protocol JobStore: Sendable {
-    /// Queues the jobs in one transaction: all of them or none.
-    func submit(_ jobs: [NewJob]) async throws -> [Job]
-    /// Queues the jobs as one new batch, all or none; returns the batch id.
-    func submitBatch(_ jobs: [NewJob]) async throws -> (batchID: Int64, jobs: [Job])
-    /// A batch's jobs in id order, or nil when there is no such batch.
-    func batch(id: Int64) async throws -> [Job]?
-    /// Cancels a batch's queued and running jobs; returns the batch's jobs.
-    func cancelBatch(id: Int64) async throws -> [Job]?
-    /// Queues a batch's failed jobs again; returns the batch's jobs.
-    func retryBatch(id: Int64) async throws -> [Job]?
-    func job(id: Int64) async throws -> Job?
-    /// Newest first.
-    func jobs(state: JobState?, limit: Int) async throws -> [Job]
+/// Times are measured on the store's clock, never a worker's own, so that
+/// leases mean the same thing to every process that reads them.
+public typealias JobStore = JobLeasing & JobAdministration & JobMonitoring
 
-    /// Leases up to `limit` due jobs from `queues` (all queues when empty),
-    /// highest priority first, then oldest, in one short transaction.
-    func claim(worker: String, queues: [String], limit: Int, leaseSeconds: Double) async throws -> [Job]
-    /// Extends the leases of the worker's running jobs and its heartbeat, in
-    /// one write.
-    func renewLeases(worker: String, jobs: [LeasedJob], leaseSeconds: Double) async throws
-    /// Of these leases, the ones the worker no longer holds (job cancelled,
-    /// lease expired and taken over).
-    func leasesLost(worker: String, jobs: [LeasedJob]) async throws -> Set<LeasedJob>
-    func recordProgress(_ updates: [LeasedJob: JobProgress]) async throws
-    /// Marks jobs succeeded, each only if its lease still holds; a
-    /// completion's `commit` runs inside the same transaction, before the
-    /// job is marked, so "output in place" and "succeeded" go together.
-    func complete(_ completions: [JobCompletion]) async throws -> [LeasedJob: CompletionResult]
-    /// Fails an attempt: back to `queued` for another attempt in
-    /// `retryAfter` seconds (on the store's clock) when given, else failed
-    /// for good. False when the lease no longer held.
-    func fail(_ job: LeasedJob, worker: String, error: String, retryAfter: Double?) async throws -> Bool
-    /// Puts jobs back in the queue without spending their attempt (a worker
-    /// stopped by force).
-    func release(_ jobs: [LeasedJob], worker: String, reason: String) async throws
-    /// Re-queues running jobs whose lease expired (their worker died),
-    /// failing those whose attempts are used up. Returns the jobs touched.
-    func rescueExpiredLeases(retry: RetryPolicy) async throws -> [Job]
-
-    /// Cancels a queued or running job; returns the job as it now stands.
-    func cancel(id: Int64) async throws -> Job?
-    /// Queues a failed or cancelled job again with fresh attempts.
-    func retry(id: Int64) async throws -> Job?
-
+/// What a worker does with the store.
+public protocol JobLeasing: Sendable {
     func registerWorker(_ worker: WorkerRecord) async throws
+    /// Extends the leases of the worker's running jobs and its heartbeat,
+    /// in one write.
+    func heartbeat(worker: String, jobs: [LeasedJob], leaseSeconds: Double) async throws
+    /// Marks the worker unhealthy with a reason (nil: healthy again), with an event.
+    func setHealth(worker: String, problem: String?) async throws
     /// The worker has begun to stop (finishing its running jobs).
     func workerStopping(id: String, reason: String) async throws
     func workerStopped(id: String) async throws
     /// Marks workers that missed their heartbeats as gone (with an event).
     func markSilentWorkers() async throws -> [WorkerRecord]
-    /// Every worker known, newest first, with its running job count.
-    func workers() async throws -> [WorkerRecord]
+    /// What this worker has been asked through the store (`vqueue worker stop`).
+    func stopRequest(worker id: String) async throws -> ShutdownRequest.Level
+
+    /// Leases up to `limit` due jobs from `queues` (all queues when empty),
+    /// highest priority first, then oldest, in one short transaction. Each
+    /// claim starts a new attempt with a number never used before.
+    func claim(worker: String, queues: [String], limit: Int, leaseSeconds: Double) async throws -> [Job]
+    /// Of these leases, the ones the worker no longer holds (job cancelled,
+    /// lease expired and taken over).
+    func leasesLost(worker: String, jobs: [LeasedJob]) async throws -> Set<LeasedJob>
+    func recordProgress(_ updates: [LeasedJob: JobProgress]) async throws
+    /// Records, for each attempt whose lease still holds, the publication
+    /// about to be made, and extends its lease; returns the attempts that held.
+    func beginPublishing(_ publications: [PendingPublication], worker: String, leaseSeconds: Double) async throws -> Set<LeasedJob>
+    /// Marks attempts succeeded, each only if the worker still holds it;
+    /// returns the ones recorded.
+    func complete(_ completions: [JobCompletion], worker: String) async throws -> Set<LeasedJob>
+    /// Records a failed attempt as decided: queued again after
+    /// `decision.retryAfter`, or failed for good. False when the lease no longer held.
+    func fail(_ job: LeasedJob, worker: String, decision: AttemptDecision) async throws -> Bool
+    /// Puts jobs back in the queue without spending their attempt (a worker
+    /// stopped by force, a box that cannot reach the job's files).
+    func release(_ jobs: [LeasedJob], worker: String, reason: String, code: String, delay: Double) async throws
+    /// The worker stopped the attempt of a job that was cancelled while it
+    /// ran: the job may be claimed again (after a retry).
+    func settleStopped(_ jobs: [LeasedJob], worker: String) async throws
+    /// Re-queues or fails (as `AttemptDecision` says) running jobs whose
+    /// lease expired, and reports what else a dead worker left: publications
+    /// to finish, attempts to clean up.
+    func rescue(retry: RetryPolicy) async throws -> RescueReport
+    /// Takes over a dead worker's publication (same attempt), to finish it.
+    func takeOverPublication(_ job: Job, worker: String, leaseSeconds: Double) async throws -> Bool
+    /// Forgets an abandoned attempt once its leftovers are removed.
+    func clearAbandoned(_ job: LeasedJob) async throws
+
+    /// Throws `StoreUnavailable` when the database is no longer the one
+    /// opened (an SQLite file removed or replaced).
+    func checkIdentity() throws
+    /// Makes the call in progress give up now (a worker asked to stop).
+    func interrupt()
+}
+
+/// What submitters and operators do.
+public protocol JobAdministration: Sendable {
+    /// Queues the jobs in one transaction: all of them or none. A job whose
+    /// key exists already is returned as it stands (`isNew` false); a target
+    /// held by an unfinished job refuses the whole submit with
+    /// `JobStoreError.targetBusy`.
+    func submit(_ jobs: [NewJob]) async throws -> [Submitted]
+    /// Queues the jobs as one new batch, all or none; returns the batch id.
+    func submitBatch(_ jobs: [NewJob]) async throws -> (batchID: Int64, jobs: [Job])
+    /// Cancels a queued or running job (not one whose result is being put
+    /// in place); returns the job as it now stands.
+    func cancel(id: Int64) async throws -> Job?
+    /// Cancels a batch's queued and running jobs; returns the batch's jobs.
+    func cancelBatch(id: Int64) async throws -> [Job]?
+    /// Queues a failed or cancelled job again with its attempts counted
+    /// afresh (their numbers go on from the last one).
+    func retry(id: Int64) async throws -> Job?
+    /// Queues a batch's failed jobs again; returns the batch's jobs.
+    func retryBatch(id: Int64) async throws -> [Job]?
     /// Asks workers (one, or all live ones when `id` is nil) to stop;
     /// returns the ids asked.
     func requestStop(worker id: String?, level: ShutdownRequest.Level) async throws -> [String]
-    /// What this worker has been asked through the store.
-    func stopRequest(worker id: String) async throws -> ShutdownRequest.Level
-    /// Deletes finished jobs (in `states`) that finished before `before`, and
-    /// their events; returns how many jobs.
+    /// Deletes finished jobs (in `states`) that finished before `before`,
+    /// and their events, in short transactions; returns how many jobs.
     func prune(finishedBefore before: Double, states: [JobState]) async throws -> Int
+    /// Gives freed space back to the file system: little by little where the
+    /// database allows it (never blocking workers for long), or, with
+    /// `full`, in one pass that blocks writers while it runs.
+    func compact(full: Bool) async throws
+}
+
+/// What everyone reads.
+public protocol JobMonitoring: Sendable {
+    func job(id: Int64) async throws -> Job?
+    /// The job submitted with this idempotency key, if any.
+    func job(key: String) async throws -> Job?
+    /// Newest first.
+    func jobs(state: JobState?, limit: Int) async throws -> [Job]
+    /// A batch's jobs in id order, or nil when there is no such batch.
+    func batch(id: Int64) async throws -> [Job]?
+    /// A batch's counts and progress in one cheap query (for polling).
+    func batchSummary(id: Int64) async throws -> BatchSummary?
+    /// Every worker known, newest first, with its running job count.
+    func workers() async throws -> [WorkerRecord]
     /// Jobs queued (including those waiting to retry) or running.
     func unfinishedCount() async throws -> Int
     /// Queued jobs per queue and priority.
     func queueDepths() async throws -> [QueueDepth]
     /// Jobs that succeeded and failed since `since`.
     func finishedCounts(since: Double) async throws -> (succeeded: Int, failed: Int)
-    /// Changes when `change` may have happened (on SQLite: whenever another
-    /// connection commits; on PostgreSQL: on a NOTIFY). Cheap to poll often;
-    /// a poller still looks now and then without a change (a missed wake-up).
+    /// Changes when `change` may have happened (SQLite: whenever another
+    /// connection commits; PostgreSQL: on a NOTIFY). Cheap to poll often; a
+    /// poller still looks now and then without a change (a missed wake-up).
     func changeToken(for change: StoreChange) async throws -> Int64
     /// Events with an id above `after`, oldest first.
     func events(after: Int64, job: Int64?, limit: Int) async throws -> [JobEvent]
     /// The store's clock, seconds since 1970.
     func now() async throws -> Double
+    /// The database for messages (a path, or a URL without its password).
+    var displayName: String { get }
 }
 
 /// What a poller of `changeToken` waits for.
@@ -89,50 +132,83 @@ public enum StoreChange: Sendable, CaseIterable {
     case event
 }
 
-/// A finished attempt to record, with the step that makes its result real
-/// (for a transcode: renaming the temporary file into place).
+/// Refusals of the queue's own rules.
+public enum JobStoreError: Error, Equatable, CustomStringConvertible {
+    /// Another unfinished job writes the same target.
+    case targetBusy(target: String, jobID: Int64)
+
+    public var description: String {
+        switch self {
+        case .targetBusy(let target, let jobID):
+            return "job \(jobID) is already queued or running to write \(target); wait for it, or cancel it first"
+        }
+    }
+}
+
+/// A publication a worker is about to make (`Publication`), as recorded first.
+public struct PendingPublication: Sendable {
+    public var job: LeasedJob
+    public var token: String
+    /// Recorded with it, so a worker that finishes the publication has it.
+    public var result: String?
+
+    public init(job: LeasedJob, token: String, result: String?) {
+        self.job = job
+        self.token = token
+        self.result = result
+    }
+}
+
+/// A finished attempt to record as succeeded.
 public struct JobCompletion: Sendable {
     public var job: LeasedJob
-    public var worker: String
     public var result: String?
-    public var commit: @Sendable () throws -> Void
 
-    public init(job: LeasedJob, worker: String, result: String?, commit: @escaping @Sendable () throws -> Void) {
+    public init(job: LeasedJob, result: String?) {
         self.job = job
-        self.worker = worker
         self.result = result
-        self.commit = commit
     }
 }
 
-extension [JobCompletion] {
-    /// Runs the commit step of each completion whose attempt is `held`
-    /// (checked, and locked, in the store's transaction); the store then
-    /// marks the `.succeeded` ones in that same transaction.
-    func commitHeld(_ held: Set<LeasedJob>) -> [LeasedJob: CompletionResult] {
-        var results: [LeasedJob: CompletionResult] = [:]
-        for completion in self {
-            guard held.contains(completion.job) else {
-                results[completion.job] = .leaseLost
-                continue
-            }
-            do {
-                try completion.commit()
-                results[completion.job] = .succeeded
-            } catch {
-                results[completion.job] = .commitFailed(String(describing: error))
-            }
-        }
-        return results
-    }
+/// What `rescue` found.
+public struct RescueReport: Sendable {
+    /// Jobs re-queued or failed because their worker stopped renewing the lease.
+    public var rescued: [Job] = []
+    /// Jobs whose worker died while publishing: another worker takes them
+    /// over and finishes (`takeOverPublication`).
+    public var publications: [Job] = []
+    /// Finished or queued jobs whose last attempt's worker died before it
+    /// confirmed the attempt stopped: its leftovers are to be removed
+    /// (`JobHandler.discard`), then `clearAbandoned`.
+    public var abandoned: [Job] = []
+
+    public init() {}
 }
 
-public enum CompletionResult: Sendable, Equatable {
-    case succeeded
-    /// The worker no longer held the job; nothing was committed.
-    case leaseLost
-    /// The commit step threw; the job is still running and its lease held.
-    case commitFailed(String)
+/// A batch in numbers (what a progress bar needs), without its jobs.
+public struct BatchSummary: Sendable, Equatable {
+    public var id: Int64
+    public var counts: [JobState: Int]
+    /// Queued jobs that have failed before and wait for their next attempt.
+    public var retrying: Int
+    /// The sum of the jobs' weights, and the part of it done.
+    public var totalWeight: Double
+    public var doneWeight: Double
+    /// When the batch's first job started, if any has.
+    public var firstStart: Double?
+
+    public var total: Int { counts.values.reduce(0, +) }
+    public var isFinished: Bool { counts.filter { !$0.key.isFinished }.values.reduce(0, +) == 0 }
+    public var progress: Double { totalWeight > 0 ? min(1, doneWeight / totalWeight) : 1 }
+
+    public init(id: Int64, counts: [JobState: Int], retrying: Int, totalWeight: Double, doneWeight: Double, firstStart: Double?) {
+        self.id = id
+        self.counts = counts
+        self.retrying = retrying
+        self.totalWeight = totalWeight
+        self.doneWeight = doneWeight
+        self.firstStart = firstStart
+    }
 }
 
 /// A worker process as the store knows it.
@@ -149,6 +225,9 @@ public struct WorkerRecord: Sendable, Equatable {
     public var stoppingAt: Double?
     public var stoppedAt: Double?
     public var goneAt: Double?
+    /// Why the worker does not take jobs at the moment (a missing folder).
+    public var unhealthyReason: String?
+    public var unhealthyAt: Double?
     public var jobsDone = 0
     public var jobsFailed = 0
     public var runningJobs = 0
@@ -162,8 +241,8 @@ public struct WorkerRecord: Sendable, Equatable {
         self.leaseSeconds = leaseSeconds
     }
 
-    public enum State: String, Sendable {
-        case alive, stopping, stopped, gone
+    public enum State: String, Sendable, CaseIterable {
+        case alive, unhealthy, stopping, stopped, gone
     }
 
     /// Gone when stopped without saying so: no heartbeat within its lease time.
@@ -171,12 +250,14 @@ public struct WorkerRecord: Sendable, Equatable {
         if stoppedAt != nil { return .stopped }
         if goneAt != nil || now - heartbeatAt > leaseSeconds { return .gone }
         if stoppingAt != nil || stopRequested != .none { return .stopping }
+        if unhealthyReason != nil { return .unhealthy }
         return .alive
     }
 }
 
 /// One event: a job's state change (`kind` "job") or a worker coming
-/// online, stopping, stopped or gone offline (`kind` "worker").
+/// online, stopping, stopped, gone offline, unhealthy or healthy again
+/// (`kind` "worker").
 public struct JobEvent: Sendable, Equatable {
     public var id: Int64
     public var kind: String
@@ -184,10 +265,12 @@ public struct JobEvent: Sendable, Equatable {
     public var at: Double
     /// For jobs, the state before (nil on submit).
     public var from: String?
-    /// For jobs, the new state; for workers online, stopping, stopped, offline.
+    /// For jobs, the new state; for workers online, stopping, stopped,
+    /// offline, unhealthy, healthy.
     public var to: String
     public var worker: String?
     public var detail: String?
+    public var errorCode: String?
 }
 
 /// How many jobs wait in one queue at one priority.

@@ -10,6 +10,7 @@ public final class ShutdownRequest: Sendable {
     }
 
     private let value = Atomic<Int>(0)
+    private let observer = Mutex<(@Sendable () -> Void)?>(nil)
 
     public init() {}
 
@@ -18,6 +19,7 @@ public final class ShutdownRequest: Sendable {
     /// One step harder: none → graceful → immediate.
     public func escalate() {
         _ = value.wrappingAdd(1, ordering: .acquiringAndReleasing)
+        notify()
     }
 
     /// At least this hard.
@@ -25,8 +27,21 @@ public final class ShutdownRequest: Sendable {
         var current = value.load(ordering: .acquiring)
         while current < level.rawValue {
             let (exchanged, original) = value.compareExchange(expected: current, desired: level.rawValue, ordering: .acquiringAndReleasing)
-            if exchanged { return }
+            if exchanged {
+                notify()
+                return
+            }
             current = original
         }
+    }
+
+    /// Called (on the requesting thread) whenever the level rises: the
+    /// worker wakes its loop at once, whatever it was waiting for.
+    func observe(_ body: @escaping @Sendable () -> Void) {
+        observer.withLock { $0 = body }
+    }
+
+    private func notify() {
+        observer.withLock { $0 }?()
     }
 }

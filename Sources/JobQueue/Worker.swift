@@ -2,12 +2,17 @@ import Foundation
 
 /// The supervisor of one worker process: claims jobs, runs each through the
 /// handler (which puts it in a child process), keeps their leases alive,
-/// records progress and outcomes, rescues the jobs of dead workers, and
-/// stops gracefully or by force.
+/// publishes and records outcomes, cleans up after dead workers, keeps
+/// itself off jobs while its box is unhealthy, and stops gracefully or by
+/// force.
 ///
 /// Everything the worker decides happens in one loop over one stream of
-/// events (a tick every `pollInterval`, and each finished attempt), so its
-/// bookkeeping needs no locks.
+/// events (a tick every `pollInterval`, each finished attempt, a stop
+/// request), so its bookkeeping needs no locks. Each pass first does what
+/// needs no store (answering a stop request at once, whatever the store is
+/// doing), then one round with the store (`storeRound`); a store that
+/// cannot be reached is an outage to wait out (`StoreOutage`), never a
+/// reason to exit.
 public struct Worker: Sendable {
     public let store: any JobStore
     public let handler: any JobHandler
@@ -37,31 +42,55 @@ public struct Worker: Sendable {
                             leaseSeconds: leaseSeconds)
     }
 
-    private enum Event: Sendable {
+    /// Why `run` ended other than by a stop request or a drained queue.
+    public enum Failure: Error, CustomStringConvertible {
+        /// The SQLite file was removed or replaced under the worker.
+        case databaseReplaced(String)
+
+        public var description: String {
+            switch self {
+            case .databaseReplaced(let reason): return reason
+            }
+        }
+    }
+
+    enum Event: Sendable {
         case tick
         case finished(Job, JobOutcome)
+        case stopRequested
     }
 
     /// Why the worker itself stopped an attempt.
-    private enum StopReason {
+    enum StopReason {
         /// Cancelled by a user, or its lease was taken over.
         case lost
         /// Forced shutdown: back to the queue, attempt not spent.
         case shutdown
     }
 
-    private struct RunningJob {
+    struct RunningJob {
         var job: Job
         var task: Task<Void, Never>
         var stopReason: StopReason?
     }
 
+    /// A succeeded attempt on its way: recorded as publishing, put in place, recorded as succeeded.
+    struct Success {
+        var job: Job
+        var result: String?
+        var publication: Publication?
+        /// The publication is in place; success is still to be recorded.
+        var published = false
+    }
+
     /// Runs until drained (with `drain`) or stopped through `shutdown`.
     public func run(shutdown: ShutdownRequest) async throws {
-        try await store.registerWorker(identity)
-        log("worker \(identity.id) started: concurrency \(configuration.concurrency), "
-            + "queues \(configuration.queues.isEmpty ? "all" : configuration.queues.joined(separator: ","))")
         let (events, continuation) = AsyncStream<Event>.makeStream()
+        var state = WorkerState(configuration: configuration, events: continuation)
+        shutdown.observe { [store] in
+            continuation.yield(.stopRequested)
+            store.interrupt()
+        }
         let poll = configuration.pollInterval
         let ticker = Task {
             while !Task.isCancelled {
@@ -70,219 +99,283 @@ public struct Worker: Sendable {
             }
         }
         defer { ticker.cancel() }
+        let settler = AttemptSettler(store: store, handler: handler, worker: identity.id, configuration: configuration, log: log)
+        log("worker \(identity.id) started: concurrency \(configuration.concurrency), "
+            + "queues \(configuration.queues.isEmpty ? "all" : configuration.queues.joined(separator: ","))")
 
-        let progress = ProgressBuffer()
-        var running: [LeasedJob: RunningJob] = [:]
-        var completions: [JobCompletion] = []
-        var lastToken: Int64 = -1
-        var queueMayHaveMore = true
-        let clock = ContinuousClock()
-        var nextClaimCheck = clock.now
-        var nextLeaseCheck = clock.now
-        var nextRenewal = clock.now
-        var nextProgressFlush = clock.now
-        var nextDrainCheck = clock.now
-        var nextStopCheck = clock.now
-        var forcing = false
-        var announcedStopping = false
-        // Attempts that ended without success, to record (kept while the store is away).
-        var unsettled: [(job: Job, outcome: JobOutcome, stopReason: StopReason?)] = []
-        // While the store cannot be reached: since when, and when to try again.
-        var storeAway: (since: ContinuousClock.Instant, retryAt: ContinuousClock.Instant, backoff: Duration)?
-
-        loop: for await event in events {
+        for await event in events {
+            let now = ContinuousClock.now
             switch event {
             case .finished(let job, let outcome):
-                guard let entry = running.removeValue(forKey: job.lease) else { continue }
-                if case .succeeded(let result, let commit) = outcome, entry.stopReason == nil {
-                    completions.append(JobCompletion(job: job.lease, worker: identity.id, result: result, commit: commit))
-                } else {
-                    unsettled.append((job, outcome, entry.stopReason))
-                }
-                // Commit and claim again at once when the slots are (mostly)
+                guard let entry = state.running.removeValue(forKey: job.lease) else { continue }
+                state.finished(job, outcome, stopReason: entry.stopReason)
+                // Record and claim again at once when the slots are (mostly)
                 // free, rather than waiting for the next tick: a busy worker
                 // turns over batches of short jobs without idling.
-                if !(running.isEmpty || completions.count >= max(1, configuration.concurrency / 2)) { continue }
-            case .tick:
+                if !(state.running.isEmpty || state.successes.count >= max(1, configuration.concurrency / 2)) { continue }
+            case .tick, .stopRequested:
                 break
             }
 
-            let now = clock.now
-            if let away = storeAway, now < away.retryAt { continue }
+            answerStopRequest(shutdown.level, &state)
+            if let outage = state.outage, outage.isWaiting(at: now) {
+                if state.shouldGiveUp(level: shutdown.level, at: now, leaseSeconds: configuration.leaseSeconds) {
+                    log("worker \(identity.id): the queue database is still unreachable; stopping without recording "
+                        + "\(state.unrecorded) result(s): their jobs will be finished or run again by other workers")
+                    return
+                }
+                continue
+            }
             do {
-            while let first = unsettled.first {
-                try await settle(first.job, outcome: first.outcome, stopReason: first.stopReason)
-                unsettled.removeFirst()
-            }
-            if now >= nextStopCheck {
-                // `vqueue worker stop` from any process reaches us through the store.
-                nextStopCheck = now + .milliseconds(250)
-                shutdown.request(try await store.stopRequest(worker: identity.id))
-            }
-            let level = shutdown.level
-            if level >= .graceful && !announcedStopping {
-                announcedStopping = true
-                let how = level >= .immediate ? "now" : "after its \(running.count) running job(s)"
-                try await store.workerStopping(id: identity.id, reason: "stopping \(how)")
-                log("worker \(identity.id) stopping \(how)")
-            }
-            if level >= .immediate && !forcing {
-                forcing = true
-                log("worker \(identity.id) stopping now: \(running.count) running job(s) go back to the queue")
-                for key in running.keys {
-                    running[key]!.stopReason = .shutdown
-                    running[key]!.task.cancel()
+                let done = try await storeRound(&state, shutdown: shutdown, settler: settler, at: now)
+                if let outage = state.outage {
+                    log("worker \(identity.id): the queue database is back after \(outage.duration(at: ContinuousClock.now))")
+                    state.outage = nil
                 }
-            }
-
-            if !completions.isEmpty {
-                // Kept until committed: while the store is away, they wait here.
-                try await commit(completions)
-                completions.removeAll()
-            }
-
-            if now >= nextLeaseCheck && !running.isEmpty {
-                nextLeaseCheck = now + .milliseconds(250)
-                let lost = try await store.leasesLost(worker: identity.id, jobs: Array(running.keys))
-                for key in lost where running[key]?.stopReason == nil {
-                    running[key]!.stopReason = .lost
-                    running[key]!.task.cancel()
-                }
-            }
-
-            if now >= nextRenewal {
-                nextRenewal = now + .milliseconds(Int64(configuration.leaseSeconds * 1000 / 3))
-                try await store.renewLeases(worker: identity.id, jobs: Array(running.keys), leaseSeconds: configuration.leaseSeconds)
-                for worker in try await store.markSilentWorkers() {
-                    log("worker \(worker.id) is gone: no heartbeat within its lease")
-                }
-                for job in try await store.rescueExpiredLeases(retry: configuration.retry) {
-                    handler.discard(job)
-                    log(line(job.id, job.state, detail: job.state == .failed ? job.error : "retrying: \(job.error ?? "")"))
-                }
-            }
-
-            if now >= nextProgressFlush {
-                nextProgressFlush = now + .milliseconds(500)
-                try await store.recordProgress(progress.take().filter { running[$0.key] != nil })
-            }
-
-            let free = configuration.concurrency - running.count
-            if level == .none && free > 0 {
-                let token = try await store.changeToken(for: .jobQueued)
-                if token != lastToken || queueMayHaveMore || now >= nextClaimCheck {
-                    lastToken = token
-                    nextClaimCheck = now + .seconds(1)
-                    let claimed = try await store.claim(worker: identity.id, queues: configuration.queues,
-                                                        limit: free, leaseSeconds: configuration.leaseSeconds)
-                    queueMayHaveMore = claimed.count == free
-                    for job in claimed {
-                        log(line(job.id, .running, detail: "attempt \(job.attempts) of \(job.maxAttempts)"))
-                        let lease = job.lease
-                        let task = Task { [handler] in
-                            let outcome = await handler.run(job) { progress.record($0, for: lease) }
-                            continuation.yield(.finished(job, outcome))
-                        }
-                        running[lease] = RunningJob(job: job, task: task)
-                    }
-                }
-            }
-
-            if running.isEmpty && completions.isEmpty && unsettled.isEmpty {
-                if level >= .graceful { break loop }
-                if configuration.drain && now >= nextDrainCheck {
-                    nextDrainCheck = now + .milliseconds(100)
-                    if try await store.unfinishedCount() == 0 { break loop }
-                }
-            }
-            if let away = storeAway {
-                log("worker \(identity.id): the queue database is back after \(Self.seconds(clock.now - away.since))")
-                storeAway = nil
-            }
+                if done { break }
+            } catch let error as Failure {
+                log("worker \(identity.id): \(error); stopping its jobs and exiting (restart it to use the new database)")
+                for key in state.running.keys { state.running[key]!.task.cancel() }
+                throw error
             } catch {
-                // The store is away (a database restart, a dropped connection):
-                // children keep encoding, and what they report waits here.
-                // Try again with backoff; leases are renewed once it is back.
-                let backoff = min((storeAway?.backoff ?? .milliseconds(50)) * 2, .seconds(2))
-                if storeAway == nil {
+                if let unavailable = error as? StoreUnavailable, unavailable.interrupted { continue }
+                if state.outage == nil {
                     log("worker \(identity.id): cannot reach the queue database (\(StoreErrorText.describe(error))); "
-                        + "\(running.count) job(s) keep running; retrying")
+                        + "\(state.running.count) job(s) keep running; retrying")
+                    state.outage = StoreOutage(at: now)
+                } else {
+                    state.outage!.failedAgain(at: ContinuousClock.now)
                 }
-                storeAway = (storeAway?.since ?? now, clock.now + backoff, backoff)
             }
         }
-        try await store.workerStopped(id: identity.id)
+        do {
+            try await store.workerStopped(id: identity.id)
+        } catch {
+            log("worker \(identity.id): could not record that it stopped (\(StoreErrorText.describe(error)))")
+        }
         log("worker \(identity.id) stopped")
     }
 
-    /// Records successes in one transaction; each commit step (the output
-    /// rename) runs only while its lease still holds.
-    private func commit(_ completions: [JobCompletion]) async throws {
-        let results = try await store.complete(completions)
-        for completion in completions {
-            switch results[completion.job] ?? .leaseLost {
-            case .succeeded:
-                log(line(completion.job.id, .succeeded, detail: nil))
-            case .leaseLost:
-                log(line(completion.job.id, nil, detail: "result discarded: this worker no longer holds the job"))
-                handler.discard(try await jobForDiscard(completion.job))
-            case .commitFailed(let reason):
-                let job = try await jobForDiscard(completion.job)
-                try await settle(job, outcome: .failed("could not put the result in place: \(reason)", permanent: false), stopReason: nil)
+    /// What a stop request changes at once, without the store: claiming
+    /// stops, and a forced stop stops the running attempts.
+    private func answerStopRequest(_ level: ShutdownRequest.Level, _ state: inout WorkerState) {
+        if level >= .graceful && !state.announcedStopping {
+            state.announcedStopping = true
+            let how = level >= .immediate ? "now" : "after its \(state.running.count) running job(s)"
+            state.stoppingReason = "stopping \(how)"
+            log("worker \(identity.id) stopping \(how)")
+        }
+        if level >= .immediate && !state.forcing {
+            state.forcing = true
+            log("worker \(identity.id) stopping now: \(state.running.count) running job(s) go back to the queue")
+            for key in state.running.keys where state.running[key]!.stopReason == nil {
+                state.running[key]!.stopReason = .shutdown
+                state.running[key]!.task.cancel()
             }
         }
     }
 
-    private func jobForDiscard(_ lease: LeasedJob) async throws -> Job {
-        var job = try await store.job(id: lease.id) ?? Job(id: lease.id, kind: "", payload: "{}", queue: "", priority: 0,
-                                                          state: .failed, attempts: lease.attempt, maxAttempts: 0, runAt: 0,
-                                                          submittedAt: 0)
-        job.attempts = lease.attempt
-        return job
+    /// One pass of everything that needs the store. Throws when the store
+    /// cannot be reached (the caller waits and tries again); returns true
+    /// when the worker is done.
+    private func storeRound(_ state: inout WorkerState, shutdown: ShutdownRequest, settler: AttemptSettler,
+                            at now: ContinuousClock.Instant) async throws -> Bool {
+        if !state.registered {
+            try await store.registerWorker(identity)
+            state.registered = true
+        }
+        try await settle(&state, settler: settler)
+
+        if state.schedule.isDue(.stopRequest, at: now) {
+            // `vqueue worker stop` from any process reaches us through the store.
+            shutdown.request(try await store.stopRequest(worker: identity.id))
+            answerStopRequest(shutdown.level, &state)
+        }
+        if let reason = state.stoppingReason {
+            try await store.workerStopping(id: identity.id, reason: reason)
+            state.stoppingReason = nil
+        }
+
+        try await publish(&state, settler: settler)
+
+        if !state.running.isEmpty && state.schedule.isDue(.leases, at: now) {
+            let lost = try await store.leasesLost(worker: identity.id, jobs: Array(state.running.keys))
+            for key in lost where state.running[key]?.stopReason == nil {
+                state.running[key]!.stopReason = .lost
+                state.running[key]!.task.cancel()
+            }
+        }
+
+        if state.schedule.isDue(.renewal, at: now) {
+            do {
+                try store.checkIdentity()
+            } catch let error as StoreUnavailable {
+                throw Failure.databaseReplaced(error.description)
+            }
+            try await store.heartbeat(worker: identity.id, jobs: Array(state.running.keys), leaseSeconds: configuration.leaseSeconds)
+            for worker in try await store.markSilentWorkers() {
+                log("worker \(worker.id) is gone: no heartbeat within its lease")
+            }
+            try await settler.handle(try await store.rescue(retry: configuration.retry))
+            try await judgeFailureStreak(&state, at: now)
+        }
+
+        if state.schedule.isDue(.progress, at: now) {
+            try await store.recordProgress(state.progress.take().filter { state.running[$0.key] != nil })
+        }
+
+        try await checkHealth(&state, at: now)
+
+        let level = shutdown.level
+        let free = configuration.concurrency - state.running.count
+        if level == .none && state.health.isHealthy && free > 0 {
+            let token = try await store.changeToken(for: .jobQueued)
+            if token != state.lastToken || state.queueMayHaveMore || state.schedule.isDue(.claim, at: now) {
+                state.lastToken = token
+                let claimed = try await store.claim(worker: identity.id, queues: configuration.queues, limit: free,
+                                                    leaseSeconds: configuration.leaseSeconds)
+                state.queueMayHaveMore = claimed.count == free
+                for job in claimed { start(job, &state, settler: settler) }
+            }
+        }
+
+        if state.isIdle {
+            if level >= .graceful { return true }
+            if configuration.drain && state.schedule.isDue(.drain, at: now), try await store.unfinishedCount() == 0 {
+                return true
+            }
+        }
+        return false
     }
 
-    /// Records an attempt that did not succeed.
-    private func settle(_ job: Job, outcome: JobOutcome, stopReason: StopReason?) async throws {
+    private func start(_ job: Job, _ state: inout WorkerState, settler: AttemptSettler) {
+        log(settler.line(job.id, .running, "attempt \(job.attemptsUsed) of \(job.maxAttempts)"))
         let lease = job.lease
-        switch (stopReason, outcome) {
-        case (.shutdown, _):
-            handler.discard(job)
-            try await store.release([lease], worker: identity.id, reason: "worker \(identity.id) was stopped")
-            log(line(job.id, .queued, detail: "worker stopped; attempt not counted"))
-        case (.lost, _):
-            handler.discard(job)
-            let now = try await store.job(id: job.id)
-            log(line(job.id, nil, detail: now?.state == .cancelled ? "cancelled; stopped"
-                     : "lease lost (the job is \(now?.state.rawValue ?? "gone") elsewhere); stopped"))
-        case (nil, .failed(let message, let permanent)):
-            try await fail(job, message, permanent: permanent)
-        case (nil, .crashed(let signal, let detail)):
-            let name = SignalName.of(signal)
-            if job.attempts >= job.maxAttempts {
-                try await fail(job, "poison: the job's process crashed (\(name)) on attempt \(job.attempts) of \(job.maxAttempts)"
-                               + (detail.isEmpty ? "" : ": \(detail)"), permanent: true)
-            } else {
-                try await fail(job, "the job's process crashed (\(name))", permanent: false)
+        let progress = state.progress
+        let task = Task { [handler, events = state.events] in
+            let outcome = await handler.run(job) { progress.record($0, for: lease) }
+            events.yield(.finished(job, outcome))
+        }
+        state.running[lease] = RunningJob(job: job, task: task)
+    }
+
+    /// Records attempts that ended without success, and cancelled attempts
+    /// whose child has stopped.
+    private func settle(_ state: inout WorkerState, settler: AttemptSettler) async throws {
+        if !state.released.isEmpty {
+            try await settler.release(state.released)
+            state.released.removeAll()
+        }
+        if !state.stopped.isEmpty {
+            for job in state.stopped {
+                handler.discard(job)
+                let now = try await store.job(id: job.id)
+                log(settler.line(job.id, nil, now?.state == .cancelled ? "cancelled; stopped"
+                                 : "lease lost (the job is \(now?.state.rawValue ?? "gone") elsewhere); stopped"))
             }
-        case (nil, .stopped), (nil, .succeeded):
-            try await fail(job, "the attempt stopped unexpectedly", permanent: false)
+            try await store.settleStopped(state.stopped.map(\.lease), worker: identity.id)
+            state.stopped.removeAll()
+        }
+        while let (job, outcome) = state.failures.first {
+            if try await settler.settleFailure(job, outcome) {
+                state.health.attemptFailed(job: job.id)
+            }
+            if case .unavailableHere(let reason) = outcome {
+                state.health.unavailable(reason)
+            }
+            state.failures.removeFirst()
         }
     }
 
-    private func fail(_ job: Job, _ message: String, permanent: Bool) async throws {
-        handler.discard(job)
-        let final = permanent || job.attempts >= job.maxAttempts
-        let retryAfter = final ? nil : configuration.retry.delay(afterAttempt: job.attempts)
-        _ = try await store.fail(job.lease, worker: identity.id, error: message, retryAfter: retryAfter)
-        log(line(job.id, final ? .failed : .queued, detail: final ? message : "retrying after: \(message)"))
+    /// Successes in three recorded steps: the publication is recorded
+    /// (while the lease holds), made (the handler's rename), then success is
+    /// recorded. A worker that dies in between leaves a job that another
+    /// worker finishes (`AttemptSettler.handle`).
+    private func publish(_ state: inout WorkerState, settler: AttemptSettler) async throws {
+        guard !state.successes.isEmpty else { return }
+        let pending = state.successes.filter { $0.publication != nil && !$0.published }
+        if !pending.isEmpty {
+            let held = try await store.beginPublishing(
+                pending.map { PendingPublication(job: $0.job.lease, token: $0.publication!.token, result: $0.result) },
+                worker: identity.id, leaseSeconds: configuration.leaseSeconds)
+            var failed: [(Job, JobOutcome)] = []
+            state.successes = state.successes.compactMap { success in
+                guard let publication = success.publication, !success.published else { return success }
+                guard held.contains(success.job.lease) else {
+                    log(settler.line(success.job.id, nil, "result discarded: this worker no longer holds the job"))
+                    handler.discard(success.job)
+                    return nil
+                }
+                do {
+                    try publication.publish()
+                    var done = success
+                    done.published = true
+                    return done
+                } catch let failure as JobFailure {
+                    failed.append((success.job, .failed(failure)))
+                } catch {
+                    failed.append((success.job, .failed(JobFailure("could not put the result in place: \(error)",
+                                                                   code: "publish_failed", permanent: false))))
+                }
+                return nil
+            }
+            state.failures += failed
+        }
+        let ready = state.successes.filter { $0.publication == nil || $0.published }
+        guard !ready.isEmpty else { return }
+        let recorded = try await store.complete(ready.map { JobCompletion(job: $0.job.lease, result: $0.result) },
+                                                worker: identity.id)
+        for success in ready {
+            if recorded.contains(success.job.lease) {
+                log(settler.line(success.job.id, .succeeded, nil))
+                state.health.attemptSucceeded()
+            } else if success.published {
+                log(settler.line(success.job.id, nil, "result put in place, but the job was taken over meanwhile; its new worker records it"))
+            } else {
+                log(settler.line(success.job.id, nil, "result discarded: this worker no longer holds the job"))
+                handler.discard(success.job)
+            }
+        }
+        let finished = Set(ready.map(\.job.lease))
+        state.successes.removeAll { finished.contains($0.job.lease) }
+        try await settle(&state, settler: settler)
     }
 
-    private static func seconds(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return String(format: "%.1f s", seconds)
+    /// While unhealthy: heal when the handler says the box is fine again (or
+    /// a streak pause has run its time); keep the store told either way.
+    private func checkHealth(_ state: inout WorkerState, at now: ContinuousClock.Instant) async throws {
+        if !state.health.isHealthy && state.schedule.isDue(.health, at: now) {
+            if state.health.isPaused {
+                if state.health.pauseIsOver(at: now) { state.health.healed() }
+            } else if handler.healthProblem() == nil {
+                state.health.healed()
+            }
+            if state.health.isHealthy { log("worker \(identity.id) is healthy again: taking jobs") }
+        } else if state.health.isHealthy && !state.checkedHealthOnce {
+            state.checkedHealthOnce = true
+            if let problem = handler.healthProblem() { state.health.unavailable(problem) }
+        }
+        if state.health.recorded != state.health.problem {
+            if let problem = state.health.problem { log("worker \(identity.id) is unhealthy, taking no jobs: \(problem)") }
+            try await store.setHealth(worker: identity.id, problem: state.health.problem)
+            state.health.recorded = state.health.problem
+        }
     }
 
-    private func line(_ id: Int64, _ state: JobState?, detail: String?) -> String {
-        "job \(id) \(state?.rawValue ?? "-") worker=\(identity.id)" + (detail.map { " \($0)" } ?? "")
+    /// A worker whose last attempts all failed on jobs that then succeeded
+    /// elsewhere is the problem, not the jobs: it pauses itself.
+    private func judgeFailureStreak(_ state: inout WorkerState, at now: ContinuousClock.Instant) async throws {
+        guard state.health.isHealthy, let streak = state.health.streakToJudge else { return }
+        var elsewhere = 0
+        var lastError: String?
+        for id in streak {
+            guard let job = try await store.job(id: id) else { continue }
+            if job.state == .succeeded && job.leaseOwner != identity.id { elsewhere += 1 }
+            lastError = lastError ?? job.error
+        }
+        guard elsewhere == streak.count else { return }
+        let pause = configuration.failureStreakPause
+        state.health.pause("its last \(streak.count) attempts failed on jobs that then succeeded on other workers; "
+                           + "paused for \(Int(pause)) s", until: now + .milliseconds(Int64(pause * 1000)))
     }
 }

@@ -12,18 +12,27 @@ public struct WorkerConfiguration: Sendable {
     /// Exit once nothing is queued, retrying or running anywhere.
     public var drain: Bool
     /// How often an idle worker looks for new jobs. The check is one cheap
-    /// `PRAGMA data_version`, so it can be frequent without a backoff: a job
-    /// submitted to an idle worker starts within about this long.
+    /// change counter (`PRAGMA data_version`, or NOTIFYs counted), so it
+    /// can be frequent: a job submitted to an idle worker starts within
+    /// about this long.
     public var pollInterval: Double
     public var retry: RetryPolicy
+    /// A worker whose last this many attempts in a row failed on jobs that
+    /// then succeeded on other workers pauses itself (0: never).
+    public var failureStreakLimit: Int
+    /// How long such a pause lasts before the worker tries again.
+    public var failureStreakPause: Double
 
     public init(concurrency: Int = ProcessInfo.processInfo.activeProcessorCount, queues: [String] = [],
-                leaseSeconds: Double = 30, drain: Bool = false, pollInterval: Double = 0.01, retry: RetryPolicy = RetryPolicy()) {
+                leaseSeconds: Double = 30, drain: Bool = false, pollInterval: Double = 0.01, retry: RetryPolicy = RetryPolicy(),
+                failureStreakLimit: Int = 5, failureStreakPause: Double = 300) {
         self.concurrency = concurrency
         self.queues = queues
         self.leaseSeconds = leaseSeconds
         self.drain = drain
         self.pollInterval = pollInterval
         self.retry = retry
+        self.failureStreakLimit = failureStreakLimit
+        self.failureStreakPause = failureStreakPause
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import JobQueue
+import TranscodeJobs
 
 /// A batch as `status --batch` and `submit --json` show it: counts per
 /// state, progress weighted by media duration, an ETA, and the failures.
@@ -28,9 +29,17 @@ struct BatchReport: Encodable {
 
     /// Seconds left at the pace since the batch's first job started.
     var eta: Double? {
-        guard !isFinished, let start = jobs.compactMap(\.startedAt).min() else { return nil }
+        guard !isFinished else { return nil }
+        return Self.eta(start: jobs.compactMap(\.startedAt).min(), progress: progress)
+    }
+
+    static func eta(_ summary: BatchSummary) -> Double? {
+        summary.isFinished ? nil : eta(start: summary.firstStart, progress: summary.progress)
+    }
+
+    private static func eta(start: Double?, progress fraction: Double) -> Double? {
+        guard let start else { return nil }
         let elapsed = Date().timeIntervalSince1970 - start
-        let fraction = progress
         guard fraction > 0.001, elapsed > 0 else { return nil }
         return elapsed * (1 - fraction) / fraction
     }
@@ -53,12 +62,18 @@ struct BatchReport: Encodable {
         let input: String?
         let output: String?
         let error: String?
+        let errorCode: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, input, output, error
+            case errorCode = "error_code"
+        }
     }
 
     var failures: [Failure] {
         jobs.filter { $0.state == .failed }.map { job in
             let transcode = TranscodeJob.decode(job.payload)
-            return Failure(id: job.id, input: transcode?.input, output: transcode?.output, error: job.error)
+            return Failure(id: job.id, input: transcode?.input, output: transcode?.output, error: job.error, errorCode: job.errorCode)
         }
     }
 
@@ -86,6 +101,6 @@ struct BatchReport: Encodable {
         var head = "batch \(id): \(jobs.count) job\(jobs.count == 1 ? "" : "s"), " + parts.joined(separator: ", ")
         head += String(format: "; %.0f%%", progress * 100)
         if let eta { head += " ETA \(ProgressDisplay.clock(eta))" }
-        return [head] + failures.map { "  job \($0.id) failed: \($0.error ?? "unknown error")" }
+        return [head] + failures.map { "  job \($0.id) failed: \(DisplayText.escaped($0.error ?? "unknown error"))" }
     }
 }

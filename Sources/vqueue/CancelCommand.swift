@@ -31,8 +31,14 @@ struct CancelCommand: AsyncParsableCommand {
         guard let before = try await store.job(id: id) else {
             throw CommandFailure.report("job \(id)", "no such job", exitCode: noSuchJobExitCode)
         }
-        guard !before.state.isFinished, let job = try await store.cancel(id: id), job.state == .cancelled else {
+        guard !before.state.isFinished, let job = try await store.cancel(id: id) else {
             throw CommandFailure.report("job \(id)", "already \(before.state.rawValue); nothing to cancel")
+        }
+        guard job.state == .cancelled else {
+            if job.state == .running && job.publishing != nil {
+                throw CommandFailure.report("job \(id)", "is putting its finished output in place; too late to cancel")
+            }
+            throw CommandFailure.report("job \(id)", "already \(job.state.rawValue); nothing to cancel")
         }
         print(JobReport(job).line)
     }

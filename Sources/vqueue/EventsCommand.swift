@@ -13,7 +13,8 @@ struct EventsCommand: AsyncParsableCommand {
 
         JSON fields: id, kind ("job" or "worker"), at (ISO 8601 UTC), job (id or null),
         from (previous job state or null), to (job state, or for workers online, stopping,
-        stopped, offline), worker, detail.
+        stopped, offline, unhealthy, healthy), worker, detail, error_code (for a failure or a
+        retry: the stable code of its error, else null).
 
         Examples:
           vqueue events --job 42
@@ -69,6 +70,7 @@ struct EventReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id, kind, at, job, from, to, worker, detail
+        case errorCode = "error_code"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -81,6 +83,7 @@ struct EventReport: Encodable {
         try c.encode(event.to, forKey: .to)
         try c.encode(event.worker, forKey: .worker)
         try c.encode(event.detail, forKey: .detail)
+        try c.encode(event.errorCode, forKey: .errorCode)
     }
 
     /// `#12 2026-11-26T17:30:00.123Z job 5 queued -> running worker=host:1:ab`
@@ -92,7 +95,7 @@ struct EventReport: Encodable {
             text += "worker \(event.worker ?? "?") \(event.to)"
         }
         if event.jobID != nil, let worker = event.worker { text += " worker=\(worker)" }
-        if let detail = event.detail { text += ": \(detail)" }
+        if let detail = event.detail { text += ": \(DisplayText.escaped(detail))" }
         return text
     }
 }

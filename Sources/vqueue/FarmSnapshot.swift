@@ -1,5 +1,6 @@
 import Foundation
 import JobQueue
+import TranscodeJobs
 
 /// Everything `vqueue top` shows, read in one go, and laid out as lines for
 /// a screen of a given size.
@@ -34,7 +35,9 @@ struct FarmSnapshot {
     func lines(width: Int, height: Int, selected: Int?, database: String) -> [String] {
         var head = ["vqueue top  \(database)  \(Timestamp.iso(takenAt).prefix(19).replacingOccurrences(of: "T", with: " "))Z"]
         let alive = workers.filter { $0.state == .alive }.count
-        head.append("WORKERS \(alive) alive, \(workers.count - alive) other")
+        let unhealthy = workers.filter { $0.state == .unhealthy }.count
+        head.append("WORKERS \(alive) alive, " + (unhealthy > 0 ? "\(unhealthy) unhealthy, " : "")
+                    + "\(workers.count - alive - unhealthy) other")
         var workerLines = workers.map { report -> String in
             let fps = running.filter { $0.leaseOwner == report.worker.id }.compactMap(\.fps).reduce(0, +)
             // %-24@ pads nothing on Linux Foundation; pad the strings here.
@@ -44,6 +47,9 @@ struct FarmSnapshot {
                          report.worker.jobsFailed, fps)
         }
         if workerLines.isEmpty { workerLines = [" (no workers)"] }
+        for report in workers where report.state == .unhealthy {
+            workerLines.append("   unhealthy: " + DisplayText.escaped(report.worker.unhealthyReason ?? "?"))
+        }
 
         var jobLines = ["RUNNING \(running.count)"]
         let barWidth = max(10, min(30, width - 50))
@@ -51,7 +57,7 @@ struct FarmSnapshot {
             let report = JobReport(job)
             let filled = Int(report.progress * Double(barWidth))
             let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: barWidth - filled)
-            let name = report.transcode.map { URL(fileURLWithPath: $0.input).lastPathComponent } ?? job.kind
+            let name = DisplayText.escaped(report.transcode.map { URL(fileURLWithPath: $0.input).lastPathComponent } ?? job.kind)
             let eta = job.eta.map { ProgressDisplay.clock($0) } ?? "--:--"
             let marker = index == selected ? ">" : " "
             jobLines.append(String(format: "%@%6lld [%@] %3.0f%% %5.0f fps ETA %@ %@", marker, job.id, bar,
@@ -64,7 +70,7 @@ struct FarmSnapshot {
                     "FINISHED last minute: \(lastMinute.succeeded) ok, \(lastMinute.failed) failed;"
                         + " last hour: \(lastHour.succeeded) ok, \(lastHour.failed) failed"]
         tail.append("LATEST FAILURES")
-        tail += failures.isEmpty ? ["  (none)"] : failures.map { "  job \($0.id): \($0.error ?? "?")" }
+        tail += failures.isEmpty ? ["  (none)"] : failures.map { "  job \($0.id): \(DisplayText.escaped($0.error ?? "?"))" }
 
         // Fit the height: the running jobs give way first, then failures.
         var lines = head + workerLines + jobLines + tail

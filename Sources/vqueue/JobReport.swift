@@ -1,5 +1,6 @@
 import Foundation
 import JobQueue
+import TranscodeJobs
 
 /// A job as `status`, `list` and `submit --json` show it. The JSON field
 /// names are a documented, stable contract (README, "JSON fields").
@@ -13,8 +14,9 @@ struct JobReport: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, state, retrying, progress, fps, eta, input, output, queue, priority, attempts, error, worker
+        case id, state, retrying, progress, fps, eta, input, output, queue, priority, attempts, error, worker, key
         case maxAttempts = "max_attempts"
+        case errorCode = "error_code"
         case submittedAt = "submitted_at"
         case startedAt = "started_at"
         case finishedAt = "finished_at"
@@ -34,9 +36,11 @@ struct JobReport: Encodable {
         try c.encode(transcode?.output, forKey: .output)
         try c.encode(job.queue, forKey: .queue)
         try c.encode(job.priority, forKey: .priority)
-        try c.encode(job.attempts, forKey: .attempts)
+        try c.encode(job.attemptsUsed, forKey: .attempts)
         try c.encode(job.maxAttempts, forKey: .maxAttempts)
         try c.encode(job.state == .succeeded ? nil : job.error, forKey: .error)
+        try c.encode(job.state == .succeeded ? nil : job.errorCode, forKey: .errorCode)
+        try c.encode(job.key, forKey: .key)
         try c.encode(job.leaseOwner, forKey: .worker)
         try c.encode(Timestamp.iso(job.submittedAt), forKey: .submittedAt)
         try c.encode(job.startedAt.map(Timestamp.iso), forKey: .startedAt)
@@ -54,7 +58,10 @@ struct JobReport: Encodable {
         }
     }
 
-    /// `job 12 running 45% 120 fps ETA 0:12, attempt 1/3: /in.avi -> /out.flv`
+    /// `job 12 running 45% 120 fps ETA 0:12, attempt 1/3: /in.avi -> /out.flv`,
+    /// `job 12 failed after 1 attempt (not retried: …): /in.avi -> /out.flv`.
+    /// Names are escaped: a control character in a file name never reaches
+    /// the terminal.
     var line: String {
         var parts = ["job \(job.id)"]
         switch job.state {
@@ -68,9 +75,21 @@ struct JobReport: Encodable {
         default:
             parts.append(job.state.rawValue)
         }
-        var text = parts.joined(separator: " ") + ", attempt \(job.attempts)/\(job.maxAttempts)"
-        if let transcode { text += ": \(transcode.input) -> \(transcode.output)" }
-        if job.state != .succeeded, let error = job.error { text += " (\(error))" }
+        var text = parts.joined(separator: " ")
+        var error = job.error.map(DisplayText.escaped)
+        if job.state == .failed {
+            let attempts = "after \(job.attemptsUsed) attempt\(job.attemptsUsed == 1 ? "" : "s")"
+            if job.failedWithoutRetry, let reason = error {
+                text += " \(attempts) (not retried: \(reason))"
+                error = nil
+            } else {
+                text += " \(attempts)"
+            }
+        } else {
+            text += ", attempt \(job.attemptsUsed)/\(job.maxAttempts)"
+        }
+        if let transcode { text += ": \(DisplayText.escaped(transcode.input)) -> \(DisplayText.escaped(transcode.output))" }
+        if job.state != .succeeded, let error { text += " (\(error))" }
         return text
     }
 

@@ -8,8 +8,14 @@ struct PruneCommand: AsyncParsableCommand {
         abstract: "Delete finished jobs older than a given age, and their events.",
         discussion: """
         Never touches queued or running jobs. Workers that stopped or went away before that
-        age go too. The database file is then compacted, so it does not keep the size of its
-        busiest week. Prints how many jobs were deleted.
+        age go too. Deletes in short transactions, so running workers are never held up (no
+        healthy job is rescued because prune held the database). The freed space is then
+        given back to the file system a little at a time (SQLite: incremental vacuum;
+        PostgreSQL: VACUUM, which blocks nobody). Prints how many jobs were deleted.
+
+        An SQLite queue created before incremental compaction existed needs --compact once:
+        a full VACUUM that blocks writers while it runs (seconds on a big queue) and
+        switches the file to incremental compaction for every later prune.
 
         Examples:
           vqueue prune --older-than 7d
@@ -21,6 +27,9 @@ struct PruneCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("States to delete, comma-separated. Default: succeeded,failed,cancelled.", valueName: "states"))
     var state = "succeeded,failed,cancelled"
+
+    @Flag(help: "Compact the whole database file in one pass (blocks writers while it runs).")
+    var compact = false
 
     @OptionGroup(title: "Queue")
     var queueOptions: QueueOptions
@@ -43,6 +52,7 @@ struct PruneCommand: AsyncParsableCommand {
         let store = try await queueOptions.openStore()
         let cutoff = try await store.now() - olderThan.seconds
         let count = try await store.prune(finishedBefore: cutoff, states: states)
+        if compact { try await store.compact(full: true) }
         print(count)
     }
 }

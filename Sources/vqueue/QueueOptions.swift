@@ -5,14 +5,22 @@ import JobQueue
 /// Which queue database a command uses: `--db`, else `VQUEUE_DB`, else the
 /// default `~/.local/share/vqueue/queue.db` (the same from every folder).
 struct QueueOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The queue database. Default: $VQUEUE_DB, else ~/.local/share/vqueue/queue.db.",
-                               valueName: "path"))
+    @Option(help: ArgumentHelp(
+        "The queue database: a file, or a PostgreSQL URL or key=value string. Default: $VQUEUE_DB, else ~/.local/share/vqueue/queue.db.",
+        valueName: "path-or-url"))
     var db: String?
 
     static let environmentVariable = "VQUEUE_DB"
 
-    var location: String {
-        if let db, !db.isEmpty { return db }
+    func validate() throws {
+        if let db, db.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--db is empty; give the queue database's path or a postgres:// URL.")
+        }
+    }
+
+    /// The location as typed (or taken from the environment, or the default).
+    var text: String {
+        if let db { return db }
         if let env = ProcessInfo.processInfo.environment[Self.environmentVariable], !env.isEmpty { return env }
         return Self.defaultLocation
     }
@@ -23,39 +31,47 @@ struct QueueOptions: ParsableArguments {
         return URL(fileURLWithPath: home).appendingPathComponent(".local/share/vqueue/queue.db").path
     }
 
-    /// Opens (creating if needed) the store: PostgreSQL for a `postgres://`
-    /// URL, else an SQLite file. Ends the command with a one-line error
-    /// naming the database (never its password) when that fails.
-    func openStore() async throws -> any JobStore {
-        let location = location
-        if PostgresLocation.isPostgresURL(location) {
-            let postgres: PostgresLocation
-            do {
-                postgres = try PostgresLocation(url: location)
-            } catch {
-                throw CommandFailure.report(Self.redacted(location), "bad queue database URL: \(error)")
-            }
-            do {
-                return try await PostgresJobStore(location: postgres)
-            } catch {
-                throw CommandFailure.report(postgres.description,
-                                            "cannot open the queue database: \(StoreErrorText.describe(error))")
-            }
+    /// The queue's name for messages, never with a password.
+    var displayName: String {
+        (try? QueueLocation(text).displayName) ?? text
+    }
+
+    /// Opens the store: PostgreSQL for a connection string, else an SQLite
+    /// file (its folder created only with `createFolder`: `submit` and
+    /// `worker`). A database that cannot be opened or reached ends the
+    /// command with one line and exit 75.
+    func openStore(createFolder: Bool = false) async throws -> SQLJobStore {
+        let location: QueueLocation
+        do {
+            location = try QueueLocation(text)
+        } catch {
+            throw CommandFailure.report("--db", error.description, exitCode: ExitCode.validationFailure.rawValue)
         }
         do {
-            return try SQLiteJobStore(path: URL(fileURLWithPath: location).standardizedFileURL.path)
-        } catch {
-            throw CommandFailure.report(location, "cannot open the queue database: \(StoreErrorText.describe(error))")
+            return try await location.open(createFolder: createFolder)
+        } catch let unavailable as StoreUnavailable {
+            throw CommandFailure.report(unavailable.location, "cannot open the queue database: \(unavailable.reason)",
+                                        exitCode: StoreFailure.exitCode)
         }
     }
+}
 
-    /// The queue's name for messages: a PostgreSQL URL without its password.
-    var displayName: String {
-        (try? PostgresLocation(url: location).description) ?? Self.redacted(location)
-    }
+/// Errors of the queue database while a command runs (it went away, its
+/// disk filled, a statement was refused): one line and exit 75, the
+/// sysexits code for "temporary failure, try again", never 1, which
+/// means the job failed.
+enum StoreFailure {
+    static let exitCode: Int32 = 75
 
-    /// A location as typed, with any `:password@` blanked out.
-    static func redacted(_ location: String) -> String {
-        location.replacingOccurrences(of: #"(://[^/:@]*):[^@/]*@"#, with: "$1:***@", options: .regularExpression)
+    /// The line and exit code for `error`, when it is the store's.
+    static func report(_ error: any Error) -> ExitCode? {
+        switch error {
+        case let unavailable as StoreUnavailable:
+            return CommandFailure.report(unavailable.location, "the queue database: \(unavailable.reason)", exitCode: exitCode)
+        case let refused as SQLError:
+            return CommandFailure.report("the queue database", "refused a statement: \(refused.message)", exitCode: exitCode)
+        default:
+            return nil
+        }
     }
 }

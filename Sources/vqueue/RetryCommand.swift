@@ -32,7 +32,13 @@ struct RetryCommand: AsyncParsableCommand {
         guard before.state == .failed || before.state == .cancelled else {
             throw CommandFailure.report("job \(id)", "is \(before.state.rawValue); only failed or cancelled jobs can be retried")
         }
-        guard let job = try await store.retry(id: id), job.state == .queued else {
+        let job: Job?
+        do {
+            job = try await store.retry(id: id)
+        } catch let busy as JobStoreError {
+            throw CommandFailure.report("job \(id)", "not retried: \(DisplayText.escaped(busy.description))")
+        }
+        guard let job, job.state == .queued else {
             throw CommandFailure.report("job \(id)", "changed state meanwhile; not retried")
         }
         print(JobReport(job).line)

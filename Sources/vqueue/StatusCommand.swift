@@ -61,13 +61,16 @@ struct StatusCommand: AsyncParsableCommand {
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 
+    /// Waits for the batch, polling only its counts (one aggregate query,
+    /// cheap however many jobs it has), then prints it whole.
     static func finish(waitingForBatch id: Int64, store: any JobStore, timeout: Double?, json: Bool) async throws {
-        let waiter = Waiter<BatchReport>(fetch: { try await store.batch(id: id).map { BatchReport(id: id, jobs: $0) } },
-                                         isFinished: \.isFinished,
-                                         progress: { ($0.progress, nil, $0.eta) }, timeout: timeout)
-        guard let report = try await waiter.wait() else {
+        let waiter = Waiter<BatchSummary>(fetch: { try await store.batchSummary(id: id) }, isFinished: \.isFinished,
+                                          progress: { summary in (summary.progress, nil, BatchReport.eta(summary)) },
+                                          timeout: timeout)
+        guard try await waiter.wait() != nil, let jobs = try await store.batch(id: id) else {
             throw CommandFailure.report("batch \(id)", "no such batch", exitCode: noSuchJobExitCode)
         }
+        let report = BatchReport(id: id, jobs: jobs)
         if json {
             print(try JobReport.json(report))
         } else {

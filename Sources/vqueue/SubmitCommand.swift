@@ -2,16 +2,23 @@ import ArgumentParser
 import Foundation
 import JobQueue
 import Transcode
+import TranscodeJobs
 
 struct SubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
         abstract: "Queue a transcode (or a batch of them) and print its id at once.",
         discussion: """
-        Everything that can be checked before queueing is: IN exists and is readable, OUT's
-        folder exists and is writable, OUT is not IN, OUT does not exist (unless --overwrite),
-        OUT's extension is .flv, .mp4, .m4v or .mkv, and the options are valid. A refusal is
-        one line on stderr and queues nothing. Paths are stored absolute.
+        Everything that can be checked before queueing is: IN exists and is readable, libav
+        recognises it as one media file with a video stream within the picture-size limit,
+        OUT's folder exists and is writable, OUT is not IN, OUT does not exist (unless
+        --overwrite) and no unfinished job writes it, OUT's extension is .flv, .mp4, .m4v or
+        .mkv, and the options are valid. A refusal is one line on stderr and queues nothing
+        (exit 1; 64 for bad usage; 75 when the queue database cannot be reached). Paths are
+        stored absolute.
+
+        --key K makes a retried submit safe: when a job with that key exists, whatever its
+        state, its id is printed (exit 0) and nothing new is queued.
 
         A batch (--out-dir DIR --format F IN...) queues one job per input, writing
         DIR/<input name without extension>.F; it prints the batch id, then one job id per
@@ -20,6 +27,7 @@ struct SubmitCommand: AsyncParsableCommand {
 
         Examples:
           id=$(vqueue submit upload.avi /srv/video/42.flv -b 200k)
+          id=$(vqueue submit --key upload-42 upload.avi /srv/video/42.flv)
           vqueue submit in.mov out.mp4 --preset 720p --priority 10 --queue fast
           vqueue submit in.mkv out.mp4 --wait        # exit status as for `vqueue status`
           vqueue submit --out-dir /srv/video --format mp4 uploads/*.mov
@@ -43,8 +51,16 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Queue name; workers take from the queues they are given. Default: default.", valueName: "name"))
     var queue = "default"
 
-    @Option(help: ArgumentHelp("Higher runs first. Default: 0.", valueName: "n"))
+    @Option(help: ArgumentHelp("Higher runs first; may be negative. Default: 0.", valueName: "n"),
+            transform: { text throws -> Int in
+                guard let value = Int(text) else { throw ValidationError("--priority takes a whole number, not '\(text)'.") }
+                return value
+            })
     var priority = 0
+
+    @Option(help: ArgumentHelp("An idempotency key: if a job with this key exists, print its id instead of queueing another.",
+                               valueName: "key"))
+    var key: String?
 
     @Option(help: ArgumentHelp("Attempts before a transiently failing job fails for good. Default: 3.", valueName: "n"))
     var maxAttempts = 3
@@ -61,6 +77,8 @@ struct SubmitCommand: AsyncParsableCommand {
     func validate() throws {
         if !(1...100).contains(maxAttempts) { throw ValidationError("--max-attempts must be between 1 and 100.") }
         if queue.isEmpty { throw ValidationError("--queue needs a name.") }
+        if let key, key.isEmpty || key.utf8.count > 255 { throw ValidationError("--key takes 1 to 255 bytes.") }
+        if key != nil && outDir != nil { throw ValidationError("--key goes with a single job, not a batch.") }
         if outDir == nil {
             if format != nil { throw ValidationError("--format goes with --out-dir (a batch); a single job takes OUT's extension.") }
             if files.count != 2 { throw ValidationError("give IN and OUT, or --out-dir DIR --format F and the inputs.") }
@@ -73,88 +91,127 @@ struct SubmitCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        LibAVLogging.configure(verbose: false)
         let options = transcodeOptions.options
         if let outDir, let format {
             try await submitBatch(outDir: outDir, format: format, options: options)
             return
         }
-        let job = try SubmissionCheck.transcodeJob(input: files[0], output: files[1], options: options, overwrite: overwrite)
-        let store = try await queueOptions.openStore()
-        let submitted = try await queueing { try await store.submit([newJob(job, weight: 1)])[0] }
-        print(json ? try JobReport.json(JobReport(submitted)) : String(submitted.id))
-        guard wait else { return }
-        try await StatusCommand.finish(waitingFor: submitted.id, store: store, timeout: nil, json: false)
+        let store = try await queueOptions.openStore(createFolder: true)
+        if let key, let existing = try await store.job(key: key) {
+            try await report(existing, store: store)
+            return
+        }
+        let (job, duration) = try SubmissionCheck.transcodeJob(input: files[0], output: files[1], options: options,
+                                                               overwrite: overwrite)
+        let submitted = try await queueing(output: job.output) {
+            try await store.submit([try newJob(job, weight: duration ?? 1, key: key)])[0].job
+        }
+        try await report(submitted, store: store)
+    }
+
+    /// The job's id (or JSON), or with --wait the job as it ends.
+    private func report(_ job: Job, store: SQLJobStore) async throws {
+        if wait {
+            try await StatusCommand.finish(waitingFor: job.id, store: store, timeout: nil, json: json)
+        } else {
+            print(json ? try JobReport.json(JobReport(job)) : String(job.id))
+        }
     }
 
     private func submitBatch(outDir: String, format: String, options: TranscodeOptions) async throws {
         let jobs = try SubmissionCheck.batch(inputs: files, outDir: outDir, format: format, options: options, overwrite: overwrite)
-        // Batch progress is weighted by media duration; an input libav cannot
-        // read counts as one second (its job will fail with the reason).
-        let weighted = try jobs.map { try newJob($0, weight: (try? MediaProbe.probe(path: $0.input).duration).flatMap { $0 } ?? 1) }
+        // Batch progress is weighted by media duration.
+        let weighted = try jobs.map { try newJob($0.job, weight: $0.duration ?? 1, key: nil) }
         // Longest first: workers take jobs in id order, and starting the long
         // ones early keeps every core busy to the end of the batch instead of
         // one core finishing a long job alone. Ids are still printed in the
         // order of the inputs.
         let longestFirst = weighted.indices.sorted { weighted[$0].weight > weighted[$1].weight }
-        let store = try await queueOptions.openStore()
-        let (batchID, queued) = try await queueing { try await store.submitBatch(longestFirst.map { weighted[$0] }) }
+        let store = try await queueOptions.openStore(createFolder: true)
+        let (batchID, queued) = try await queueing(output: nil) { try await store.submitBatch(longestFirst.map { weighted[$0] }) }
         var submitted = queued
         for (position, index) in longestFirst.enumerated() { submitted[index] = queued[position] }
-        if json {
+        if wait {
+            try await StatusCommand.finish(waitingForBatch: batchID, store: store, timeout: nil, json: json)
+        } else if json {
             print(try JobReport.json(BatchReport(id: batchID, jobs: queued)))
         } else {
             print(batchID)
             for job in submitted { print(job.id) }
         }
-        guard wait else { return }
-        try await StatusCommand.finish(waitingForBatch: batchID, store: store, timeout: nil, json: false)
     }
 
-    private func newJob(_ job: TranscodeJob, weight: Double) throws -> NewJob {
+    private func newJob(_ job: TranscodeJob, weight: Double, key: String?) throws -> NewJob {
         NewJob(kind: TranscodeJob.kind, payload: try job.encoded(), queue: queue, priority: priority,
-               maxAttempts: maxAttempts, weight: max(weight, 0.001))
+               maxAttempts: maxAttempts, weight: max(weight, 0.001), target: job.output, key: key)
     }
 
-    private func queueing<T>(_ work: () async throws -> T) async throws -> T {
+    /// Runs the store's submit; another unfinished job writing the same OUT
+    /// is a refusal naming that job.
+    private func queueing<T>(output: String?, _ work: () async throws -> T) async throws -> T {
         do {
             return try await work()
-        } catch {
-            throw CommandFailure.report(queueOptions.displayName, "could not queue: \(StoreErrorText.describe(error))")
+        } catch let busy as JobStoreError {
+            guard case .targetBusy(let target, let jobID) = busy else { throw busy }
+            throw CommandFailure.report(DisplayText.escaped(output ?? target),
+                                        "job \(jobID) is already queued or running to write this file; "
+                                        + "wait for it or cancel it, or choose another output")
         }
     }
 }
 
 /// The checks `submit` makes before anything is queued.
 enum SubmissionCheck {
-    static func transcodeJob(input: String, output: String, options: TranscodeOptions, overwrite: Bool) throws -> TranscodeJob {
+    /// The job, and the input's duration (its weight in a batch), or a
+    /// one-line refusal.
+    static func transcodeJob(input: String, output: String, options: TranscodeOptions,
+                             overwrite: Bool) throws -> (job: TranscodeJob, duration: Double?) {
         let inputPath = absolute(input)
         let outputPath = absolute(output)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: inputPath, isDirectory: &isDirectory) else {
-            throw CommandFailure.report(input, "no such file")
+            throw CommandFailure.report(DisplayText.escaped(input), "no such file")
         }
-        guard !isDirectory.boolValue else { throw CommandFailure.report(input, "is a folder, not a video file") }
+        guard !isDirectory.boolValue else { throw CommandFailure.report(DisplayText.escaped(input), "is a folder, not a video file") }
         guard FileManager.default.isReadableFile(atPath: inputPath) else {
-            throw CommandFailure.report(input, "cannot be read (permission denied)")
+            throw CommandFailure.report(DisplayText.escaped(input), "cannot be read (permission denied)")
         }
         do {
             try OutputTarget.validate(input: inputPath, output: outputPath, overwrite: overwrite)
         } catch {
-            throw CommandFailure.report(output, error.description)
+            throw CommandFailure.report(DisplayText.escaped(output), error.description)
         }
-        return TranscodeJob(input: inputPath, output: outputPath, options: options, overwrite: overwrite)
+        let duration = try inspect(input: input, path: inputPath, options: options)
+        return (TranscodeJob(input: inputPath, output: outputPath, options: options, overwrite: overwrite), duration)
+    }
+
+    /// What libav sees, refusing an input every attempt would fail on: not
+    /// a media file it recognises, no video stream, a picture over the limit.
+    private static func inspect(input: String, path: String, options: TranscodeOptions) throws -> Double? {
+        let media: MediaInfo
+        do {
+            media = try MediaProbe.probe(path: path, maxPixels: options.maxPixels)
+        } catch {
+            throw CommandFailure.report(DisplayText.escaped(input), error.description)
+        }
+        guard media.streams.contains(where: { $0.type == "video" }) else {
+            throw CommandFailure.report(DisplayText.escaped(input), TranscodeError.noVideoStream.description)
+        }
+        return media.duration
     }
 
     /// One job per input into `outDir`, every input checked first and no two
     /// writing the same output.
     static func batch(inputs: [String], outDir: String, format: String, options: TranscodeOptions,
-                      overwrite: Bool) throws -> [TranscodeJob] {
+                      overwrite: Bool) throws -> [(job: TranscodeJob, duration: Double?)] {
         var seen: [String: String] = [:]
         return try inputs.map { input in
             let name = URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent
             let output = URL(fileURLWithPath: absolute(outDir)).appendingPathComponent("\(name).\(format)").path
             if let other = seen[output] {
-                throw CommandFailure.report(input, "would write \(output), as \(other) would; rename one of them")
+                throw CommandFailure.report(DisplayText.escaped(input),
+                                            "would write \(DisplayText.escaped(output)), as \(DisplayText.escaped(other)) would; rename one of them")
             }
             seen[output] = input
             return try transcodeJob(input: input, output: output, options: options, overwrite: overwrite)

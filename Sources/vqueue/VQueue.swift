@@ -18,4 +18,25 @@ struct VQueue: AsyncParsableCommand {
         subcommands: [SubmitCommand.self, WorkerCommand.self, StatusCommand.self, ListCommand.self,
                       CancelCommand.self, RetryCommand.self, WorkersCommand.self, EventsCommand.self,
                       TopCommand.self, PruneCommand.self, TranscodeCommand.self, ProbeCommand.self])
+
+    /// Runs the command line as ArgumentParser does, except that an error of
+    /// the queue database, whichever command meets it, is one line and exit
+    /// 75 rather than ArgumentParser's "Error: …" and exit 1.
+    static func main() async {
+        await main(Array(CommandLine.arguments.dropFirst()))
+    }
+
+    static func main(_ arguments: [String]) async {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asynchronous = command as? AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if let code = StoreFailure.report(error) { exit(withError: code) }
+            exit(withError: error)
+        }
+    }
 }

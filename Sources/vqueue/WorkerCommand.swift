@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JobQueue
+import TranscodeJobs
 
 /// `vqueue worker …` runs a worker; `vqueue worker stop …` stops one.
 struct WorkerCommand: AsyncParsableCommand {
@@ -74,18 +75,14 @@ struct WorkerRunCommand: AsyncParsableCommand {
 
     static let allowDirsVariable = "VQUEUE_ALLOW_DIRS"
 
-    /// The allowed folders, resolved; nil means anywhere.
-    func allowedFolders() throws -> AllowedFolders? {
+    /// The allowed folders; nil means anywhere. One that is missing now
+    /// (a mount not there yet) keeps the worker unhealthy until it appears.
+    func allowedFolders() -> AllowedFolders? {
         var dirs = allowDirs
         if dirs.isEmpty, let env = ProcessInfo.processInfo.environment[Self.allowDirsVariable] {
             dirs = env.split(separator: ":").map(String.init).filter { !$0.isEmpty }
         }
-        guard !dirs.isEmpty else { return nil }
-        do {
-            return try AllowedFolders(dirs)
-        } catch let error as AllowedFolders.Missing {
-            throw CommandFailure.report(error.path, "--allow-dir: no such folder")
-        }
+        return dirs.isEmpty ? nil : AllowedFolders(dirs)
     }
 
     func validate() throws {
@@ -94,18 +91,22 @@ struct WorkerRunCommand: AsyncParsableCommand {
             throw ValidationError("--threads-per-job must be between 0 and 64.")
         }
         if lease.seconds < 0.3 { throw ValidationError("--lease must be at least 300ms.") }
-        _ = try PathMap(pathMaps)
+        do {
+            _ = try PathMap(pathMaps)
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     func run() async throws {
-        let store = try await queueOptions.openStore()
         let shutdown = ShutdownRequest()
         let signals = SignalMonitor { _ in shutdown.escalate() }
+        guard let store = try await openStore(shutdown: shutdown) else { return }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
         let worker = Worker(
             store: store,
-            handler: TranscodeJobHandler(executable: executable, threadsPerJob: threadsPerJob, allowed: try allowedFolders(),
+            handler: TranscodeJobHandler(executable: executable, threadsPerJob: threadsPerJob, allowed: allowedFolders(),
                                          pathMap: try PathMap(pathMaps)),
             configuration: WorkerConfiguration(concurrency: concurrency, queues: queues, leaseSeconds: lease.seconds,
                                                drain: drain),
@@ -114,8 +115,33 @@ struct WorkerRunCommand: AsyncParsableCommand {
         do {
             try await worker.run(shutdown: shutdown)
         } catch {
-            throw CommandFailure.report(queueOptions.displayName, "worker stopped: \(StoreErrorText.describe(error))")
+            throw CommandFailure.report(queueOptions.displayName, "worker stopped: \(StoreErrorText.describe(error))",
+                                        exitCode: StoreFailure.exitCode)
         }
         withExtendedLifetime(signals) {}
+    }
+
+    /// Opens the queue; a PostgreSQL server that cannot be reached yet is
+    /// waited for (logged once), as a worker rides out any outage, until
+    /// the worker is asked to stop (nil).
+    private func openStore(shutdown: ShutdownRequest) async throws -> SQLJobStore? {
+        let isPostgres = if case .postgres = try? QueueLocation(queueOptions.text) { true } else { false }
+        guard isPostgres else { return try await queueOptions.openStore(createFolder: true) }
+        var backoff = Duration.milliseconds(200)
+        var logged = false
+        while shutdown.level == .none {
+            do {
+                return try await QueueLocation(queueOptions.text).open(createFolder: true)
+            } catch let unavailable as StoreUnavailable {
+                if !logged {
+                    StandardError.write("\(Timestamp.iso(Date().timeIntervalSince1970)) worker: cannot reach the queue database "
+                                        + "\(unavailable.location) (\(unavailable.reason)); retrying\n")
+                    logged = true
+                }
+            }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(5))
+        }
+        return nil
     }
 }

@@ -7,11 +7,14 @@ struct WorkersCommand: AsyncParsableCommand {
         commandName: "workers",
         abstract: "List the workers using this database and how each is doing.",
         discussion: """
-        States: alive; stopping (finishing its jobs); stopped (exited cleanly); gone (no
-        heartbeat within its lease time: killed, crashed or cut off).
+        States: alive; unhealthy (alive but taking no jobs: a folder it needs is missing on its
+        box, or its last attempts failed on jobs that succeeded elsewhere; the reason says
+        which, and it resumes by itself); stopping (finishing its jobs); stopped (exited
+        cleanly); gone (no heartbeat within its lease time: killed, crashed or cut off).
 
-        JSON fields: id, state, host, pid, concurrency, queues, running, started_at,
-        heartbeat_at, heartbeat_age (seconds), jobs_done, jobs_failed.
+        JSON fields: id, state, reason (why unhealthy, else null), host, pid, concurrency,
+        queues, running, started_at, heartbeat_at, heartbeat_age (seconds), jobs_done,
+        jobs_failed.
 
         Examples:
           vqueue workers
@@ -45,7 +48,7 @@ struct WorkerReport: Encodable {
     var heartbeatAge: Double { max(0, now - worker.heartbeatAt) }
 
     enum CodingKeys: String, CodingKey {
-        case id, state, host, pid, concurrency, queues, running
+        case id, state, reason, host, pid, concurrency, queues, running
         case startedAt = "started_at"
         case heartbeatAt = "heartbeat_at"
         case heartbeatAge = "heartbeat_age"
@@ -57,6 +60,7 @@ struct WorkerReport: Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(worker.id, forKey: .id)
         try c.encode(state.rawValue, forKey: .state)
+        try c.encode(state == .unhealthy ? worker.unhealthyReason : nil, forKey: .reason)
         try c.encode(worker.host, forKey: .host)
         try c.encode(worker.pid, forKey: .pid)
         try c.encode(worker.concurrency, forKey: .concurrency)
@@ -73,5 +77,6 @@ struct WorkerReport: Encodable {
     var line: String {
         "\(worker.id) \(state.rawValue) pid \(worker.pid) on \(worker.host), \(worker.runningJobs)/\(worker.concurrency) busy, "
             + "heartbeat \(Int(heartbeatAge.rounded()))s ago, \(worker.jobsDone) done, \(worker.jobsFailed) failed"
+            + (state == .unhealthy ? " (unhealthy: \(DisplayText.escaped(worker.unhealthyReason ?? "?")))" : "")
     }
 }

@@ -3,8 +3,8 @@
 // Only the queue is measured: the handler returns success at once and its
 // commit step does nothing, so what remains is submit, claim, complete and
 // the worker's own loop, on a real SQLite file with synchronous=FULL (as
-// SQLiteJobStore sets it), or with --postgres on a PostgreSQL server
-// (PostgresJobStore, the server's own durability settings).
+// the SQLite store sets it), or with --postgres on a PostgreSQL server
+// (the same store over libpq, the server's own durability settings).
 //
 //   queue-bench [--jobs N] [--batch B] [--concurrency C] [--processes P]
 //               [--poll SECONDS] [--dir DIR] [--postgres BASEURL] [--profile] [--json]
@@ -37,10 +37,12 @@ import Synchronization
 
 struct NoOpHandler: JobHandler {
     func run(_ job: Job, progress: @escaping @Sendable (JobProgress) -> Void) async -> JobOutcome {
-        .succeeded(result: nil, commit: {})
+        .succeeded(result: nil, publication: nil)
     }
 
     func discard(_ job: Job) {}
+    func recoverPublication(_ job: Job, token: String) -> Bool { false }
+    func healthProblem() -> String? { nil }
 }
 
 // MARK: - Helpers
@@ -184,15 +186,12 @@ enum Stores {
 
 /// Opens a queue location: a postgres:// URL or an SQLite path.
 func openStore(_ location: String) async throws -> any JobStore {
-    if PostgresLocation.isPostgresURL(location) {
-        return try await PostgresJobStore(location: PostgresLocation(url: location))
-    }
-    return try SQLiteJobStore(path: location)
+    try await QueueLocation(location).open(createFolder: true)
 }
 
 /// Ends a store's connections (PostgreSQL) before its database is left behind.
 func closeStore(_ store: any JobStore) async {
-    if let postgres = store as? PostgresJobStore { await postgres.close() }
+    await (store as? SQLJobStore)?.close()
 }
 
 func submitAll(_ store: any JobStore, jobs: Int, batch: Int) async throws -> Double {
@@ -316,7 +315,7 @@ func directLoop(stores: Stores, jobs: Int, batch: Int, limit: Int) async throws 
         let t1 = ContinuousClock.now
         claimTimes.append((t1 - t0).seconds)
         if claimed.isEmpty { break }
-        _ = try await store.complete(claimed.map { JobCompletion(job: $0.lease, worker: "direct", result: nil, commit: {}) })
+        _ = try await store.complete(claimed.map { JobCompletion(job: $0.lease, result: nil) }, worker: "direct")
         completeTimes.append((ContinuousClock.now - t1).seconds)
     }
     let wall = (ContinuousClock.now - start).seconds
@@ -359,7 +358,7 @@ func benchMain(_ args: Arguments) async throws {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let stores: Stores = args.values["postgres"].map { .postgres(base: $0) } ?? .sqlite(dir: dir)
     if case .postgres(let base) = stores {
-        guard PostgresLocation.isPostgresURL(base) else { fail("--postgres wants a postgres:// URL, not '\(base)'") }
+        guard PostgresConnectionString.recognises(base) else { fail("--postgres wants a postgres:// URL, not '\(base)'") }
     }
 
     let durability = try stores.durability()

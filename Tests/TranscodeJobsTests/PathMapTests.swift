@@ -1,6 +1,6 @@
 import Testing
 import Transcode
-@testable import vqueue
+@testable import TranscodeJobs
 
 @Suite struct PathMapTests {
     @Test(arguments: [

@@ -1,35 +1,34 @@
-import ArgumentParser
 import Foundation
 
 /// `--path-map FROM=TO`: where this box sees a shared folder that the
 /// submitting box named differently (`/mnt/video` here for `/srv/video`
 /// there). The longest FROM that is a whole-component prefix of a path
 /// wins; paths under no FROM are left as they are.
-struct PathMap: Sendable, Equatable {
-    struct Rule: Sendable, Equatable {
-        let from: String
-        let to: String
+public struct PathMap: Sendable, Equatable {
+    public struct Rule: Sendable, Equatable {
+        public let from: String
+        public let to: String
     }
 
-    let rules: [Rule]
+    public let rules: [Rule]
 
     /// Reads `FROM=TO` items; both sides absolute. Throws the item's problem in words.
-    init(_ items: [String]) throws {
-        rules = try items.map { item in
+    public init(_ items: [String]) throws(PathMapError) {
+        rules = try items.map { (item) throws(PathMapError) -> Rule in
             guard let equals = item.firstIndex(of: "=") else {
-                throw ValidationError("--path-map takes FROM=TO, not '\(item)'")
+                throw PathMapError("--path-map takes FROM=TO, not '\(item)'")
             }
             let from = Self.trimmed(String(item[..<equals])), to = Self.trimmed(String(item[item.index(after: equals)...]))
             guard from.hasPrefix("/"), to.hasPrefix("/") else {
-                throw ValidationError("--path-map needs absolute folders on both sides: '\(item)'")
+                throw PathMapError("--path-map needs absolute folders on both sides: '\(item)'")
             }
             return Rule(from: from, to: to)
         }.sorted { $0.from.count > $1.from.count }
     }
 
-    static let none = try! PathMap([])
+    public static let none = try! PathMap([])
 
-    func map(_ path: String) -> String {
+    public func map(_ path: String) -> String {
         for rule in rules {
             if path == rule.from { return rule.to }
             let prefix = rule.from == "/" ? "/" : rule.from + "/"
@@ -51,10 +50,16 @@ struct PathMap: Sendable, Equatable {
 
 extension TranscodeJob {
     /// The job with its paths as this box sees them.
-    func mapped(by map: PathMap) -> TranscodeJob {
+    public func mapped(by map: PathMap) -> TranscodeJob {
         var job = self
         job.input = map.map(input)
         job.output = map.map(output)
         return job
     }
+}
+
+/// A `--path-map` item that is not two absolute folders.
+public struct PathMapError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -3,26 +3,33 @@ import Transcode
 
 /// The payload of a queued transcode: what `vqueue submit` checked and the
 /// worker's child will do. Paths are absolute.
-struct TranscodeJob: Codable, Equatable {
-    static let kind = "transcode"
+public struct TranscodeJob: Codable, Equatable, Sendable {
+    public static let kind = "transcode"
 
-    var input: String
-    var output: String
-    var options: TranscodeOptions
-    var overwrite: Bool
+    public var input: String
+    public var output: String
+    public var options: TranscodeOptions
+    public var overwrite: Bool
 
-    func encoded() throws -> String {
+    public init(input: String, output: String, options: TranscodeOptions, overwrite: Bool) {
+        self.input = input
+        self.output = output
+        self.options = options
+        self.overwrite = overwrite
+    }
+
+    public func encoded() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    static func decode(_ payload: String) -> TranscodeJob? {
+    public static func decode(_ payload: String) -> TranscodeJob? {
         try? JSONDecoder().decode(TranscodeJob.self, from: Data(payload.utf8))
     }
 
     /// The container: the output's extension, checked at submit.
-    var container: OutputContainer {
+    public var container: OutputContainer {
         (try? OutputContainer(path: output)) ?? .mp4
     }
 

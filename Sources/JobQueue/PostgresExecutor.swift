@@ -1,0 +1,120 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The farm's database: PostgreSQL through libpq, one blocking connection
+/// behind one serial queue (as GRDB keeps SQLite's writer), opened on first
+/// use and again after it broke. Every statement has a deadline
+/// (`PostgresConnection`), so no call hangs; a broken or silent connection
+/// fails the call with `StoreUnavailable`, and the next call reconnects.
+final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
+    let dialect = SQLDialect.postgres
+    let location: PostgresConnectionString
+    /// How long connecting, or any one statement, may wait for the server.
+    let deadline: Duration
+    private let queue = DispatchQueue(label: "vqueue.postgres")
+    /// Touched only on `queue`.
+    private var connection: PostgresConnection?
+    private let interruption = Interruption()
+    private let listener: PostgresChangeListener
+
+    var displayName: String { location.displayName }
+
+    init(location: PostgresConnectionString, deadline: Duration = QueueLocation.defaultDeadline) {
+        self.location = location
+        self.deadline = deadline
+        listener = PostgresChangeListener(location: location, deadline: deadline)
+    }
+
+    deinit {
+        listener.stop()
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await onConnection { connection in try body(PostgresStatements(connection: connection)) }
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await onConnection { connection in
+            _ = try connection.run("BEGIN", [])
+            do {
+                let value = try body(PostgresStatements(connection: connection))
+                _ = try connection.run("COMMIT", [])
+                return value
+            } catch {
+                if connection.isOpen { _ = try? connection.run("ROLLBACK", []) }
+                throw error
+            }
+        }
+    }
+
+    func maintain(_ body: @escaping @Sendable (any SQLConnection) throws -> Void) async throws {
+        try await onConnection { connection in try body(PostgresStatements(connection: connection)) }
+    }
+
+    func changeCount(_ change: StoreChange) async throws -> Int64 {
+        listener.count(of: change)
+    }
+
+    func interrupt() {
+        interruption.request()
+    }
+
+    func checkIdentity() throws {}
+
+    func close() async {
+        listener.stop()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                self.connection?.close()
+                self.connection = nil
+                continuation.resume()
+            }
+        }
+    }
+
+    /// Runs `body` on the connection, on the serial queue, connecting first
+    /// when there is none (or it broke).
+    private func onConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            queue.async {
+                continuation.resume(with: Result { try self.connected(body) })
+            }
+        }
+    }
+
+    private func connected<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        interruption.reset()
+        if let existing = connection, !existing.isOpen {
+            existing.close()
+            connection = nil
+        }
+        let current: PostgresConnection
+        if let connection {
+            current = connection
+        } else {
+            current = try PostgresConnection(location: location, deadline: deadline, interruption: interruption)
+            connection = current
+        }
+        do {
+            return try body(current)
+        } catch {
+            if !current.isOpen { connection = nil }
+            throw error
+        }
+    }
+}
+
+/// A libpq connection as the store's `SQLConnection`.
+struct PostgresStatements: SQLConnection {
+    let connection: PostgresConnection
+    var dialect: SQLDialect { .postgres }
+
+    func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int {
+        try connection.run(sql, arguments).changes
+    }
+
+    func query(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        try connection.run(sql, arguments).rows
+    }
+}

@@ -1,0 +1,174 @@
+/// What workers do: claim, keep leases, record progress and outcomes, and
+/// clean up after workers that died.
+extension SQLJobStore: JobLeasing {
+    public func claim(worker: String, queues: [String], limit: Int, leaseSeconds: Double) async throws -> [Job] {
+        guard limit > 0 else { return [] }
+        return try await write { db in
+            let queueFilter = queues.isEmpty ? "" : "AND queue IN (\(db.marks(queues.count)))"
+            // A queued job still holding a lease is a cancelled attempt whose
+            // worker has not confirmed it stopped: not claimed before it has.
+            let rows = try db.query("""
+                UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?,
+                                lease_expires_at = vqueue_now() + ?, started_at = vqueue_now(), updated_at = vqueue_now(),
+                                progress = 0, fps = NULL, eta = NULL, publishing = NULL
+                WHERE id IN (SELECT id FROM jobs
+                             WHERE state = 'queued' AND run_at <= vqueue_now() AND lease_expires_at IS NULL \(queueFilter)
+                             ORDER BY priority DESC, id LIMIT ? \(db.dialect.skipLocked))
+                RETURNING *
+                """, [worker.sqlValue, leaseSeconds.sqlValue] + queues.map(\.sqlValue) + [limit.sqlValue])
+            return rows.map(Job.init(row:)).sorted { ($0.priority, -$0.id) > ($1.priority, -$1.id) }
+        }
+    }
+
+    public func leasesLost(worker: String, jobs: [LeasedJob]) async throws -> Set<LeasedJob> {
+        guard !jobs.isEmpty else { return [] }
+        return try await read { db in
+            let held = try db.query("""
+                SELECT id, attempts FROM jobs WHERE id IN (\(db.marks(jobs.count))) AND state = 'running' AND lease_owner = ?
+                """, jobs.map(\.id.sqlValue) + [worker.sqlValue])
+            return Set(jobs).subtracting(held.map { LeasedJob(id: $0.int64("id"), attempt: $0.int("attempts")) })
+        }
+    }
+
+    public func recordProgress(_ updates: [LeasedJob: JobProgress]) async throws {
+        guard !updates.isEmpty else { return }
+        try await write { db in
+            for (job, progress) in updates {
+                try db.execute("UPDATE jobs SET progress = ?, fps = ?, eta = ? WHERE id = ? AND attempts = ? AND state = 'running'",
+                               progress.fraction, progress.fps, progress.eta, job.id, job.attempt)
+            }
+        }
+    }
+
+    /// The attempt, still this worker's (the condition of every record a
+    /// worker makes about its own attempt).
+    private static let held = "id = ? AND attempts = ? AND lease_owner = ? AND state = 'running'"
+
+    public func beginPublishing(_ publications: [PendingPublication], worker: String, leaseSeconds: Double) async throws -> Set<LeasedJob> {
+        guard !publications.isEmpty else { return [] }
+        return try await write { db in
+            var held = Set<LeasedJob>()
+            for publication in publications {
+                let changed = try db.execute("""
+                    UPDATE jobs SET publishing = ?, result = ?, lease_expires_at = vqueue_now() + ? WHERE \(Self.held)
+                    """, publication.token, publication.result, leaseSeconds, publication.job.id, publication.job.attempt, worker)
+                if changed > 0 { held.insert(publication.job) }
+            }
+            return held
+        }
+    }
+
+    public func complete(_ completions: [JobCompletion], worker: String) async throws -> Set<LeasedJob> {
+        guard !completions.isEmpty else { return [] }
+        return try await write { db in
+            var recorded = Set<LeasedJob>()
+            for completion in completions {
+                let changed = try db.execute("""
+                    UPDATE jobs SET state = 'succeeded', result = ?, error = NULL, error_code = NULL, progress = 1, eta = 0,
+                                    finished_at = vqueue_now(), updated_at = vqueue_now(), lease_expires_at = NULL, publishing = NULL
+                    WHERE \(Self.held)
+                    """, completion.result, completion.job.id, completion.job.attempt, worker)
+                if changed > 0 { recorded.insert(completion.job) }
+            }
+            return recorded
+        }
+    }
+
+    public func fail(_ job: LeasedJob, worker: String, decision: AttemptDecision) async throws -> Bool {
+        try await write { db in
+            try Self.record(decision, job, condition: "lease_owner = ?", [worker.sqlValue], db)
+        }
+    }
+
+    /// Records an attempt's end as decided: queued again after the backoff,
+    /// or failed for good. Used for the worker's own failures and for
+    /// rescues alike; `condition` says who may record it.
+    private static func record(_ decision: AttemptDecision, _ job: LeasedJob, condition: String, _ arguments: [SQLValue],
+                               _ db: any SQLConnection) throws -> Bool {
+        let changed = if let retryAfter = decision.retryAfter {
+            try db.execute("""
+                UPDATE jobs SET state = 'queued', run_at = vqueue_now() + ?, error = ?, error_code = ?, updated_at = vqueue_now(),
+                                lease_expires_at = NULL, publishing = NULL, progress = NULL, fps = NULL, eta = NULL
+                WHERE id = ? AND attempts = ? AND state = 'running' AND \(condition)
+                """, [retryAfter.sqlValue, decision.message.sqlValue, decision.code.sqlValue, job.id.sqlValue,
+                      job.attempt.sqlValue] + arguments)
+        } else {
+            try db.execute("""
+                UPDATE jobs SET state = 'failed', error = ?, error_code = ?, finished_at = vqueue_now(), updated_at = vqueue_now(),
+                                lease_expires_at = NULL, publishing = NULL, eta = NULL
+                WHERE id = ? AND attempts = ? AND state = 'running' AND \(condition)
+                """, [decision.message.sqlValue, decision.code.sqlValue, job.id.sqlValue, job.attempt.sqlValue] + arguments)
+        }
+        return changed > 0
+    }
+
+    public func release(_ jobs: [LeasedJob], worker: String, reason: String, code: String, delay: Double) async throws {
+        guard !jobs.isEmpty else { return }
+        try await write { db in
+            for job in jobs {
+                // The base moves past this attempt: it is not counted.
+                try db.execute("""
+                    UPDATE jobs SET state = 'queued', attempt_base = attempt_base + 1, run_at = vqueue_now() + ?, error = ?,
+                                    error_code = ?, updated_at = vqueue_now(), lease_expires_at = NULL, publishing = NULL,
+                                    progress = NULL, fps = NULL, eta = NULL
+                    WHERE \(Self.held)
+                    """, delay, reason, code, job.id, job.attempt, worker)
+            }
+        }
+    }
+
+    public func settleStopped(_ jobs: [LeasedJob], worker: String) async throws {
+        guard !jobs.isEmpty else { return }
+        try await write { db in
+            for job in jobs {
+                try db.execute("""
+                    UPDATE jobs SET lease_expires_at = NULL WHERE id = ? AND attempts = ? AND lease_owner = ? AND state <> 'running'
+                    """, job.id, job.attempt, worker)
+            }
+        }
+    }
+
+    public func rescue(retry: RetryPolicy) async throws -> RescueReport {
+        try await write { db in
+            var report = RescueReport()
+            let expired = try db.query("""
+                SELECT * FROM jobs WHERE lease_expires_at < vqueue_now() ORDER BY id LIMIT 1000 \(db.dialect.skipLocked)
+                """).map(Job.init(row:))
+            for job in expired {
+                if job.state != .running {
+                    report.abandoned.append(job)
+                } else if job.publishing != nil {
+                    report.publications.append(job)
+                } else {
+                    let decision = AttemptDecision.afterLostLease(of: job, policy: retry)
+                    if try Self.record(decision, job.lease, condition: "lease_expires_at < vqueue_now()", [], db) {
+                        var rescued = job
+                        rescued.state = decision.isFinal ? .failed : .queued
+                        rescued.error = decision.message
+                        rescued.errorCode = decision.code
+                        report.rescued.append(rescued)
+                    }
+                }
+            }
+            return report
+        }
+    }
+
+    public func takeOverPublication(_ job: Job, worker: String, leaseSeconds: Double) async throws -> Bool {
+        try await write { db in
+            try db.execute("""
+                UPDATE jobs SET lease_owner = ?, lease_expires_at = vqueue_now() + ?
+                WHERE id = ? AND attempts = ? AND state = 'running' AND publishing = ? AND lease_expires_at < vqueue_now()
+                """, worker, leaseSeconds, job.id, job.attempts, job.publishing) > 0
+        }
+    }
+
+    public func clearAbandoned(_ job: LeasedJob) async throws {
+        _ = try await write { db in
+            try db.execute("""
+                UPDATE jobs SET lease_expires_at = NULL
+                WHERE id = ? AND attempts = ? AND state <> 'running' AND lease_expires_at < vqueue_now()
+                """, job.id, job.attempt)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+/// Reading the queue: jobs, batches, workers, depths, events.
+extension SQLJobStore: JobMonitoring {
+    public func job(id: Int64) async throws -> Job? {
+        try await read { db in try db.queryOne("SELECT * FROM jobs WHERE id = ?", id).map(Job.init(row:)) }
+    }
+
+    public func job(key: String) async throws -> Job? {
+        try await read { db in try db.queryOne("SELECT * FROM jobs WHERE idempotency_key = ?", key).map(Job.init(row:)) }
+    }
+
+    public func jobs(state: JobState?, limit: Int) async throws -> [Job] {
+        try await read { db in
+            let rows = if let state {
+                try db.query("SELECT * FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?", state.rawValue, limit)
+            } else {
+                try db.query("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", limit)
+            }
+            return rows.map(Job.init(row:))
+        }
+    }
+
+    public func batch(id: Int64) async throws -> [Job]? {
+        try await read { db in try Self.batchJobs(id, db) }
+    }
+
+    public func batchSummary(id: Int64) async throws -> BatchSummary? {
+        try await read { db in
+            guard try db.queryOne("SELECT id FROM batches WHERE id = ?", id) != nil else { return nil }
+            let rows = try db.query("""
+                SELECT state, COUNT(*) AS jobs,
+                       SUM(CASE WHEN state = 'queued' AND attempts > attempt_base THEN 1 ELSE 0 END) AS retrying,
+                       SUM(weight) AS weight,
+                       SUM(weight * CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN 1
+                                         WHEN state = 'running' THEN COALESCE(progress, 0) ELSE 0 END) AS done,
+                       MIN(started_at) AS first_start
+                FROM jobs WHERE batch_id = ? GROUP BY state
+                """, id)
+            var summary = BatchSummary(id: id, counts: [:], retrying: 0, totalWeight: 0, doneWeight: 0, firstStart: nil)
+            for row in rows {
+                guard let state = JobState(rawValue: row.string("state")) else { continue }
+                summary.counts[state] = row.int("jobs")
+                summary.retrying += row.int("retrying")
+                summary.totalWeight += row.double("weight")
+                summary.doneWeight += row.double("done")
+                if let start = row.optionalDouble("first_start") {
+                    summary.firstStart = min(summary.firstStart ?? start, start)
+                }
+            }
+            return summary
+        }
+    }
+
+    public func workers() async throws -> [WorkerRecord] {
+        try await read { db in
+            try db.query("""
+                SELECT workers.*, (SELECT COUNT(*) FROM jobs WHERE jobs.state = 'running' AND jobs.lease_owner = workers.id)
+                       AS running_jobs
+                FROM workers ORDER BY started_at DESC
+                """).map(WorkerRecord.init(row:))
+        }
+    }
+
+    public func unfinishedCount() async throws -> Int {
+        try await read { db in
+            try db.queryOne("SELECT COUNT(*) AS count FROM jobs WHERE state IN ('queued', 'running')")?.int("count") ?? 0
+        }
+    }
+
+    public func queueDepths() async throws -> [QueueDepth] {
+        try await read { db in
+            try db.query("""
+                SELECT queue, priority, COUNT(*) AS count FROM jobs WHERE state = 'queued'
+                GROUP BY queue, priority ORDER BY queue, priority DESC
+                """).map { QueueDepth(queue: $0.string("queue"), priority: $0.int("priority"), count: $0.int("count")) }
+        }
+    }
+
+    public func finishedCounts(since: Double) async throws -> (succeeded: Int, failed: Int) {
+        try await read { db in
+            let row = try db.queryOne("""
+                SELECT COALESCE(SUM(CASE WHEN state = 'succeeded' THEN 1 ELSE 0 END), 0) AS succeeded,
+                       COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) AS failed
+                FROM jobs WHERE finished_at >= ? AND state IN ('succeeded', 'failed')
+                """, since)
+            return (row?.int("succeeded") ?? 0, row?.int("failed") ?? 0)
+        }
+    }
+
+    public func changeToken(for change: StoreChange) async throws -> Int64 {
+        try await executor.changeCount(change)
+    }
+
+    public func events(after: Int64, job: Int64?, limit: Int) async throws -> [JobEvent] {
+        try await read { db in
+            let rows = if let job {
+                try db.query("SELECT * FROM events WHERE id > ? AND job_id = ? ORDER BY id LIMIT ?", after, job, limit)
+            } else {
+                try db.query("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", after, limit)
+            }
+            return rows.map(JobEvent.init(row:))
+        }
+    }
+
+    public func now() async throws -> Double {
+        try await read { db in try db.queryOne("SELECT vqueue_now() AS now")?.double("now") ?? 0 }
+    }
+}

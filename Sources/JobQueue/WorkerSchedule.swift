@@ -1,0 +1,48 @@
+/// When each of a worker's periodic checks is next due. The worker's loop
+/// wakes every `pollInterval` and asks which are; each check is then
+/// rescheduled one interval on.
+struct WorkerSchedule {
+    enum Check: CaseIterable {
+        /// `vqueue worker stop` from another process, read from the store.
+        case stopRequest
+        /// Whether each running job's lease still holds (a cancel, a takeover).
+        case leases
+        /// Heartbeat and lease renewal, silent workers, rescues.
+        case renewal
+        /// The running jobs' progress, written in one transaction.
+        case progress
+        /// With `--drain`: whether anything is left anywhere.
+        case drain
+        /// A claim attempt even without a change notice (a missed wake-up).
+        case claim
+        /// While unhealthy: whether the box can run jobs again.
+        case health
+    }
+
+    private var next: [Check: ContinuousClock.Instant] = [:]
+    private let intervals: [Check: Duration]
+
+    init(leaseSeconds: Double) {
+        intervals = [
+            .stopRequest: .milliseconds(250),
+            .leases: .milliseconds(250),
+            .renewal: .milliseconds(Int64(leaseSeconds * 1000 / 3)),
+            .progress: .milliseconds(500),
+            .drain: .milliseconds(100),
+            .claim: .seconds(1),
+            .health: .seconds(2),
+        ]
+    }
+
+    /// Whether `check` is due at `now`; if so it is rescheduled.
+    mutating func isDue(_ check: Check, at now: ContinuousClock.Instant) -> Bool {
+        if let due = next[check], now < due { return false }
+        next[check] = now + intervals[check]!
+        return true
+    }
+
+    /// Makes `check` due at the next look.
+    mutating func expedite(_ check: Check) {
+        next[check] = nil
+    }
+}
