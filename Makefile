@@ -9,14 +9,14 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 RELEASE := .build/release/vqueue
 DEMO    := .build/demo
 
-# FFmpeg's headers (the libraries come with them); the ffmpeg/ffprobe
+# FFmpeg's and libpq's headers (the libraries come with them); the ffmpeg/ffprobe
 # programs only judge outputs in tests and benchmarks (the product never runs
 # them); sqlite3 lets tests read the queue database, tmux drives `top`.
 # For the tests only: postgresql is the throw-away server `make test` starts
 # (and psql, which reads it), iproute2 gives the multi-host test its network
 # namespaces, faketime skews a box's clock.
 DEB_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavfilter-dev \
-                libswscale-dev libswresample-dev libavutil-dev libsqlite3-dev \
+                libswscale-dev libswresample-dev libavutil-dev libsqlite3-dev libpq-dev \
                 ffmpeg python3 sqlite3 tmux postgresql iproute2 faketime
 
 .PHONY: deps build test bench demo fixtures install clean
@@ -57,11 +57,13 @@ demo: build
 	$(RELEASE) submit --db $(DEMO)/queue.db Fixtures/old_camera.avi $(DEMO)/old_camera.flv -b 200k
 	$(RELEASE) submit --db $(DEMO)/queue.db Fixtures/rotated_90.mp4 $(DEMO)/rotated_90.mp4 --preset 360p
 	$(RELEASE) submit --db $(DEMO)/queue.db Fixtures/surround_51.mkv $(DEMO)/surround_51.mkv
-	$(RELEASE) submit --db $(DEMO)/queue.db Fixtures/audio_only.m4a $(DEMO)/audio_only.flv
+	$(RELEASE) submit --db $(DEMO)/queue.db Fixtures/truncated_30pct.mp4 $(DEMO)/truncated.mp4
+	@$(RELEASE) submit --db $(DEMO)/queue.db Fixtures/audio_only.m4a $(DEMO)/audio_only.flv \
+	    || echo "demo: the audio-only upload was refused at submit, as it should be"
 	$(RELEASE) worker --db $(DEMO)/queue.db --drain
 	$(RELEASE) list --db $(DEMO)/queue.db
 	$(RELEASE) probe $(DEMO)/rotated_90.mp4
-	@echo "demo outputs are in $(DEMO)/ (the audio-only upload fails, as it should)"
+	@echo "demo outputs are in $(DEMO)/ (the truncated upload fails, as it should)"
 
 # The queue bench measures both stores: SQLite files under .build, and a
 # throw-away PostgreSQL server started for it as for `make test` (its data in
@@ -76,7 +78,7 @@ fixtures:
 	bash Fixtures/make-fixtures.sh
 
 install: build
-	install -D -m 755 $(RELEASE) $(DESTDIR)$(PREFIX)/bin/vqueue
+	install -D -m 755 -s $(RELEASE) $(DESTDIR)$(PREFIX)/bin/vqueue
 
 clean:
 	rm -rf .build

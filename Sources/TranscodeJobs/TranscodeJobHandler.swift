@@ -38,6 +38,10 @@ public struct TranscodeJobHandler: JobHandler {
         if let allowed, let refusal = refusal(transcode, allowed) {
             return .failed(JobFailure("refused by --allow-dir: \(refusal)", code: "not_allowed", permanent: true))
         }
+        if let target = Self.linkTarget(transcode.output) {
+            return .failed(JobFailure("\(transcode.output) is a symbolic link (to \(target)); vqueue never writes through "
+                                      + "or over a link", code: "output_is_link", permanent: true))
+        }
         var options = transcode.options
         if let threadsPerJob { options.threads = threadsPerJob }
         let temporary = transcode.temporaryOutput(jobID: job.id, attempt: job.attempts)
@@ -124,7 +128,16 @@ public struct TranscodeJobHandler: JobHandler {
         guard let outputFolder = AllowedFolders.resolve(folder), allowed.contains(resolved: outputFolder) else {
             return "\(transcode.output) is outside the allowed folders (\(allowed.list))"
         }
+        if Self.linkTarget(transcode.output) != nil, let target = AllowedFolders.resolve(transcode.output),
+           !allowed.contains(resolved: target) {
+            return "\(transcode.output) is a link to \(target), outside the allowed folders (\(allowed.list))"
+        }
         return nil
+    }
+
+    /// Where `path` points, when it is a symbolic link.
+    static func linkTarget(_ path: String) -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: path)
     }
 
     /// The child's one-line error without its `vqueue: error: ` prefix.

@@ -97,17 +97,28 @@ struct SubmitCommand: AsyncParsableCommand {
             try await submitBatch(outDir: outDir, format: format, options: options)
             return
         }
-        let store = try await queueOptions.openStore(createFolder: true)
-        if let key, let existing = try await store.job(key: key) {
+        // A retried submit finds its job by key even if the upload has moved on since.
+        if let key, let store = try await existingStore(), let existing = try await store.job(key: key) {
             try await report(existing, store: store)
             return
         }
+        // Checked before the store is opened: a refusal leaves no database behind.
         let (job, duration) = try SubmissionCheck.transcodeJob(input: files[0], output: files[1], options: options,
                                                                overwrite: overwrite)
+        let store = try await queueOptions.openStore(createFolder: true)
         let submitted = try await queueing(output: job.output) {
             try await store.submit([try newJob(job, weight: duration ?? 1, key: key)])[0].job
         }
         try await report(submitted, store: store)
+    }
+
+    /// The store, if its database exists already (an SQLite file that is
+    /// not there yet holds no keys).
+    private func existingStore() async throws -> SQLJobStore? {
+        if case .sqlite(let path) = try? QueueLocation(queueOptions.text), !FileManager.default.fileExists(atPath: path) {
+            return nil
+        }
+        return try await queueOptions.openStore(createFolder: true)
     }
 
     /// The job's id (or JSON), or with --wait the job as it ends.

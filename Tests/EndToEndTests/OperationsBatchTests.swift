@@ -138,7 +138,7 @@ struct OperationsBatchTests {
     func failedJobAndRetry(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)
-            let inputs = [Locations.fixture("one_frame.mp4"), Locations.fixture("audio_only.m4a")]
+            let inputs = [Locations.fixture("one_frame.mp4"), Locations.fixture("truncated_30pct.mp4")]
             let (batch, jobs) = try await queue.submitBatchExpectingIDs(inputs, into: directory)
             let worker = try await vqueue(queue.commandLine("worker", ["--drain"]))
             #expect(worker.exitCode == 0, "\(worker)")
@@ -151,7 +151,7 @@ struct OperationsBatchTests {
             let failure = try #require(report.failed.first, "\(run)")
             #expect(report.failed.count == 1 && failure.id == jobs[1], "\(run)")
             #expect(failure.input == inputs[1].path, "\(run)")
-            #expect(failure.output == directory.appendingPathComponent("audio_only.mp4").path, "\(run)")
+            #expect(failure.output == directory.appendingPathComponent("truncated_30pct.mp4").path, "\(run)")
             #expect(failure.error?.isEmpty == false, "the failure says why: \(run)")
 
             let plain = try await queue.run("status", ["--batch", String(batch)])

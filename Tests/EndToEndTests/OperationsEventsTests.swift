@@ -12,7 +12,7 @@ struct OperationsEventsTests {
     private func drainedQueue(in directory: URL, store: TestQueue.Store) async throws -> (TestQueue, ok: Int64, failed: Int64) {
         let queue = try await TestQueue.make(in: directory, store: store)
         let ok = try await queue.submit(Locations.fixture("one_frame.mp4"), directory.appendingPathComponent("ok.mp4"))
-        let failed = try await queue.submit(Locations.fixture("audio_only.m4a"), directory.appendingPathComponent("bad.mp4"))
+        let failed = try await queue.submit(Locations.fixture("truncated_30pct.mp4"), directory.appendingPathComponent("bad.mp4"))
         let worker = try await vqueue(queue.commandLine("worker", ["--drain", "--concurrency", "1"]))
         try #require(worker.exitCode == 0, "\(worker)")
         return (queue, ok, failed)

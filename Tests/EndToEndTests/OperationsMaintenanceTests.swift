@@ -119,7 +119,7 @@ struct OperationsPruneTests {
         -> (TestQueue, succeeded: Int64, failed: Int64, cancelled: Int64, queued: Int64) {
         let queue = try await TestQueue.make(in: directory, store: store)
         let succeeded = try await queue.submit(Locations.fixture("one_frame.mp4"), directory.appendingPathComponent("ok.mp4"))
-        let failed = try await queue.submit(Locations.fixture("audio_only.m4a"), directory.appendingPathComponent("bad.mp4"))
+        let failed = try await queue.submit(Locations.fixture("truncated_30pct.mp4"), directory.appendingPathComponent("bad.mp4"))
         let cancelled = try await queue.submit(Locations.fixture("rotated_90.mp4"), directory.appendingPathComponent("no.mp4"))
         let cancel = try await queue.run("cancel", [String(cancelled)])
         try #require(cancel.exitCode == 0, "\(cancel)")

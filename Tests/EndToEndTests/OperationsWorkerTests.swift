@@ -14,7 +14,7 @@ struct OperationsWorkerTests {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)
             let input = try await LongJob.sample(in: directory, seconds: 20)
-            let failed = try await queue.submit(Locations.fixture("audio_only.m4a"), directory.appendingPathComponent("bad.mp4"),
+            let failed = try await queue.submit(Locations.fixture("truncated_30pct.mp4"), directory.appendingPathComponent("bad.mp4"),
                                                 ["--priority", "10"])
             let long = try await queue.submit(input, directory.appendingPathComponent("long-out.mp4"), LongJob.options)
             // Another queue, which this worker does not take from: it stays queued, at priority 3.
@@ -45,7 +45,7 @@ struct OperationsWorkerTests {
                     "the running job with its progress bar and input: \(text)")
             #expect(lines.contains { $0.hasPrefix("QUEUED") && $0.contains("nightly/p3: 1") }, "queue depth: \(text)")
             #expect(lines.contains { $0.hasPrefix("FINISHED") && $0.contains("1 failed") }, "\(text)")
-            #expect(lines.contains { $0.contains("job \(failed):") && $0.contains("no video stream") },
+            #expect(lines.contains { $0.contains("job \(failed):") && $0.contains("truncated") },
                     "the latest failure with its error: \(text)")
         }
     }

@@ -26,8 +26,8 @@ struct QueueEndToEndTests {
                 let input = Locations.fixture(upload.input), output = outputs.appendingPathComponent(upload.output)
                 good.append((try await queue.submit(input, output), input, output))
             }
-            let audioOnly = try await queue.submit(Locations.fixture("audio_only.m4a"),
-                                                   outputs.appendingPathComponent("audio_only.mp4"))
+            let truncated = try await queue.submit(Locations.fixture("truncated_30pct.mp4"),
+                                                   outputs.appendingPathComponent("truncated.mp4"))
             let cancelled = try await queue.submit(Locations.fixture("one_frame.mp4"),
                                                    outputs.appendingPathComponent("cancelled.mp4"))
 
@@ -76,14 +76,18 @@ struct QueueEndToEndTests {
             let line = try await queue.run("status", [String(good[0].id)])
             #expect(line.exitCode == 0 && line.stdoutLines.count == 1 && line.stdoutText.contains("succeeded"), "\(line)")
 
-            // Failed (no video stream: permanent, not retried): exit 1, the reason in `error`.
-            let failedRun = try await queue.run("status", [String(audioOnly), "--json"])
+            // Failed (a truncated upload: permanent, not retried): exit 1, the reason in `error`, and a
+            // line that reads as final.
+            let failedRun = try await queue.run("status", [String(truncated), "--json"])
             #expect(failedRun.exitCode == 1, "\(failedRun)")
             let failed = try expectStatusObject(failedRun)
             #expect(failed.state == "failed" && failed.attempts == 1, "a permanent failure is not retried: \(failed)")
-            #expect(failed.error?.localizedCaseInsensitiveContains("video") == true, "\(failed)")
+            #expect(failed.error?.localizedCaseInsensitiveContains("truncated") == true, "\(failed)")
+            #expect(failed.errorCode?.isEmpty == false, "a failure carries a stable code: \(failed)")
             #expect(QueueTime.parse(failed.finishedAt) != nil, "\(failed)")
-            #expect(worker.stderrLines.contains { $0.contains("job \(audioOnly) failed") }, "\(worker)")
+            #expect(worker.stderrLines.contains { $0.contains("job \(truncated) failed") }, "\(worker)")
+            let failedLine = try await queue.run("status", [String(truncated)])
+            #expect(failedLine.stdoutText.contains("failed after 1 attempt (not retried: "), "reads as final: \(failedLine)")
 
             // Cancelled before any worker saw it: exit 2, never ran.
             let cancelledRun = try await queue.run("status", [String(cancelled), "--json"])

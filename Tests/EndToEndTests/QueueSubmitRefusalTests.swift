@@ -65,7 +65,12 @@ struct SubmitRefusal: Sendable, CustomTestStringConvertible {
         SubmitRefusal(testDescription: "OUT has no extension") { media in
             ([fixture.path, media.appendingPathComponent("out").path], "out")
         },
-    ] + SameFileCase.allCases.map { sameFile in
+    ] + ["audio_only.m4a", "text_file.avi", "zero_bytes.mp4", "huge_dimensions.mp4", "no_moov.mp4"].map { name in
+        // Every attempt would fail on these: refused at submit rather than queued to fail.
+        SubmitRefusal(testDescription: "IN is an upload no attempt could transcode (\(name))") { media in
+            ([Locations.fixture(name).path, media.appendingPathComponent("out.mp4").path], name)
+        }
+    } + SameFileCase.allCases.map { sameFile in
         SubmitRefusal(testDescription: "OUT is IN (\(sameFile.rawValue)), even with --overwrite") { media in
             let input = try copiedInput(media)
             let output = try sameFile.output(naming: input, in: media)

@@ -238,6 +238,8 @@ struct JobStatus: Decodable, Sendable {
     let attempts: Int
     let maxAttempts: Int
     let error: String?
+    let errorCode: String?
+    let key: String?
     let submittedAt: String
     let startedAt: String?
     let finishedAt: String?
