@@ -91,14 +91,8 @@ public struct Worker: Sendable {
             continuation.yield(.stopRequested)
             store.interrupt()
         }
-        let poll = configuration.pollInterval
-        let ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(poll))
-                continuation.yield(.tick)
-            }
-        }
-        defer { ticker.cancel() }
+        let ticker = WorkerTicker(interval: configuration.pollInterval) { continuation.yield(.tick) }
+        defer { ticker.stop() }
         let settler = AttemptSettler(store: store, handler: handler, worker: identity.id, configuration: configuration, log: log)
         log("worker \(identity.id) started: concurrency \(configuration.concurrency), "
             + "queues \(configuration.queues.isEmpty ? "all" : configuration.queues.joined(separator: ","))")
