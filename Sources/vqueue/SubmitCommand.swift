@@ -51,11 +51,8 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Queue name; workers take from the queues they are given. Default: default.", valueName: "name"))
     var queue = "default"
 
-    @Option(help: ArgumentHelp("Higher runs first; may be negative. Default: 0.", valueName: "n"),
-            transform: { text throws -> Int in
-                guard let value = Int(text) else { throw ValidationError("--priority takes a whole number, not '\(text)'.") }
-                return value
-            })
+    // Unconditional, so that `--priority -1` reads -1 rather than an unknown option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Higher runs first; may be negative. Default: 0.", valueName: "n"))
     var priority = 0
 
     @Option(help: ArgumentHelp("An idempotency key: if a job with this key exists, print its id instead of queueing another.",

@@ -3,21 +3,10 @@ import Testing
 
 @Suite("Malformed command lines exit 64 and touch nothing")
 struct UsageErrorTests {
+    // Every malformed command line is checked in-process (vqueueTests' UsageErrorParsingTests); these
+    // few check the real binary's exit status, its silence on stdout and the untouched folder.
     @Test("bad option value", .timeLimit(.minutes(5)), arguments: [
-        ["--crf", "abc"],
         ["--crf", "52"],
-        ["--crf", "-1"],
-        ["--video-bitrate", "12q"],
-        ["-b", "fast"],
-        ["--audio-bitrate", "loud"],
-        ["--timeout", "5x"],
-        ["--timeout", "soon"],
-        ["--max-height", "tall"],
-        ["--max-height", "0"],
-        ["--threads", "many"],
-        ["--x264-preset", "warp"],
-        ["--preset", "4k-hdr"],
-        ["--max-pixels", "lots"],
         ["-b", "200k", "--crf", "20"],
         ["--no-such-option"],
     ])
@@ -34,7 +23,7 @@ struct UsageErrorTests {
     }
 
     @Test("missing arguments", .timeLimit(.minutes(5)), arguments: [
-        ["transcode"], ["transcode", "only-in.mp4"], ["probe"], ["no-such-command"],
+        ["transcode"], ["no-such-command"],
     ])
     func missingArguments(_ arguments: [String]) async throws {
         try await withTemporaryDirectory { directory in
