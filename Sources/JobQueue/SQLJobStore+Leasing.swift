@@ -32,12 +32,33 @@ extension SQLJobStore: JobLeasing {
 
     public func recordProgress(_ updates: [LeasedJob: JobProgress]) async throws {
         guard !updates.isEmpty else { return }
-        try await write { db in
-            for (job, progress) in updates {
-                try db.execute("UPDATE jobs SET progress = ?, fps = ?, eta = ? WHERE id = ? AND attempts = ? AND state = 'running'",
-                               progress.fraction, progress.fps, progress.eta, job.id, job.attempt)
-            }
+        let rows = updates.map { job, progress in
+            [job.id.sqlValue, job.attempt.sqlValue, progress.fraction.sqlValue, progress.fps.sqlValue, progress.eta.sqlValue]
         }
+        _ = try await write { db in
+            let real = db.dialect.type(.real)
+            return try Self.updateEach(rows, "(?, ?, CAST(? AS \(real)), CAST(? AS \(real)), CAST(? AS \(real)))",
+                                       set: "progress = v.column3, fps = v.column4, eta = v.column5", where: "state = 'running'", [], db)
+        }
+    }
+
+    /// One UPDATE for many rows, each with its own values: `rows` joined as
+    /// `v` (`v.column1` is the job id, `v.column2` the attempt), so a batch
+    /// of completions or progress reports is one round trip, not one each.
+    /// Returns the attempts updated.
+    private static func updateEach(_ rows: [[SQLValue]], _ row: String, set: String, where condition: String,
+                                   _ arguments: [SQLValue] = [], _ db: any SQLConnection) throws -> Set<LeasedJob> {
+        var updated = Set<LeasedJob>()
+        for start in stride(from: 0, to: rows.count, by: chunk) {
+            let part = rows[start..<min(start + chunk, rows.count)]
+            let changed = try db.query("""
+                UPDATE jobs SET \(set) FROM (VALUES \(Array(repeating: row, count: part.count).joined(separator: ", "))) AS v
+                WHERE jobs.id = v.column1 AND jobs.attempts = v.column2 AND jobs.\(condition)
+                RETURNING jobs.id, jobs.attempts
+                """, part.flatMap { $0 } + arguments)
+            updated.formUnion(changed.map { LeasedJob(id: $0.int64("id"), attempt: $0.int("attempts")) })
+        }
+        return updated
     }
 
     /// The attempt, still this worker's (the condition of every record a
@@ -60,17 +81,12 @@ extension SQLJobStore: JobLeasing {
 
     public func complete(_ completions: [JobCompletion], worker: String) async throws -> Set<LeasedJob> {
         guard !completions.isEmpty else { return [] }
+        let rows = completions.map { [$0.job.id.sqlValue, $0.job.attempt.sqlValue, $0.result.sqlValue] }
         return try await write { db in
-            var recorded = Set<LeasedJob>()
-            for completion in completions {
-                let changed = try db.execute("""
-                    UPDATE jobs SET state = 'succeeded', result = ?, error = NULL, error_code = NULL, progress = 1, eta = 0,
-                                    finished_at = vqueue_now(), updated_at = vqueue_now(), lease_expires_at = NULL, publishing = NULL
-                    WHERE \(Self.held)
-                    """, completion.result, completion.job.id, completion.job.attempt, worker)
-                if changed > 0 { recorded.insert(completion.job) }
-            }
-            return recorded
+            try Self.updateEach(rows, "(?, ?, CAST(? AS TEXT))", set: """
+                state = 'succeeded', result = v.column3, error = NULL, error_code = NULL, progress = 1, eta = 0,
+                finished_at = vqueue_now(), updated_at = vqueue_now(), lease_expires_at = NULL, publishing = NULL
+                """, where: "lease_owner = ? AND jobs.state = 'running'", [worker.sqlValue], db)
         }
     }
 
