@@ -25,8 +25,9 @@ public protocol JobLeasing: Sendable {
 
     /// Leases up to `limit` due jobs from `queues` (all queues when empty),
     /// highest priority first, then oldest, in one short transaction. Each
-    /// claim starts a new attempt with a number never used before.
-    func claim(worker: String, queues: [String], limit: Int, leaseSeconds: Double) async throws -> [Job]
+    /// claim starts a new attempt with a number never used before. Jobs in
+    /// `excluding` are left to other workers.
+    func claim(worker: String, queues: [String], limit: Int, leaseSeconds: Double, excluding: [Int64]) async throws -> [Job]
     /// Of these leases, the ones the worker no longer holds (job cancelled,
     /// lease expired and taken over).
     func leasesLost(worker: String, jobs: [LeasedJob]) async throws -> Set<LeasedJob>
@@ -60,6 +61,13 @@ public protocol JobLeasing: Sendable {
     func checkIdentity() throws
     /// Makes the call in progress give up now (a worker asked to stop).
     func interrupt()
+}
+
+extension JobLeasing {
+    /// Claims without leaving any job to others.
+    public func claim(worker: String, queues: [String], limit: Int, leaseSeconds: Double) async throws -> [Job] {
+        try await claim(worker: worker, queues: queues, limit: limit, leaseSeconds: leaseSeconds, excluding: [])
+    }
 }
 
 /// What submitters and operators do.

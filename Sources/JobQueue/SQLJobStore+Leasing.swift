@@ -1,10 +1,12 @@
 /// What workers do: claim, keep leases, record progress and outcomes, and
 /// clean up after workers that died.
 extension SQLJobStore: JobLeasing {
-    public func claim(worker: String, queues: [String], limit: Int, leaseSeconds: Double) async throws -> [Job] {
+    public func claim(worker: String, queues: [String], limit: Int, leaseSeconds: Double,
+                      excluding: [Int64]) async throws -> [Job] {
         guard limit > 0 else { return [] }
         return try await write { db in
-            let queueFilter = queues.isEmpty ? "" : "AND queue IN (\(db.marks(queues.count)))"
+            let queueFilter = (queues.isEmpty ? "" : "AND queue IN (\(db.marks(queues.count)))")
+                + (excluding.isEmpty ? "" : " AND id NOT IN (\(db.marks(excluding.count)))")
             // A queued job still holding a lease is a cancelled attempt whose
             // worker has not confirmed it stopped: not claimed before it has.
             let rows = try db.query("""
@@ -15,7 +17,8 @@ extension SQLJobStore: JobLeasing {
                              WHERE state = 'queued' AND run_at <= vqueue_now() AND lease_expires_at IS NULL \(queueFilter)
                              ORDER BY priority DESC, id LIMIT ? \(db.dialect.skipLocked))
                 RETURNING *
-                """, [worker.sqlValue, leaseSeconds.sqlValue] + queues.map(\.sqlValue) + [limit.sqlValue])
+                """, [worker.sqlValue, leaseSeconds.sqlValue] + queues.map(\.sqlValue) + excluding.map(\.sqlValue)
+                    + [limit.sqlValue])
             return rows.map(Job.init(row:)).sorted { ($0.priority, -$0.id) > ($1.priority, -$1.id) }
         }
     }

@@ -227,7 +227,8 @@ public struct Worker: Sendable {
             if token != state.lastToken || state.queueMayHaveMore || state.schedule.isDue(.claim, at: now) {
                 state.lastToken = token
                 let claimed = try await store.claim(worker: identity.id, queues: configuration.queues, limit: free,
-                                                    leaseSeconds: configuration.leaseSeconds)
+                                                    leaseSeconds: configuration.leaseSeconds,
+                                                    excluding: state.health.avoidedJobs(at: now))
                 state.queueMayHaveMore = claimed.count == free
                 for job in claimed { start(job, &state, settler: settler) }
             }
@@ -275,7 +276,7 @@ public struct Worker: Sendable {
                 state.health.attemptFailed(job: job.id)
             }
             if case .unavailableHere(let reason) = outcome {
-                state.health.unavailable(reason)
+                state.health.jobUnavailable(job.id, "job \(job.id): \(reason)", at: ContinuousClock.now)
             }
             state.failures.removeFirst()
         }
@@ -338,16 +339,15 @@ public struct Worker: Sendable {
     /// While unhealthy: heal when the handler says the box is fine again (or
     /// a streak pause has run its time); keep the store told either way.
     private func checkHealth(_ state: inout WorkerState, at now: ContinuousClock.Instant) async throws {
-        if !state.health.isHealthy && state.schedule.isDue(.health, at: now) {
-            if state.health.isPaused {
-                if state.health.pauseIsOver(at: now) { state.health.healed() }
-            } else if handler.healthProblem() == nil {
-                state.health.healed()
-            }
-            if state.health.isHealthy { log("worker \(identity.id) is healthy again: taking jobs") }
-        } else if state.health.isHealthy && !state.checkedHealthOnce {
+        if state.schedule.isDue(.health, at: now) || !state.checkedHealthOnce {
             state.checkedHealthOnce = true
-            if let problem = handler.healthProblem() { state.health.unavailable(problem) }
+            let boxProblem = handler.healthProblem()
+            if state.health.isHealthy {
+                if let boxProblem { state.health.rootsMissing(boxProblem) }
+            } else if state.health.canHeal(boxProblem: boxProblem, at: now) {
+                state.health.healed()
+                log("worker \(identity.id) is healthy again: taking jobs")
+            }
         }
         if state.health.recorded != state.health.problem {
             if let problem = state.health.problem { log("worker \(identity.id) is unhealthy, taking no jobs: \(problem)") }
