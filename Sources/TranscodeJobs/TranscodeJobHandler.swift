@@ -1,5 +1,6 @@
 import Foundation
 import JobQueue
+import Synchronization
 import Transcode
 
 /// Runs a queued transcode in a child process (`vqueue transcode IN TMP
@@ -14,6 +15,8 @@ public struct TranscodeJobHandler: JobHandler {
     let allowed: AllowedFolders?
     /// Where this box sees the submitting box's folders.
     let pathMap: PathMap
+    /// Folders of jobs that could not run here because they were missing.
+    private let missing = MissingFolders()
 
     public init(executable: String, threadsPerJob: Int?, allowed: AllowedFolders?, pathMap: PathMap = .none) {
         self.executable = executable
@@ -32,8 +35,9 @@ public struct TranscodeJobHandler: JobHandler {
         guard let transcode = transcode(job) else {
             return .failed(JobFailure("not a transcode job this vqueue understands", code: "unknown_job", permanent: true))
         }
-        if let missing = missingFolder(transcode) {
-            return .unavailableHere("\(missing) does not exist on this box (a shared folder not mounted, or a wrong --path-map?)")
+        if let folder = missingFolder(transcode) {
+            missing.add(folder)
+            return .unavailableHere("\(folder) does not exist on this box (a shared folder not mounted, or a wrong --path-map?)")
         }
         if let allowed, let refusal = refusal(transcode, allowed) {
             return .failed(JobFailure("refused by --allow-dir: \(refusal)", code: "not_allowed", permanent: true))
@@ -108,15 +112,21 @@ public struct TranscodeJobHandler: JobHandler {
         return FileManager.default.fileExists(atPath: temporary.finalPath)
     }
 
+    /// The box's roots (allowed folders, path-map targets) and the folders
+    /// jobs could not find lately: the first that is missing, in words.
     public func healthProblem() -> String? {
-        let roots = (allowed?.paths ?? []) + pathMap.rules.map(\.to)
-        return roots.first { AllowedFolders.resolve($0) == nil }.map { "\($0) does not exist on this box" }
+        if let root = missingRoot() { return "\(root) does not exist on this box" }
+        return missing.stillMissing().first.map { "\($0) does not exist on this box (a job's folder)" }
+    }
+
+    private func missingRoot() -> String? {
+        ((allowed?.paths ?? []) + pathMap.rules.map(\.to)).first { AllowedFolders.resolve($0) == nil }
     }
 
     /// The first of the job's folders that is missing here: a sign of this
     /// box's trouble (a mount gone), not of the job's.
     private func missingFolder(_ transcode: TranscodeJob) -> String? {
-        if let root = healthProblem() { return root }
+        if let root = missingRoot() { return root }
         let folders = [transcode.input, transcode.output].map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
         return folders.first { AllowedFolders.resolve($0) == nil }
     }
@@ -147,6 +157,23 @@ public struct TranscodeJobHandler: JobHandler {
             return String(line.dropFirst(prefix.count))
         }
         return line
+    }
+}
+
+/// Folders jobs found missing on this box, until they are back.
+private final class MissingFolders: Sendable {
+    private let folders = Mutex<Set<String>>([])
+
+    func add(_ folder: String) {
+        folders.withLock { _ = $0.insert(folder) }
+    }
+
+    /// Those still missing; the ones back are forgotten.
+    func stillMissing() -> [String] {
+        folders.withLock { folders in
+            folders = folders.filter { AllowedFolders.resolve($0) == nil }
+            return folders.sorted()
+        }
     }
 }
 
