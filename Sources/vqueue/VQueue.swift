@@ -18,4 +18,11 @@ struct VQueue: AsyncParsableCommand {
         subcommands: [SubmitCommand.self, WorkerCommand.self, StatusCommand.self, ListCommand.self,
                       CancelCommand.self, RetryCommand.self, WorkersCommand.self, EventsCommand.self,
                       TopCommand.self, PruneCommand.self, TranscodeCommand.self, ProbeCommand.self])
+
+    /// ArgumentParser's entry point, given the arguments byte for byte:
+    /// `CommandLine.arguments` would replace bytes that are not UTF-8 in a
+    /// file name with U+FFFD and the file would never be found again.
+    static func main() async {
+        await main(CommandLineBytes.arguments())
+    }
 }
