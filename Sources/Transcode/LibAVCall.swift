@@ -30,6 +30,9 @@ func check(_ code: Int32, _ doing: @autoclosure () -> String) throws(TranscodeEr
 func libavError(_ code: Int32, _ doing: String) -> TranscodeError {
     if diskFullCodes.contains(code) { return .diskFull(doing) }
     if code == vq_averror_enomem() { return MemoryLimit.outOfMemory(doing) }
+    // libx264 reports a failed allocation as a failure of the "external
+    // library"; under a memory limit that is what it is.
+    if code == vq_averror_external(), let bytes = MemoryLimit.bytes { return .memoryLimit(bytes) }
     if transientCodes.contains(code) { return .ioError(doing, libavMessage(code)) }
     return .libav(doing, libavMessage(code))
 }
