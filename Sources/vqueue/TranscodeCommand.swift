@@ -21,9 +21,19 @@ struct TranscodeCommand: ParsableCommand {
           vqueue transcode in.mkv out.mp4 --crf 20 --x264-preset medium --max-height 480
           vqueue transcode in.mp4 out.flv --no-audio --timeout 10m
 
+        IN is opened once and read only as a single media file: a playlist, a list of other
+        files or an image sequence is refused, and libav opens nothing else. OUT is never
+        replaced without --overwrite, even if it appears while the transcode runs. Before OUT
+        takes its name the finished file is checked: it opens, holds H.264 of the expected
+        size (and AAC when there is audio), and lasts as long as the source decoded to.
+
+        With --max-memory the process's private memory (RLIMIT_DATA) is capped; a transcode
+        that needs more fails with "exceeded the memory limit".
+
         Exit status: 0 done, 1 the transcode failed (one line on stderr says why),
         75 a temporary failure worth retrying (disk full, I/O error), 64 bad usage.
-        Interrupted by SIGINT or SIGTERM: 130 or 143.
+        Interrupted by SIGINT or SIGTERM: 130 or 143. With --progress-json a failure also
+        ends stdout with {"error": ..., "error_code": ..., "permanent": ...}.
         """)
 
     @Argument(help: ArgumentHelp("The file to read.", valueName: "in"))
