@@ -111,7 +111,7 @@ struct TranscodeCommand: ParsableCommand {
         let display = ProgressDisplay(json: progressJson)
         let transcoder = Transcoder(source: inputFd.map { .descriptor($0) } ?? .path(input),
                                     destination: destination, options: options,
-                                    container: format.flatMap(OutputContainer.init(rawValue:)))
+                                    container: format.flatMap(OutputContainer.init(rawValue:)) ?? (try? OutputContainer(path: output)))
         // Only a path written in place is this process's to remove; a
         // descriptor's file is its parent's.
         let inPlaceOutput = writeInPlace ? output : nil
