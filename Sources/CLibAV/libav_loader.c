@@ -139,4 +139,13 @@ VQ_FORWARD(FORMAT, int, avformat_write_header, (AVFormatContext *s, AVDictionary
 VQ_FORWARD(FORMAT, int, avio_closep, (AVIOContext **s), (s))
 VQ_FORWARD(FORMAT, int, avio_open, (AVIOContext **s, const char *url, int flags), (s, url, flags))
 
+VQ_FORWARD_VOID(UTIL, av_free, (void *ptr), (ptr))
+VQ_FORWARD_VOID(UTIL, av_log_default_callback, (void *avcl, int level, const char *fmt, va_list vl), (avcl, level, fmt, vl))
+VQ_FORWARD_VOID(UTIL, av_log_set_callback, (void (*callback)(void *, int, const char *, va_list)), (callback))
+VQ_FORWARD(UTIL, void *, av_malloc, (size_t size), (size))
+VQ_FORWARD(FORMAT, int, av_probe_input_buffer2, (AVIOContext *pb, const AVInputFormat **fmt, const char *url, void *logctx, unsigned int offset, unsigned int max_probe_size), (pb, fmt, url, logctx, offset, max_probe_size))
+VQ_FORWARD(FORMAT, AVFormatContext *, avformat_alloc_context, (void), ())
+VQ_FORWARD(FORMAT, AVIOContext *, avio_alloc_context, (unsigned char *buffer, int buffer_size, int write_flag, void *opaque, int (*read_packet)(void *opaque, uint8_t *buf, int buf_size), int (*write_packet)(void *opaque, uint8_t *buf, int buf_size), int64_t (*seek)(void *opaque, int64_t offset, int whence)), (buffer, buffer_size, write_flag, opaque, read_packet, write_packet, seek))
+VQ_FORWARD_VOID(FORMAT, avio_context_free, (AVIOContext **s), (s))
+
 #pragma GCC visibility pop

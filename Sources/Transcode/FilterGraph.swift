@@ -15,7 +15,7 @@ final class FilterGraph {
     ///   - chain: the filters between, in libavfilter's syntax.
     init(kind: AVMediaType, sourceArguments: String, chain: String, threads: Int) throws(TranscodeError) {
         let isVideo = kind == AVMEDIA_TYPE_VIDEO
-        guard let graph = avfilter_graph_alloc() else { throw .libav("allocating a filter graph", "out of memory") }
+        guard let graph = avfilter_graph_alloc() else { throw MemoryLimit.outOfMemory("allocating a filter graph") }
         self.graph = graph
         graph.pointee.nb_threads = Int32(threads)
         var src: UnsafeMutablePointer<AVFilterContext>? = nil

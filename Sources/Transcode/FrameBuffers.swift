@@ -5,8 +5,8 @@ import CLibAV
 final class OwnedPacket {
     let pointer: UnsafeMutablePointer<AVPacket>
 
-    init() {
-        guard let packet = av_packet_alloc() else { fatalError("av_packet_alloc: out of memory") }
+    init() throws(TranscodeError) {
+        guard let packet = av_packet_alloc() else { throw MemoryLimit.outOfMemory("allocating a packet") }
         pointer = packet
     }
 
@@ -21,8 +21,8 @@ final class OwnedPacket {
 final class OwnedFrame {
     let pointer: UnsafeMutablePointer<AVFrame>
 
-    init() {
-        guard let frame = av_frame_alloc() else { fatalError("av_frame_alloc: out of memory") }
+    init() throws(TranscodeError) {
+        guard let frame = av_frame_alloc() else { throw MemoryLimit.outOfMemory("allocating a frame") }
         pointer = frame
     }
 

@@ -1,41 +1,40 @@
 import CLibAV
-import Foundation
+import Glibc
 
 /// An opened input file: the demuxer context after stream probing, with the
 /// picture-size limit enforced before any decoder allocates a frame.
 final class InputMedia {
-    let path: String
+    let file: InputFile
     private(set) var context: UnsafeMutablePointer<AVFormatContext>
+    /// Owned here, freed after the context (which only borrows it).
+    private let io: InputIOContext
 
-    /// Opens `path` and probes its streams. A stream whose header claims more
-    /// than `maxPixels` is refused twice: once from what the container header
-    /// says, before probing decodes anything, and through the decoders'
-    /// own `max_pixels` while probing, so a lying header never gets a huge
-    /// frame allocated.
-    init(path: String, maxPixels: Int) throws(TranscodeError) {
-        self.path = path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw .inputMissing
-        }
-        if isDirectory.boolValue { throw .inputUnreadable("it is a folder") }
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            throw .inputUnreadable("permission denied")
-        }
-        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size == 0 {
-            throw .notMedia("the file is empty")
-        }
-
-        var ctx: UnsafeMutablePointer<AVFormatContext>? = nil
-        let opened = avformat_open_input(&ctx, path, nil, nil)
-        guard opened >= 0, let ctx else {
-            throw Self.openError(opened)
-        }
-        // From here on a throw runs deinit, which closes the input.
+    /// Opens the media in `file` and probes its streams, reading only
+    /// through its descriptor (`InputIOContext`), by a demuxer for a single
+    /// self-contained file (`SingleFileFormats`), with every further open a
+    /// demuxer might attempt refused.
+    ///
+    /// A stream whose header claims more than `maxPixels` is refused twice:
+    /// once from what the container header says, before probing decodes
+    /// anything, and through the decoders' own `max_pixels` while probing,
+    /// so a lying header never gets a huge frame allocated.
+    init(file: InputFile, maxPixels: Int) throws(TranscodeError) {
+        LibAVLogging.ensureConfigured()
+        self.file = file
+        if file.size == 0 { throw .notMedia("the file is empty") }
+        io = try InputIOContext(file: file)
+        let format = try Self.probeFormat(io)
+        let ctx = try Self.open(io, format: format, url: file.realPath)
         context = ctx
+        // From here on a throw runs deinit, which closes the input.
         try Self.checkPictureSizes(ctx, maxPixels: maxPixels)
-        try Self.findStreamInfo(ctx, maxPixels: maxPixels)
+        try findStreamInfo(maxPixels: maxPixels)
         try Self.checkPictureSizes(ctx, maxPixels: maxPixels)
+    }
+
+    /// Opens `path` (see `InputFile`) and its media.
+    convenience init(path: String, maxPixels: Int) throws(TranscodeError) {
+        try self.init(file: InputFile(path: path), maxPixels: maxPixels)
     }
 
     deinit {
@@ -71,16 +70,67 @@ final class InputMedia {
         return start == vq_nopts_value() ? 0 : start
     }
 
-    private static func openError(_ code: Int32) -> TranscodeError {
-        if code == vq_averror_invaliddata() {
-            return .notMedia("no known container format recognised")
+    /// The demuxer libav would pick from the first bytes, refused unless it
+    /// reads a single self-contained file.
+    private static func probeFormat(_ io: InputIOContext) throws(TranscodeError) -> UnsafePointer<AVInputFormat> {
+        var format: UnsafePointer<AVInputFormat>? = nil
+        let probed = PathEncoding.withCString(io.file.realPath) { url in
+            av_probe_input_buffer2(io.context, &format, url, nil, 0, 0)
         }
-        if code == vq_averror(EACCES) { return .inputUnreadable("permission denied") }
-        if code == vq_averror(ENOENT) { return .inputMissing }
-        return .notMedia(libavMessage(code))
+        if let code = io.readError { throw .ioError("reading the input", systemMessage(code)) }
+        guard probed >= 0, let format else {
+            if probed == vq_averror_enomem() { throw MemoryLimit.outOfMemory("reading the input") }
+            throw .notMedia("no known container format recognised")
+        }
+        let name = String(cString: format.pointee.name)
+        guard SingleFileFormats.allows(name) else {
+            if let kind = SingleFileFormats.multiFileKind(name) { throw .notSingleFile(kind) }
+            let long = format.pointee.long_name.map { String(cString: $0) } ?? name
+            throw .notMedia("libav reads it as \(long), which vqueue does not accept")
+        }
+        return format
     }
 
-    private static func findStreamInfo(_ ctx: UnsafeMutablePointer<AVFormatContext>, maxPixels: Int) throws(TranscodeError) {
+    /// `avformat_open_input` over `io` with `format`, no other file allowed.
+    private static func open(_ io: InputIOContext, format: UnsafePointer<AVInputFormat>,
+                             url: String) throws(TranscodeError) -> UnsafeMutablePointer<AVFormatContext> {
+        guard var ctx = avformat_alloc_context() else {
+            throw MemoryLimit.outOfMemory("setting up the input")
+        }
+        ctx.pointee.pb = io.context
+        ctx.pointee.flags |= AVFMT_FLAG_CUSTOM_IO
+        ctx.pointee.io_open = refuseOpen
+        ctx.pointee.opaque = Unmanaged.passUnretained(io).toOpaque()
+        var options: OpaquePointer? = nil
+        defer { av_dict_free(&options) }
+        av_dict_set(&options, "format_whitelist", SingleFileFormats.whitelist, 0)
+        // Nothing is opened by protocol: io_open refuses, and no protocol
+        // name would pass this list either.
+        av_dict_set(&options, "protocol_whitelist", "none", 0)
+        // The mov demuxer can follow "data references" to other files; off
+        // by default, and kept off whatever a default becomes.
+        av_dict_set(&options, "enable_drefs", "0", 0)
+        var opening: UnsafeMutablePointer<AVFormatContext>? = ctx
+        let opened = PathEncoding.withCString(url) { avformat_open_input(&opening, $0, format, &options) }
+        // On failure libav has freed the context (but not `io`, ours).
+        guard opened >= 0, let opening else {
+            if let code = io.readError { throw .ioError("reading the input", systemMessage(code)) }
+            if opened == vq_averror_enomem() { throw MemoryLimit.outOfMemory("reading the input") }
+            if io.refusedOpen { throw .notSingleFile("it refers to other files") }
+            throw .notMedia(opened == vq_averror_invaliddata() ? "its header is damaged" : libavMessage(opened))
+        }
+        ctx = opening
+        return ctx
+    }
+
+    /// Throws if reading stopped on an I/O error rather than the end of the
+    /// file (a lost mount, a failing disk): worth another attempt.
+    func checkReadError() throws(TranscodeError) {
+        if let code = io.readError { throw .ioError("reading the input", systemMessage(code)) }
+    }
+
+    private func findStreamInfo(maxPixels: Int) throws(TranscodeError) {
+        let ctx = context
         let count = Int(ctx.pointee.nb_streams)
         var perStream = [OpaquePointer?](repeating: nil, count: max(count, 1))
         for index in 0..<count {
@@ -89,8 +139,12 @@ final class InputMedia {
         let result = perStream.withUnsafeMutableBufferPointer { avformat_find_stream_info(ctx, $0.baseAddress) }
         for index in perStream.indices { av_dict_free(&perStream[index]) }
         if result < 0 {
+            try checkReadError()
+            if io.refusedOpen { throw .notSingleFile("it refers to other files") }
+            if result == vq_averror_enomem() { throw MemoryLimit.outOfMemory("reading the input's streams") }
             throw .notMedia("its streams could not be read: \(libavMessage(result))")
         }
+        if io.refusedOpen { throw .notSingleFile("it refers to other files") }
     }
 
     private static func checkPictureSizes(_ ctx: UnsafeMutablePointer<AVFormatContext>, maxPixels: Int) throws(TranscodeError) {
@@ -103,4 +157,14 @@ final class InputMedia {
             }
         }
     }
+}
+
+/// `io_open` for every input: no demuxer may open another file, URL or
+/// protocol. The refusal is noted so the error can say why.
+private func refuseOpen(_ ctx: UnsafeMutablePointer<AVFormatContext>?, _ pb: UnsafeMutablePointer<UnsafeMutablePointer<AVIOContext>?>?,
+                        _ url: UnsafePointer<CChar>?, _ flags: Int32, _ options: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    if let opaque = ctx?.pointee.opaque {
+        Unmanaged<InputIOContext>.fromOpaque(opaque).takeUnretainedValue().refusedOpen = true
+    }
+    return vq_averror_eperm()
 }

@@ -1,4 +1,5 @@
 import CLibAV
+import Glibc
 
 /// The words libav has for an error code (`av_strerror`), e.g. "Invalid data
 /// found when processing input".
@@ -19,15 +20,28 @@ extension String {
 /// the failure into a `TranscodeError` that says what we were doing.
 @discardableResult
 func check(_ code: Int32, _ doing: @autoclosure () -> String) throws(TranscodeError) -> Int32 {
-    if code < 0 {
-        if code == vq_averror_enospc() { throw .diskFull(doing()) }
-        if transientCodes.contains(code) { throw .ioError(doing(), libavMessage(code)) }
-        throw .libav(doing(), libavMessage(code))
-    }
+    if code < 0 { throw libavError(code, doing()) }
     return code
 }
 
-/// Errors that say more about the machine than the file: worth a retry.
-private let transientCodes: Set<Int32> = [EIO, ENOMEM, EAGAIN, EINTR, ETIMEDOUT, EMFILE, ENFILE].reduce(into: []) {
-    $0.insert(vq_averror($1))
+/// The `TranscodeError` for a libav error code met while `doing`: the disk
+/// filling up, memory running out and I/O errors are the machine's, not the
+/// file's (see `isPermanent`).
+func libavError(_ code: Int32, _ doing: String) -> TranscodeError {
+    if diskFullCodes.contains(code) { return .diskFull(doing) }
+    if code == vq_averror_enomem() { return MemoryLimit.outOfMemory(doing) }
+    // libx264 reports a failed allocation as a failure of the "external
+    // library"; under a memory limit that is what it is.
+    if code == vq_averror_external(), let bytes = MemoryLimit.bytes { return .memoryLimit(bytes) }
+    if transientCodes.contains(code) { return .ioError(doing, libavMessage(code)) }
+    return .libav(doing, libavMessage(code))
 }
+
+/// The errno values for a full disk or a used-up quota.
+let diskFullErrors: Set<Int32> = [ENOSPC, EDQUOT]
+private let diskFullCodes = Set(diskFullErrors.map(vq_averror))
+
+/// Errors that say more about the machine than the file: worth a retry.
+let transientErrors: Set<Int32> = [EIO, EAGAIN, EINTR, ETIMEDOUT, EMFILE, ENFILE, ESTALE, ENOLCK, EBUSY, ENETDOWN,
+                                   ENETUNREACH, ECONNRESET, EHOSTUNREACH, ENXIO]
+private let transientCodes = Set(transientErrors.map(vq_averror))

@@ -1,18 +1,45 @@
 import CLibAV
 
-/// `vqueue probe`: what libav sees in a file, without decoding it all.
+/// `vqueue probe`, and `vqueue submit`'s look before queueing: what libav
+/// sees in a file, without decoding it all. The file is opened and read the
+/// way a transcode reads it (`InputFile`, `InputMedia`), so what probes well
+/// is what a transcode accepts, and libav is silent unless asked.
 public enum MediaProbe {
     public static func probe(path: String, maxPixels: Int = TranscodeOptions.defaultMaxPixels) throws(TranscodeError) -> MediaInfo {
-        let input = try InputMedia(path: path, maxPixels: maxPixels)
+        try probe(file: InputFile(path: path), maxPixels: maxPixels)
+    }
+
+    /// Probes an input already opened (and perhaps checked against allowed
+    /// folders by its real path).
+    public static func probe(file: InputFile, maxPixels: Int = TranscodeOptions.defaultMaxPixels) throws(TranscodeError) -> MediaInfo {
+        info(try InputMedia(file: file, maxPixels: maxPixels))
+    }
+
+    private static func info(_ input: InputMedia) -> MediaInfo {
+        let file = input.file
         let ctx = input.context.pointee
         let bitRate = ctx.bit_rate > 0 ? Int(ctx.bit_rate) : nil
         return MediaInfo(
-            path: path,
+            path: file.path,
             container: ctx.iformat.map { String(cString: $0.pointee.name) } ?? "unknown",
             duration: input.claimedDuration?.seconds,
             bitRate: bitRate,
             streams: input.streams.map(streamInfo)
         )
+    }
+
+    /// What `vqueue submit` can know before queueing: the file opens as a
+    /// single media file, its pictures are within `maxPixels`, and it has a
+    /// video stream. Throws the error the transcode would end with
+    /// (`notMedia`, `notSingleFile`, `pictureTooLarge`, `noVideoStream`…).
+    public static func checkTranscodable(file: InputFile,
+                                         maxPixels: Int = TranscodeOptions.defaultMaxPixels) throws(TranscodeError) -> MediaInfo {
+        let input = try InputMedia(file: file, maxPixels: maxPixels)
+        guard let video = input.bestStream(AVMEDIA_TYPE_VIDEO),
+              video.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC == 0 else {
+            throw .noVideoStream
+        }
+        return info(input)
     }
 
     static func streamInfo(_ stream: UnsafeMutablePointer<AVStream>) -> StreamInfo {

@@ -1,6 +1,7 @@
 import CLibAV
 
-/// The output file: a container muxer writing to a path.
+/// The output file: a container muxer writing to a path (always
+/// `/proc/self/fd/N`, an `OutputFile` already created and checked).
 final class Muxer {
     private var context: UnsafeMutablePointer<AVFormatContext>?
     private let container: OutputContainer
@@ -11,9 +12,7 @@ final class Muxer {
         var ctx: UnsafeMutablePointer<AVFormatContext>? = nil
         try check(avformat_alloc_output_context2(&ctx, nil, container.muxerName, path), "setting up the \(container) muxer")
         context = ctx
-        let opened = avio_open(&ctx!.pointee.pb, path, AVIO_FLAG_WRITE)
-        if opened == vq_averror_enospc() { throw .diskFull("creating the output file") }
-        if opened < 0 { throw .outputNotCreated(libavMessage(opened)) }
+        try check(avio_open(&ctx!.pointee.pb, path, AVIO_FLAG_WRITE), "opening the output for writing")
         isOpen = true
     }
 
@@ -29,7 +28,7 @@ final class Muxer {
 
     /// Adds an output stream carrying what `encoder` makes; returns its index.
     func addStream(for encoder: StreamEncoder) throws(TranscodeError) -> Int32 {
-        guard let stream = avformat_new_stream(context, nil) else { throw .libav("adding an output stream", "out of memory") }
+        guard let stream = avformat_new_stream(context, nil) else { throw MemoryLimit.outOfMemory("adding an output stream") }
         try check(avcodec_parameters_from_context(stream.pointee.codecpar, encoder.context), "describing an output stream")
         stream.pointee.time_base = encoder.context.pointee.time_base
         stream.pointee.avg_frame_rate = encoder.context.pointee.framerate

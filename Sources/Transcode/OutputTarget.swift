@@ -1,37 +1,90 @@
-import Foundation
+import CLibAV
+import Glibc
 
 /// Where a transcode may write: checks made before any work starts, so a
 /// refusal changes nothing on disk. `vqueue submit` makes the same checks
-/// before it queues a job.
+/// before it queues a job. (The checks that matter against a race, that OUT
+/// is not replaced and no planted file is written, are made again when the
+/// output is created and published: see `TemporaryOutput`.)
 public enum OutputTarget {
     /// Throws if `output` cannot be written for `input`: same file as the
     /// input (by path, symlink or hard link), already there without
     /// `overwrite`, an unsupported extension (unless the container is given),
-    /// or a folder that is missing or not writable.
+    /// a folder that is missing or not writable, or a name its file system
+    /// cannot take.
     public static func validate(input: String, output: String, overwrite: Bool,
                                 container: OutputContainer? = nil) throws(TranscodeError) {
+        try validate(input: FileIdentity(path: input, followingSymlink: true), output: output, overwrite: overwrite,
+                     container: container)
+    }
+
+    /// The same checks for an input known by its identity (an opened
+    /// `InputFile`).
+    public static func validate(input: FileIdentity?, output: String, overwrite: Bool,
+                                container: OutputContainer? = nil) throws(TranscodeError) {
         if container == nil { _ = try OutputContainer(path: output) }
-        let outputURL = URL(fileURLWithPath: output)
-        if isSameFile(input, output) { throw .outputIsInput }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) {
-            if isDirectory.boolValue { throw .outputFolder("\(output) is a folder, not a file name") }
+        if let input, FileIdentity(path: output, followingSymlink: true) == input { throw .outputIsInput }
+        if let status = FileIdentity.status(path: output, followingSymlink: true) {
+            if status.st_mode & S_IFMT == S_IFDIR {
+                throw .outputFolder("\(DisplayText.escaped(output)) is a folder, not a file name")
+            }
             if !overwrite { throw .outputExists }
+        } else if FileIdentity.status(path: output, followingSymlink: false) != nil, !overwrite {
+            // A dangling symlink: something is there all the same.
+            throw .outputExists
         }
-        let folder = outputURL.deletingLastPathComponent().path
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw .outputFolder("\(folder) does not exist")
+        let folder = try OutputFolder(containing: output)
+        guard folder.isWritable else {
+            throw .outputFolder("\(DisplayText.escaped(folder.path)) is not writable")
         }
-        guard FileManager.default.isWritableFile(atPath: folder) else {
-            throw .outputFolder("\(folder) is not writable")
+        try checkName(OutputFolder.name(of: output), of: output, in: folder)
+        try probeName(of: output, in: folder)
+    }
+
+    /// Throws `outputName` if `name` cannot name a file in `folder`: empty,
+    /// "." or "..", longer than the folder's file system allows, or making
+    /// a path longer than PATH_MAX.
+    static func checkName(_ name: String, of output: String, in folder: OutputFolder) throws(TranscodeError) {
+        let length = PathEncoding.bytes(of: name).count
+        if length == 0 || name == "." || name == ".." {
+            throw .outputName("it names a folder, not a file")
         }
+        if length > folder.maximumNameBytes {
+            throw .outputName("its name is \(length) bytes long, more than the \(folder.maximumNameBytes) its file system allows")
+        }
+        let pathLength = PathEncoding.bytes(of: folder.realPath).count + 1 + length
+        if pathLength >= Int(PATH_MAX) {
+            throw .outputName("its path is \(pathLength) bytes long, more than the \(PATH_MAX - 1) Linux allows")
+        }
+    }
+
+    /// Creates and removes a file named as the output's temporary file will
+    /// be, so a name the file system refuses (characters it cannot store, a
+    /// name too long for it) is refused now rather than after the work.
+    static func probeName(of output: String, in folder: OutputFolder) throws(TranscodeError) {
+        let probe = TemporaryOutput.temporaryName(for: OutputFolder.name(of: output), tag: "check",
+                                                  suffix: TemporaryOutput.randomSuffix(), limit: folder.maximumNameBytes)
+        let flags = O_WRONLY | O_CREAT | O_EXCL | vq_o_nofollow() | vq_o_cloexec()
+        let fd = PathEncoding.withCString(probe) { name in retryingInterrupted { openat(folder.descriptor, name, flags, 0o600) } }
+        guard fd >= 0 else {
+            let code = errno
+            switch code {
+            case EINVAL, EILSEQ, ENAMETOOLONG:
+                throw .outputName("its file system refuses the name (\(systemMessage(code)))")
+            case EACCES, EPERM, EROFS:
+                throw .outputFolder("\(DisplayText.escaped(folder.path)) is not writable")
+            default:
+                throw TemporaryOutput.writeError(code, "checking the output name")
+            }
+        }
+        close(fd)
+        _ = PathEncoding.withCString(probe) { unlinkat(folder.descriptor, $0, 0) }
     }
 
     /// Same inode on the same device, which catches symlinks and hard links
     /// as well as two spellings of one path.
     static func isSameFile(_ a: String, _ b: String) -> Bool {
-        var first = stat(), second = stat()
-        guard stat(a, &first) == 0, stat(b, &second) == 0 else { return false }
-        return first.st_dev == second.st_dev && first.st_ino == second.st_ino
+        guard let first = FileIdentity(path: a, followingSymlink: true) else { return false }
+        return FileIdentity(path: b, followingSymlink: true) == first
     }
 }

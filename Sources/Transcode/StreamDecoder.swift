@@ -13,7 +13,7 @@ final class StreamDecoder {
         guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
             throw .unsupportedCodec(String(cString: avcodec_get_name(par.pointee.codec_id)))
         }
-        guard let ctx = avcodec_alloc_context3(codec) else { throw .libav("allocating a decoder", "out of memory") }
+        guard let ctx = avcodec_alloc_context3(codec) else { throw MemoryLimit.outOfMemory("allocating a decoder") }
         context = ctx
         try check(avcodec_parameters_to_context(ctx, par), "reading the stream parameters")
         ctx.pointee.pkt_timebase = stream.pointee.time_base
@@ -21,6 +21,7 @@ final class StreamDecoder {
         ctx.pointee.max_pixels = Int64(maxPixels)
         ctx.pointee.framerate = av_guess_frame_rate(nil, stream, nil)
         let opened = avcodec_open2(ctx, codec, nil)
+        if opened == vq_averror_enomem() { throw MemoryLimit.outOfMemory("opening the decoder") }
         if opened < 0 {
             throw .unsupportedCodec("\(String(cString: codec.pointee.name)): \(libavMessage(opened))")
         }
@@ -36,7 +37,7 @@ final class StreamDecoder {
     func send(_ packet: UnsafeMutablePointer<AVPacket>?) throws(TranscodeError) {
         let result = avcodec_send_packet(context, packet)
         if result >= 0 || result == vq_averror_eof() { return }
-        if result == vq_averror_enomem() { throw .libav("decoding", libavMessage(result)) }
+        if result == vq_averror_enomem() { throw MemoryLimit.outOfMemory("decoding") }
         corruptCount += 1
     }
 
@@ -46,7 +47,7 @@ final class StreamDecoder {
         let result = avcodec_receive_frame(context, frame)
         if result == vq_averror_eagain() || result == vq_averror_eof() { return false }
         if result < 0 {
-            if result == vq_averror_enomem() { throw .libav("decoding", libavMessage(result)) }
+            if result == vq_averror_enomem() { throw MemoryLimit.outOfMemory("decoding") }
             corruptCount += 1
             return false
         }

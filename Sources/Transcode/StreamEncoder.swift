@@ -15,7 +15,7 @@ final class StreamEncoder {
         guard let codec = avcodec_find_encoder_by_name(codecName) else {
             throw .libav("finding the \(codecName) encoder", "this libavcodec was built without it")
         }
-        guard let ctx = avcodec_alloc_context3(codec) else { throw .libav("allocating an encoder", "out of memory") }
+        guard let ctx = avcodec_alloc_context3(codec) else { throw MemoryLimit.outOfMemory("allocating an encoder") }
         context = ctx
         configure(ctx)
         if globalHeader {

@@ -16,9 +16,9 @@ final class StreamTranscoder {
     private let isVideo: Bool
     private let threads: Int
 
-    private let decoded = OwnedFrame()
-    private let filtered = OwnedFrame()
-    private let packet = OwnedPacket()
+    private let decoded: OwnedFrame
+    private let filtered: OwnedFrame
+    private let packet: OwnedPacket
     private var clock: FrameClock
 
     /// Frames decoded so far.
@@ -28,10 +28,24 @@ final class StreamTranscoder {
 
     var corruptCount: Int { decoder.corruptCount }
 
+    /// The encoded pictures' size (video).
+    var outputWidth: Int32 { encoder.context.pointee.width }
+    var outputHeight: Int32 { encoder.context.pointee.height }
+
+    /// Seconds one encoded video frame lasts, from the encoder's frame rate
+    /// (0 when it has none: variable frame rate).
+    var outputFrameDuration: Double {
+        let rate = encoder.context.pointee.framerate
+        return rate.num > 0 && rate.den > 0 ? Double(rate.den) / Double(rate.num) : 0
+    }
+
     init(stream: UnsafeMutablePointer<AVStream>, profile: any StreamProfile, muxer: Muxer,
          options: TranscodeOptions) throws(TranscodeError) {
         self.profile = profile
         self.muxer = muxer
+        decoded = try OwnedFrame()
+        filtered = try OwnedFrame()
+        packet = try OwnedPacket()
         inputIndex = stream.pointee.index
         isVideo = profile.mediaType == AVMEDIA_TYPE_VIDEO
         threads = options.threads

@@ -21,15 +21,23 @@ public struct TranscodeOptions: Sendable, Equatable, Codable {
     public var timeLimit: Double?
     /// Accept an input that decodes to much less than its container claims.
     public var allowPartial: Bool
+    /// Bytes of memory the transcoding process may use (`MemoryLimit`); nil
+    /// is no limit. A process applies it to itself before opening anything.
+    public var maxMemory: Int?
 
     public static let defaultMaxPixels = 8192 * 4320
+    /// libav's own ceiling for a decoder's `max_pixels` (INT_MAX).
+    public static let largestMaxPixels = Int(Int32.max)
+    /// The longest time limit taken, in seconds (ten years): past it a
+    /// deadline cannot be represented, and no transcode needs it.
+    public static let longestTimeLimit = 10 * 365 * 86_400.0
     public static let x264Presets = ["ultrafast", "superfast", "veryfast", "faster", "fast",
                                      "medium", "slow", "slower", "veryslow"]
 
     public init(videoBitrate: Int? = nil, crf: Double = 23, x264Preset: String = "veryfast",
                 maxHeight: Int? = nil, audioBitrate: Int = 128_000, includeAudio: Bool = true,
                 threads: Int = 0, maxPixels: Int = TranscodeOptions.defaultMaxPixels,
-                timeLimit: Double? = nil, allowPartial: Bool = false) {
+                timeLimit: Double? = nil, allowPartial: Bool = false, maxMemory: Int? = nil) {
         self.videoBitrate = videoBitrate
         self.crf = crf
         self.x264Preset = x264Preset
@@ -40,5 +48,6 @@ public struct TranscodeOptions: Sendable, Equatable, Codable {
         self.maxPixels = maxPixels
         self.timeLimit = timeLimit
         self.allowPartial = allowPartial
+        self.maxMemory = maxMemory
     }
 }

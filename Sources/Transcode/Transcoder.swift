@@ -1,34 +1,51 @@
 import CLibAV
 import Foundation
 
+/// Where a transcode reads from.
+public enum TranscodeSource: Sendable, Equatable {
+    /// A path, opened once (`InputFile`).
+    case path(String)
+    /// A descriptor the parent opened and checked (`--input-fd N`).
+    case descriptor(Int32)
+}
+
+/// Where a transcode writes to.
+public enum TranscodeDestination: Sendable, Equatable {
+    /// A temporary file beside OUT, checked and then published over OUT by
+    /// this process (`TemporaryOutput`), tagged `tag`.
+    case publish(output: String, overwrite: Bool, tag: String)
+    /// A file the parent created and will publish (`--output-fd N`).
+    case descriptor(Int32)
+    /// A path written directly, for a caller that owns the final rename
+    /// (`--write-in-place`). A failure removes what was written.
+    case inPlace(String)
+}
+
 /// Turns one input file into web video (DESIGN.md §4), in this process:
 /// demux, decode, filter, encode, mux into a temporary sibling of the
-/// output, then rename. Knows nothing of queues.
+/// output, check it, then publish it. Knows nothing of queues.
 public struct Transcoder: Sendable {
-    public let input: String
-    public let output: String
+    public let source: TranscodeSource
+    public let destination: TranscodeDestination
     public let options: TranscodeOptions
-    public let overwrite: Bool
     /// The container; nil takes it from the output's extension.
     public let container: OutputContainer?
-    /// Write the output path itself rather than a temporary sibling: for a
-    /// caller that owns the final rename (the worker). A failure still
-    /// removes what was written.
-    public let inPlace: Bool
 
-    public init(input: String, output: String, options: TranscodeOptions, overwrite: Bool = false,
-                container: OutputContainer? = nil, inPlace: Bool = false) {
-        self.input = input
-        self.output = output
+    public init(source: TranscodeSource, destination: TranscodeDestination, options: TranscodeOptions,
+                container: OutputContainer? = nil) {
+        self.source = source
+        self.destination = destination
         self.options = options
-        self.overwrite = overwrite
         self.container = container
-        self.inPlace = inPlace
     }
 
-    /// Where the bytes go while the transcode runs.
-    public var workingPath: String {
-        inPlace ? output : TemporaryOutput(for: output).path
+    /// A transcode from path to path: published beside `output` unless
+    /// `inPlace` (a caller that owns the final rename).
+    public init(input: String, output: String, options: TranscodeOptions, overwrite: Bool = false,
+                container: OutputContainer? = nil, inPlace: Bool = false) {
+        self.init(source: .path(input),
+                  destination: inPlace ? .inPlace(output) : .publish(output: output, overwrite: overwrite, tag: String(getpid())),
+                  options: options, container: container)
     }
 
     /// Runs the transcode. `progress` is called about twice a second and
@@ -38,35 +55,61 @@ public struct Transcoder: Sendable {
                     isCancelled: () -> Bool = { false }) throws(TranscodeError) -> TranscodeSummary {
         let clock = ContinuousClock()
         let started = clock.now
-        try OutputTarget.validate(input: input, output: output, overwrite: overwrite || inPlace, container: container)
-        let container: OutputContainer
-        if let chosen = self.container { container = chosen } else { container = try OutputContainer(path: output) }
-        let media = try InputMedia(path: input, maxPixels: options.maxPixels)
+        LibAVLogging.ensureConfigured()
+        let container = try chosenContainer()
+        let input: InputFile
+        switch source {
+        case .path(let path): input = try InputFile(path: path)
+        case .descriptor(let fd): input = try InputFile(inheritedDescriptor: fd)
+        }
+        if case .publish(let output, let overwrite, _) = destination {
+            try OutputTarget.validate(input: input.identity, output: output, overwrite: overwrite, container: container)
+        }
+        let media = try InputMedia(file: input, maxPixels: options.maxPixels)
         guard let videoStream = media.bestStream(AVMEDIA_TYPE_VIDEO),
               videoStream.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC == 0 else {
             throw .noVideoStream
         }
         let audioStream = options.includeAudio ? media.bestStream(AVMEDIA_TYPE_AUDIO, relatedTo: videoStream.pointee.index) : nil
 
-        let temporary = TemporaryOutput(for: output)
-        let path = workingPath
-        do {
-            let summary = try transcode(media: media, video: videoStream, audio: audioStream, into: path,
+        let output = try openOutput()
+        if output.identity == input.identity { throw .outputIsInput }
+        do throws(TranscodeError) {
+            let summary = try transcode(media: media, video: videoStream, audio: audioStream, into: output,
                                         container: container, clock: clock, started: started,
                                         progress: progress, isCancelled: isCancelled)
-            if !inPlace { try temporary.commit() }
+            if isCancelled() { throw TranscodeError.cancelled }
+            if case .temporary(let temporary) = output.kind, case .publish(_, let overwrite, _) = destination {
+                try temporary.publish(overwrite: overwrite)
+            }
             return summary
         } catch {
-            unlink(path)
+            output.abandon()
             throw error
         }
     }
 
+    private func chosenContainer() throws(TranscodeError) -> OutputContainer {
+        if let container { return container }
+        switch destination {
+        case .publish(let output, _, _), .inPlace(let output): return try OutputContainer(path: output)
+        case .descriptor: return .mp4
+        }
+    }
+
+    private func openOutput() throws(TranscodeError) -> OutputFile {
+        switch destination {
+        case .publish(let output, _, let tag): return OutputFile(temporary: try TemporaryOutput(for: output, tag: tag))
+        case .descriptor(let fd): return try OutputFile(inheritedDescriptor: fd)
+        case .inPlace(let path): return try OutputFile(inPlace: path)
+        }
+    }
+
     private func transcode(media: InputMedia, video: UnsafeMutablePointer<AVStream>, audio: UnsafeMutablePointer<AVStream>?,
-                           into path: String, container: OutputContainer,
+                           into output: OutputFile, container: OutputContainer,
                            clock: ContinuousClock, started: ContinuousClock.Instant,
                            progress: (TranscodeProgress) -> Void, isCancelled: () -> Bool) throws(TranscodeError) -> TranscodeSummary {
-        let muxer = try Muxer(path: path, container: container)
+        let muxer = try Muxer(path: output.writingPath, container: container)
         let videoPipeline = try StreamTranscoder(stream: video, profile: VideoProfile(stream: video, options: options),
                                                  muxer: muxer, options: options)
         let audioPipeline = try audio.map { (stream) throws(TranscodeError) in
@@ -79,16 +122,20 @@ public struct Transcoder: Sendable {
         let claimed = claimedDuration(media: media, video: video)
         let meter = ProgressMeter(duration: claimed?.seconds, frameRate: av_guess_frame_rate(nil, video, nil),
                                   frameCount: video.pointee.nb_frames, clock: clock, started: started)
-        let deadline = options.timeLimit.map { started + .milliseconds(Int64($0 * 1000)) }
+        let deadline = options.timeLimit.map { started + .milliseconds(Int64(min($0, TranscodeOptions.longestTimeLimit) * 1000)) }
         let startOffsets = media.streams.map { av_rescale_q(media.startTime, vq_time_base_q(), $0.pointee.time_base) }
 
-        let packet = OwnedPacket()
+        let packet = try OwnedPacket()
         while true {
             if isCancelled() { throw .cancelled }
             if let deadline, clock.now > deadline { throw .timeLimit(options.timeLimit!) }
             // A read error past the first packets is how a cut-off upload
-            // ends; it is judged below by the truncation check.
-            guard av_read_frame(media.context, packet.pointer) >= 0 else { break }
+            // ends; it is judged below by the truncation check. An I/O
+            // error is not the upload's fault, and is worth another attempt.
+            guard av_read_frame(media.context, packet.pointer) >= 0 else {
+                try media.checkReadError()
+                break
+            }
             defer { av_packet_unref(packet.pointer) }
             let index = packet.pointer.pointee.stream_index
             guard let pipeline = pipelines.first(where: { $0.inputIndex == index }) else { continue }
@@ -107,6 +154,9 @@ public struct Transcoder: Sendable {
             throw .truncated(decoded: decoded, claimed: claimed.seconds)
         }
         try muxer.finish()
+        try OutputCheck.verify(descriptor: output.descriptor, expecting: OutputExpectation(
+            width: Int(videoPipeline.outputWidth), height: Int(videoPipeline.outputHeight),
+            hasAudio: audioPipeline != nil, duration: decoded, frameDuration: videoPipeline.outputFrameDuration))
         progress(meter.final(frames: videoPipeline.frameCount, at: decoded))
         return TranscodeSummary(frames: videoPipeline.frameCount, decodedDuration: decoded,
                                 claimedDuration: claimed?.seconds,

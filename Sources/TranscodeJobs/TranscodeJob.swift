@@ -32,10 +32,4 @@ public struct TranscodeJob: Codable, Equatable, Sendable {
     public var container: OutputContainer {
         (try? OutputContainer(path: output)) ?? .mp4
     }
-
-    /// Where one attempt writes before its worker renames it into place;
-    /// named by job and attempt so two attempts never share a file.
-    func temporaryOutput(jobID: Int64, attempt: Int) -> TemporaryOutput {
-        TemporaryOutput(for: output, tag: "job\(jobID)-\(attempt)")
-    }
 }

@@ -3,9 +3,18 @@ import JobQueue
 import Synchronization
 import Transcode
 
-/// Runs a queued transcode in a child process (`vqueue transcode IN TMP
-/// --progress-json …`), so a decoder that crashes on a hostile file takes
-/// down one attempt, not the worker.
+/// Runs a queued transcode in a child process (`vqueue transcode …
+/// --progress-json`), so a decoder that crashes on a hostile file takes down
+/// one attempt, not the worker.
+///
+/// The worker opens the files, never the child: the input is opened once
+/// and checked for what it is (a regular file, inside the allowed folders
+/// after every symlink), the temporary output is created in OUT's checked
+/// folder under an unpredictable name that nothing planted can be followed
+/// through, and the child gets both as descriptors 3 and 4. It reads and
+/// writes nothing else. The worker enforces the job's time limit, notices
+/// a child that reports no progress, caps its memory, and publishes the
+/// result (`Publication`) without ever replacing an OUT that appeared.
 public struct TranscodeJobHandler: JobHandler {
     /// This binary.
     let executable: String
@@ -15,14 +24,18 @@ public struct TranscodeJobHandler: JobHandler {
     let allowed: AllowedFolders?
     /// Where this box sees the submitting box's folders.
     let pathMap: PathMap
+    /// Ceilings on every job's limits.
+    let limits: TranscodeLimits
     /// Folders of jobs that could not run here because they were missing.
     private let missing = MissingFolders()
 
-    public init(executable: String, threadsPerJob: Int?, allowed: AllowedFolders?, pathMap: PathMap = .none) {
+    public init(executable: String, threadsPerJob: Int?, allowed: AllowedFolders?, pathMap: PathMap = .none,
+                limits: TranscodeLimits) {
         self.executable = executable
         self.threadsPerJob = threadsPerJob
         self.allowed = allowed
         self.pathMap = pathMap
+        self.limits = limits
     }
 
     /// The job's transcode with its paths as this box sees them.
@@ -31,66 +44,156 @@ public struct TranscodeJobHandler: JobHandler {
         return TranscodeJob.decode(job.payload)?.mapped(by: pathMap)
     }
 
+    /// The tag of an attempt's temporary file, to find it again.
+    static func tag(_ job: Job) -> String { "job\(job.id)-\(job.attempts)" }
+
     public func run(_ job: Job, progress: @escaping @Sendable (JobProgress) -> Void) async -> JobOutcome {
         guard let transcode = transcode(job) else {
             return .failed(JobFailure("not a transcode job this vqueue understands", code: "unknown_job", permanent: true))
         }
         if let folder = missingFolder(transcode) {
             missing.add(folder)
-            return .unavailableHere("\(folder) does not exist on this box (a shared folder not mounted, or a wrong --path-map?)")
+            return .unavailableHere("\(DisplayText.escaped(folder)) does not exist on this box "
+                                    + "(a shared folder not mounted, or a wrong --path-map?)")
         }
-        if let allowed, let refusal = refusal(transcode, allowed) {
-            return .failed(JobFailure("refused by --allow-dir: \(refusal)", code: "not_allowed", permanent: true))
-        }
-        if let target = Self.linkTarget(transcode.output) {
-            return .failed(JobFailure("\(transcode.output) is a symbolic link (to \(target)); vqueue never writes through "
-                                      + "or over a link", code: "output_is_link", permanent: true))
+        let files: JobFiles
+        switch open(transcode, for: job) {
+        case .failure(let failure): return .failed(failure)
+        case .success(let opened): files = opened
         }
         var options = transcode.options
         if let threadsPerJob { options.threads = threadsPerJob }
-        let temporary = transcode.temporaryOutput(jobID: job.id, attempt: job.attempts)
-        let optionsJSON: String
-        do {
-            optionsJSON = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
-        } catch {
-            return .failed(JobFailure("cannot encode the job's options: \(error)", code: "internal", permanent: true))
-        }
+        let (limited, timeLimit) = limits.applied(to: options, mediaSeconds: job.weight)
+        let optionsJSON = String(decoding: (try? JSONEncoder().encode(limited)) ?? Data("{}".utf8), as: UTF8.self)
+        // The supervisor's own limit comes a little after the child's, which
+        // stops itself with a clean message when it can.
         let child = ChildProcess(executable: executable, arguments: [
-            "transcode", transcode.input, temporary.path, "--format", transcode.container.rawValue,
-            "--write-in-place", "--progress-json", "--options-json", optionsJSON,
-        ])
-        let finalLine = FinalLine()
+            "transcode", transcode.input, transcode.output, "--format", transcode.container.rawValue,
+            "--input-fd", "3", "--output-fd", "4", "--progress-json", "--options-json", optionsJSON,
+        ], inheritedDescriptors: [files.input.descriptor, files.temporary.descriptor],
+           timeLimit: .milliseconds(Int64((timeLimit + 5) * 1000)), stallLimit: .milliseconds(Int64(limits.stallLimit * 1000)),
+           memoryLimit: limited.maxMemory)
+        let report = ChildReport()
         let result: ChildProcess.Result
         do {
             result = try await child.run { line in
-                guard let report = try? JSONDecoder().decode(TranscodeProgress.self, from: Data(line.utf8)) else { return }
-                if report.done { finalLine.set(line) }
-                progress(JobProgress(fraction: min(1, report.percent / 100), fps: report.fps, eta: report.eta))
+                if let failure = TranscodeFailureLine.decode(line) {
+                    report.failure(failure)
+                } else if let update = try? JSONDecoder().decode(TranscodeProgress.self, from: Data(line.utf8)) {
+                    if update.done { report.summary(line) }
+                    progress(JobProgress(fraction: min(1, update.percent / 100), fps: update.fps, eta: update.eta))
+                }
             }
         } catch {
-            return .failed(JobFailure("could not start the transcoder (\(executable)): \(error)", code: "spawn_failed", permanent: false))
+            files.temporary.discard()
+            return .failed(JobFailure("could not start the transcoder: \(error)", code: "spawn_failed", permanent: false))
         }
-        if Task.isCancelled { return .stopped }
-        let message = Self.childMessage(result.lastErrorLine)
+        let outcome = Self.outcome(result, report: report, limits: limited, timeLimit: timeLimit, stallLimit: limits.stallLimit)
+        guard case .succeeded = outcome, !Task.isCancelled else {
+            files.temporary.discard()
+            return Task.isCancelled ? .stopped : outcome
+        }
+        let temporary = UnsharedFile(files.temporary)
+        let overwrite = transcode.overwrite
+        return .succeeded(result: report.summaryLine, publication: Publication(token: PublicationToken(files.temporary).text) {
+            do {
+                try temporary.file.publish(overwrite: overwrite)
+            } catch .outputAppeared {
+                temporary.file.discard()
+                throw JobFailure("\(DisplayText.escaped(transcode.output)) appeared after the job was queued and was left as "
+                                 + "it is (submit with --overwrite to replace it)", code: "output_exists", permanent: true)
+            } catch {
+                temporary.file.discard()
+                throw JobFailure(error.description, code: error.code, permanent: error.isPermanent)
+            }
+        })
+    }
+
+    /// What an attempt opens, checked: the input, and the temporary output
+    /// in OUT's folder.
+    private struct JobFiles {
+        let input: InputFile
+        let temporary: TemporaryOutput
+    }
+
+    private func open(_ transcode: TranscodeJob, for job: Job) -> Result<JobFiles, JobFailure> {
+        let input: InputFile
+        let folder: OutputFolder
+        do {
+            input = try InputFile(path: transcode.input)
+            folder = try OutputFolder(containing: transcode.output)
+        } catch {
+            return .failure(JobFailure(error.description, code: error.code, permanent: error.isPermanent))
+        }
+        // What was opened is what is judged: a name swapped for a symlink
+        // after any earlier look changes nothing.
+        if let allowed {
+            if !allowed.contains(resolved: input.realPath) {
+                return .failure(Self.notAllowed("\(DisplayText.escaped(transcode.input)) is outside the allowed folders (\(allowed.list))"))
+            }
+            if !allowed.contains(resolved: folder.realPath) {
+                return .failure(Self.notAllowed("\(DisplayText.escaped(transcode.output)) is outside the allowed folders (\(allowed.list))"))
+            }
+        }
+        if let status = FileIdentity.status(path: transcode.output, followingSymlink: false) {
+            if status.st_mode & S_IFMT == S_IFLNK {
+                let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: transcode.output)) ?? "?"
+                let outside = allowed.map { allowed in
+                    AllowedFolders.resolve(transcode.output).map { !allowed.contains(resolved: $0) } ?? true
+                } ?? false
+                return .failure(outside
+                    ? Self.notAllowed("\(DisplayText.escaped(transcode.output)) is a link to \(DisplayText.escaped(target)), outside the allowed folders")
+                    : JobFailure("\(DisplayText.escaped(transcode.output)) is a symbolic link (to \(DisplayText.escaped(target))); "
+                                 + "vqueue never writes through or over a link", code: "output_is_link", permanent: true))
+            }
+            if !transcode.overwrite {
+                return .failure(JobFailure("\(DisplayText.escaped(transcode.output)) appeared after the job was queued and was "
+                                           + "left as it is (submit with --overwrite to replace it)", code: "output_exists",
+                                           permanent: true))
+            }
+        }
+        do {
+            return .success(JobFiles(input: input, temporary: try TemporaryOutput(for: transcode.output, tag: Self.tag(job), in: folder)))
+        } catch {
+            return .failure(JobFailure(error.description, code: error.code, permanent: error.isPermanent))
+        }
+    }
+
+    private static func notAllowed(_ message: String) -> JobFailure {
+        JobFailure("refused by --allow-dir: \(message)", code: "not_allowed", permanent: true)
+    }
+
+    /// How the child ended, as the queue sees it: the limits the worker
+    /// enforced, the child's own failure line, or a crash.
+    static func outcome(_ result: ChildProcess.Result, report: ChildReport, limits: TranscodeOptions, timeLimit: Double,
+                        stallLimit: Double) -> JobOutcome {
+        if result.memoryLimitReached, let bytes = limits.maxMemory {
+            return .failed(JobFailure("exceeded the memory limit of \(bytes >> 20) MiB", code: "memory_limit", permanent: true))
+        }
+        switch result.stop {
+        case .timeLimit:
+            return .failed(JobFailure("exceeded the time limit of \(Self.duration(timeLimit)); stopped", code: "timeout",
+                                      permanent: true))
+        case .stalled:
+            return .failed(JobFailure("made no progress for \(Self.duration(stallLimit)) (stuck); stopped", code: "stalled",
+                                      permanent: false))
+        case .cancelled:
+            return .stopped
+        case nil:
+            break
+        }
+        if let failure = report.failureLine {
+            return .failed(JobFailure(failure.error, code: failure.errorCode, permanent: failure.permanent))
+        }
+        let message = result.lastErrorLine.map(Self.withoutPrefix)
         switch result.termination {
         case .exited(0):
-            do {
-                try temporary.flush()
-            } catch {
-                return .failed(JobFailure(error.description, code: "io_error", permanent: false))
-            }
-            let overwrite = transcode.overwrite
-            return .succeeded(result: finalLine.value, publication: Publication(token: temporary.path) {
-                if !overwrite && FileManager.default.fileExists(atPath: temporary.finalPath) {
-                    throw JobFailure("\(temporary.finalPath) appeared after the job was queued; it was left as it is "
-                                     + "(submit with --overwrite to replace it)", code: "output_exists", permanent: true)
-                }
-                try temporary.moveIntoPlace()
-            })
+            return .succeeded(result: nil, publication: nil)
         case .exited(75):
-            return .failed(JobFailure(message ?? "temporary failure", code: "temporary", permanent: false))
+            return .failed(JobFailure(message ?? "temporary failure", code: "io_error", permanent: false))
         case .exited(let code):
-            return .failed(JobFailure(message ?? "the transcoder exited with status \(code)", code: "transcode_failed", permanent: true))
+            return .failed(JobFailure(message ?? "the transcoder exited with status \(code)", code: "transcode_failed",
+                                      permanent: true))
         case .signalled(let signal):
             return .crashed(signal: signal, detail: message ?? "")
         }
@@ -98,25 +201,29 @@ public struct TranscodeJobHandler: JobHandler {
 
     public func discard(_ job: Job) {
         guard let transcode = transcode(job) else { return }
-        if let allowed, refusal(transcode, allowed) != nil { return }
-        transcode.temporaryOutput(jobID: job.id, attempt: job.attempts).discard()
+        TemporaryOutput.removeStale(for: transcode.output, tag: Self.tag(job))
     }
 
     public func recoverPublication(_ job: Job, token: String) -> Bool {
-        guard let transcode = transcode(job) else { return false }
-        let temporary = transcode.temporaryOutput(jobID: job.id, attempt: job.attempts)
-        guard temporary.path == token else { return false }
-        if FileManager.default.fileExists(atPath: temporary.path) {
-            return (try? temporary.moveIntoPlace()) != nil
+        guard let transcode = transcode(job), let recorded = PublicationToken(text: token) else { return false }
+        if TemporaryOutput.isPublished(output: transcode.output, identity: recorded.identity) { return true }
+        guard let left = TemporaryOutput(adopting: recorded.name, identity: recorded.identity, for: transcode.output) else {
+            return false
         }
-        return FileManager.default.fileExists(atPath: temporary.finalPath)
+        do {
+            try left.publish(overwrite: transcode.overwrite)
+            return true
+        } catch {
+            left.discard()
+            return false
+        }
     }
 
     /// The box's roots (allowed folders, path-map targets) and the folders
     /// jobs could not find lately: the first that is missing, in words.
     public func healthProblem() -> String? {
-        if let root = missingRoot() { return "\(root) does not exist on this box" }
-        return missing.stillMissing().first.map { "\($0) does not exist on this box (a job's folder)" }
+        if let root = missingRoot() { return "\(DisplayText.escaped(root)) does not exist on this box" }
+        return missing.stillMissing().first.map { "\(DisplayText.escaped($0)) does not exist on this box (a job's folder)" }
     }
 
     private func missingRoot() -> String? {
@@ -127,37 +234,51 @@ public struct TranscodeJobHandler: JobHandler {
     /// box's trouble (a mount gone), not of the job's.
     private func missingFolder(_ transcode: TranscodeJob) -> String? {
         if let root = missingRoot() { return root }
-        let folders = [transcode.input, transcode.output].map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
-        return folders.first { AllowedFolders.resolve($0) == nil }
-    }
-
-    private func refusal(_ transcode: TranscodeJob, _ allowed: AllowedFolders) -> String? {
-        guard let input = AllowedFolders.resolve(transcode.input) else { return "\(transcode.input): cannot be resolved" }
-        if !allowed.contains(resolved: input) { return "\(transcode.input) is outside the allowed folders (\(allowed.list))" }
-        let folder = URL(fileURLWithPath: transcode.output).deletingLastPathComponent().path
-        guard let outputFolder = AllowedFolders.resolve(folder), allowed.contains(resolved: outputFolder) else {
-            return "\(transcode.output) is outside the allowed folders (\(allowed.list))"
-        }
-        if Self.linkTarget(transcode.output) != nil, let target = AllowedFolders.resolve(transcode.output),
-           !allowed.contains(resolved: target) {
-            return "\(transcode.output) is a link to \(target), outside the allowed folders (\(allowed.list))"
-        }
-        return nil
-    }
-
-    /// Where `path` points, when it is a symbolic link.
-    static func linkTarget(_ path: String) -> String? {
-        try? FileManager.default.destinationOfSymbolicLink(atPath: path)
+        return [transcode.input, transcode.output].map(OutputFolder.folder(of:)).first { AllowedFolders.resolve($0) == nil }
     }
 
     /// The child's one-line error without its `vqueue: error: ` prefix.
-    static func childMessage(_ line: String?) -> String? {
-        guard let line else { return nil }
+    static func withoutPrefix(_ line: String) -> String {
         for prefix in ["vqueue: error: ", "Error: "] where line.hasPrefix(prefix) {
             return String(line.dropFirst(prefix.count))
         }
         return line
     }
+
+    static func duration(_ seconds: Double) -> String {
+        seconds >= 120 ? "\(Int((seconds / 60).rounded())) min" : String(format: "%.0f s", seconds)
+    }
+}
+
+/// What a publication is, as recorded before it is made: the temporary
+/// file's name and identity, so that any worker can tell later whether OUT
+/// is that file, or finish the rename.
+struct PublicationToken: Equatable {
+    let name: String
+    let identity: FileIdentity
+
+    init(_ file: TemporaryOutput) {
+        name = file.name
+        identity = file.identity
+    }
+
+    /// `DEVICE:INODE NAME`.
+    var text: String { "\(identity.device):\(identity.inode) \(name)" }
+
+    init?(text: String) {
+        guard let space = text.firstIndex(of: " ") else { return nil }
+        let numbers = text[..<space].split(separator: ":")
+        guard numbers.count == 2, let device = UInt64(numbers[0]), let inode = UInt64(numbers[1]) else { return nil }
+        identity = FileIdentity(device: device, inode: inode)
+        name = String(text[text.index(after: space)...])
+    }
+}
+
+/// An attempt's temporary file, handed from the task that ran the child to
+/// the worker's loop that publishes it: never used by both at once.
+private final class UnsharedFile: @unchecked Sendable {
+    let file: TemporaryOutput
+    init(_ file: TemporaryOutput) { self.file = file }
 }
 
 /// Folders jobs found missing on this box, until they are back.
@@ -177,10 +298,13 @@ private final class MissingFolders: Sendable {
     }
 }
 
-/// The child's last progress line (its summary), set from the reading thread.
-private final class FinalLine: @unchecked Sendable {
-    private let lock = NSLock()
-    private var line: String?
-    func set(_ value: String) { lock.withLock { line = value } }
-    var value: String? { lock.withLock { line } }
+/// What the child reported on stdout: its summary (the last progress line)
+/// or its failure line, set from the monitoring thread.
+final class ChildReport: Sendable {
+    private let lines = Mutex<(summary: String?, failure: TranscodeFailureLine?)>((nil, nil))
+
+    func summary(_ line: String) { lines.withLock { $0.summary = line } }
+    func failure(_ line: TranscodeFailureLine) { lines.withLock { $0.failure = line } }
+    var summaryLine: String? { lines.withLock { $0.summary } }
+    var failureLine: TranscodeFailureLine? { lines.withLock { $0.failure } }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JobQueue
+import Transcode
 
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -11,7 +11,11 @@ struct ProbeCommand: ParsableCommand {
           vqueue probe upload.avi
           vqueue probe upload.avi --json | jq '.streams[0].rotation'
 
-        Exit status: 0 read, 1 not a readable media file (one line on stderr says why).
+        Only a single self-contained media file is read: a playlist, a list of other files or
+        an image sequence is refused, and libav reads nothing but the file itself.
+
+        Exit status: 0 read, 1 not a readable media file (one line on stderr says why),
+        75 a temporary failure (an I/O error).
         """)
 
     @Argument(help: ArgumentHelp("The file to inspect.", valueName: "in"))
@@ -23,15 +27,25 @@ struct ProbeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Refuse pictures larger than this many pixels.", valueName: "n"))
     var maxPixels: Int = TranscodeOptions.defaultMaxPixels
 
+    @Flag(help: "Let libav print its own warnings on stderr.")
+    var verbose = false
+
+    func validate() throws {
+        if maxPixels < 4 || maxPixels > TranscodeOptions.largestMaxPixels {
+            throw ValidationError("--max-pixels must be between 4 and \(TranscodeOptions.largestMaxPixels) pixels.")
+        }
+    }
+
     func run() throws {
-        LibAVLogging.configure(verbose: false)
-        let info: MediaInfo
+        LibAVLogging.configure(verbose: verbose)
+        var info: MediaInfo
         do {
             info = try MediaProbe.probe(path: input, maxPixels: maxPixels)
         } catch {
-            throw CommandFailure.report(input, error.description)
+            throw CommandFailure.report(DisplayText.escaped(input), error.description, exitCode: error.isPermanent ? 1 : 75)
         }
         if json {
+            info.path = DisplayText.jsonSafe(info.path)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             var data = try encoder.encode(info)
@@ -43,7 +57,7 @@ struct ProbeCommand: ParsableCommand {
     }
 
     static func describe(_ info: MediaInfo) -> String {
-        var head = "\(info.path): \(info.container)"
+        var head = "\(DisplayText.escaped(info.path)): \(info.container)"
         if let duration = info.duration { head += String(format: ", %.2f s", duration) }
         if let rate = info.bitRate { head += ", \(rate / 1000) kb/s" }
         let lines = info.streams.map { stream -> String in

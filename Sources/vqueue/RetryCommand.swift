@@ -1,5 +1,6 @@
 import ArgumentParser
 import JobQueue
+import Transcode
 
 struct RetryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -172,41 +172,31 @@ struct SubmitCommand: AsyncParsableCommand {
 /// The checks `submit` makes before anything is queued.
 enum SubmissionCheck {
     /// The job, and the input's duration (its weight in a batch), or a
-    /// one-line refusal.
+    /// one-line refusal. The input is opened once and judged by what was
+    /// opened (a regular file libav recognises as one media file with a
+    /// video stream within the picture limit), as the worker will judge it.
     static func transcodeJob(input: String, output: String, options: TranscodeOptions,
                              overwrite: Bool) throws -> (job: TranscodeJob, duration: Double?) {
         let inputPath = absolute(input)
         let outputPath = absolute(output)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: inputPath, isDirectory: &isDirectory) else {
-            throw CommandFailure.report(DisplayText.escaped(input), "no such file")
-        }
-        guard !isDirectory.boolValue else { throw CommandFailure.report(DisplayText.escaped(input), "is a folder, not a video file") }
-        guard FileManager.default.isReadableFile(atPath: inputPath) else {
-            throw CommandFailure.report(DisplayText.escaped(input), "cannot be read (permission denied)")
-        }
-        do {
-            try OutputTarget.validate(input: inputPath, output: outputPath, overwrite: overwrite)
-        } catch {
-            throw CommandFailure.report(DisplayText.escaped(output), error.description)
-        }
-        let duration = try inspect(input: input, path: inputPath, options: options)
-        return (TranscodeJob(input: inputPath, output: outputPath, options: options, overwrite: overwrite), duration)
-    }
-
-    /// What libav sees, refusing an input every attempt would fail on: not
-    /// a media file it recognises, no video stream, a picture over the limit.
-    private static func inspect(input: String, path: String, options: TranscodeOptions) throws -> Double? {
+        let file: InputFile
         let media: MediaInfo
         do {
-            media = try MediaProbe.probe(path: path, maxPixels: options.maxPixels)
+            file = try InputFile(path: inputPath)
         } catch {
             throw CommandFailure.report(DisplayText.escaped(input), error.description)
         }
-        guard media.streams.contains(where: { $0.type == "video" }) else {
-            throw CommandFailure.report(DisplayText.escaped(input), TranscodeError.noVideoStream.description)
+        do {
+            try OutputTarget.validate(input: file.identity, output: outputPath, overwrite: overwrite)
+        } catch {
+            throw CommandFailure.report(DisplayText.escaped(output), error.description)
         }
-        return media.duration
+        do {
+            media = try MediaProbe.checkTranscodable(file: file, maxPixels: options.maxPixels)
+        } catch {
+            throw CommandFailure.report(DisplayText.escaped(input), error.description)
+        }
+        return (TranscodeJob(input: inputPath, output: outputPath, options: options, overwrite: overwrite), media.duration)
     }
 
     /// One job per input into `outDir`, every input checked first and no two
@@ -218,8 +208,8 @@ enum SubmissionCheck {
             let name = URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent
             let output = URL(fileURLWithPath: absolute(outDir)).appendingPathComponent("\(name).\(format)").path
             if let other = seen[output] {
-                throw CommandFailure.report(DisplayText.escaped(input),
-                                            "would write \(DisplayText.escaped(output)), as \(DisplayText.escaped(other)) would; rename one of them")
+                throw CommandFailure.report(DisplayText.escaped(input), "would write \(DisplayText.escaped(output)), as "
+                                            + "\(DisplayText.escaped(other)) would; rename one of them")
             }
             seen[output] = input
             return try transcodeJob(input: input, output: output, options: options, overwrite: overwrite)

@@ -21,9 +21,19 @@ struct TranscodeCommand: ParsableCommand {
           vqueue transcode in.mkv out.mp4 --crf 20 --x264-preset medium --max-height 480
           vqueue transcode in.mp4 out.flv --no-audio --timeout 10m
 
+        IN is opened once and read only as a single media file: a playlist, a list of other
+        files or an image sequence is refused, and libav opens nothing else. OUT is never
+        replaced without --overwrite, even if it appears while the transcode runs. Before OUT
+        takes its name the finished file is checked: it opens, holds H.264 of the expected
+        size (and AAC when there is audio), and lasts as long as the source decoded to.
+
+        With --max-memory the process's private memory (RLIMIT_DATA) is capped; a transcode
+        that needs more fails with "exceeded the memory limit".
+
         Exit status: 0 done, 1 the transcode failed (one line on stderr says why),
         75 a temporary failure worth retrying (disk full, I/O error), 64 bad usage.
-        Interrupted by SIGINT or SIGTERM: 130 or 143.
+        Interrupted by SIGINT or SIGTERM: 130 or 143. With --progress-json a failure also
+        ends stdout with {"error": ..., "error_code": ..., "permanent": ...}.
         """)
 
     @Argument(help: ArgumentHelp("The file to read.", valueName: "in"))
@@ -44,16 +54,31 @@ struct TranscodeCommand: ParsableCommand {
     @Flag(help: .hidden)
     var writeInPlace = false
 
+    /// A worker's child reads IN from this descriptor, which the worker
+    /// opened and checked; IN is then only the name for messages.
+    @Option(help: .hidden)
+    var inputFd: Int32?
+
+    /// A worker's child writes into this descriptor, a temporary file the
+    /// worker created and will publish; OUT is then only the name for
+    /// messages (and the container, unless --format).
+    @Option(help: .hidden)
+    var outputFd: Int32?
+
     @Option(help: .hidden)
     var optionsJson: String?
 
-    @Flag(help: "Print progress as one JSON object per line on stdout (for a supervising process).")
+    @Flag(help: "Print progress as one JSON object per line on stdout (for a supervising process); a failure ends with one {\"error\", \"error_code\", \"permanent\"} line.")
     var progressJson = false
 
     @Flag(help: "Let libav print its own warnings on stderr.")
     var verbose = false
 
     func validate() throws {
+        for (name, fd) in [("--input-fd", inputFd), ("--output-fd", outputFd)] {
+            if let fd, fd < 3 { throw ValidationError("\(name) must be a descriptor above 2 (not stdin, stdout or stderr).") }
+        }
+        if writeInPlace && outputFd != nil { throw ValidationError("--write-in-place and --output-fd exclude each other.") }
         if let format {
             guard OutputContainer(rawValue: format) != nil else {
                 throw ValidationError("unknown --format '\(format)'; use flv, mp4 or mkv.")
@@ -80,38 +105,51 @@ struct TranscodeCommand: ParsableCommand {
 
     func run() throws {
         LibAVLogging.configure(verbose: verbose)
+        let options = try transcodeOptions()
         let signals = SignalMonitor()
         let supervisor = SupervisorWatch()
         let display = ProgressDisplay(json: progressJson)
-        let transcoder = Transcoder(input: input, output: output, options: try transcodeOptions(), overwrite: overwrite,
-                                    container: format.flatMap(OutputContainer.init(rawValue:)), inPlace: writeInPlace)
-        let workingPath = transcoder.workingPath
-        supervisor.startWatchdog { unlink(workingPath) }
+        let transcoder = Transcoder(source: inputFd.map { .descriptor($0) } ?? .path(input),
+                                    destination: destination, options: options,
+                                    container: format.flatMap(OutputContainer.init(rawValue:)) ?? (try? OutputContainer(path: output)))
+        // Only a path written in place is this process's to remove; a
+        // descriptor's file is its parent's.
+        let inPlaceOutput = writeInPlace ? output : nil
+        supervisor.startWatchdog { if let inPlaceOutput { _ = PathEncoding.withCString(inPlaceOutput) { unlink($0) } } }
         do {
+            // Before anything is opened, so every allocation counts.
+            if let bytes = options.maxMemory { try MemoryLimit.apply(bytes: bytes) }
             let summary = try transcoder.run(progress: display.show,
                                              isCancelled: { signals.isSignalled || supervisor.supervisorIsGone })
             if summary.corruptPackets > 0 {
-                CommandFailure.warn(input, "concealed \(summary.corruptPackets) corrupt packet\(summary.corruptPackets == 1 ? "" : "s")")
+                CommandFailure.warn(DisplayText.escaped(input),
+                                    "concealed \(summary.corruptPackets) corrupt packet\(summary.corruptPackets == 1 ? "" : "s")")
             }
         } catch .cancelled {
             let why = supervisor.supervisorIsGone ? "its worker is gone" : "interrupted"
-            throw CommandFailure.report(input, "\(why); \(output) was not written",
-                                        exitCode: signals.isSignalled ? signals.exitCode : 75)
-        } catch let error where error.isAboutOutput {
-            throw CommandFailure.report(output, error.description)
+            throw fail(TranscodeError.cancelled, subject: input, message: "\(why); \(DisplayText.escaped(output)) was not written",
+                       exitCode: signals.isSignalled ? signals.exitCode : 75)
         } catch {
-            throw CommandFailure.report(input, error.description, exitCode: error.isPermanent ? 1 : 75)
+            throw fail(error, subject: error.isAboutOutput ? output : input, message: error.description,
+                       exitCode: error.isPermanent ? 1 : 75)
         }
     }
-}
 
-extension TranscodeError {
-    /// Whether the message is about the output file rather than the input,
-    /// so the error line names the right one.
-    var isAboutOutput: Bool {
-        switch self {
-        case .outputExists, .outputFolder, .unsupportedOutput, .outputIsInput, .outputNotCreated, .diskFull: return true
-        default: return false
+    /// Where the output goes: the worker's descriptor, the path itself
+    /// (older workers), or a temporary file published over OUT.
+    private var destination: TranscodeDestination {
+        if let outputFd { return .descriptor(outputFd) }
+        if writeInPlace { return .inPlace(output) }
+        return .publish(output: output, overwrite: overwrite, tag: String(getpid()))
+    }
+
+    /// Reports a failure: one line on stderr and, for a supervising
+    /// process, one JSON line on stdout with the stable code.
+    private func fail(_ error: TranscodeError, subject: String, message: String, exitCode: Int32) -> ExitCode {
+        let line = "\(DisplayText.escaped(subject)): \(message)"
+        if progressJson {
+            TranscodeFailureLine(error: line, errorCode: error.code, permanent: error.isPermanent).print()
         }
+        return CommandFailure.report(DisplayText.escaped(subject), message, exitCode: exitCode)
     }
 }

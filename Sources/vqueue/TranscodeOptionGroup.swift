@@ -34,8 +34,15 @@ struct TranscodeOptionGroup: ParsableArguments {
                                valueName: "n"))
     var maxPixels: Int = TranscodeOptions.defaultMaxPixels
 
-    @Option(help: ArgumentHelp("Give up after this long: 500ms, 30s, 10m, 2h. Default: no limit.", valueName: "duration"))
+    @Option(help: ArgumentHelp("Give up after this long: 500ms, 30s, 10m, 2h (at most 3650d). Default: no limit.",
+                               valueName: "duration"))
     var timeout: TimeSpan?
+
+    @Option(help: ArgumentHelp("""
+        Memory the transcode may use: 512M, 2G (32M to 1P). A transcode that needs more fails with \
+        "exceeded the memory limit". Default: no limit.
+        """, valueName: "size"))
+    var maxMemory: ByteSize?
 
     @Option(help: ArgumentHelp("A web size: \(WebPreset.allCases.map(\.summary).joined(separator: "; ")). Options given explicitly win.",
                                valueName: "name"))
@@ -60,8 +67,8 @@ struct TranscodeOptionGroup: ParsableArguments {
         if threads < 0 || threads > 64 {
             throw ValidationError("--threads must be between 0 (auto) and 64.")
         }
-        if maxPixels < 4 {
-            throw ValidationError("--max-pixels must be a positive number of pixels.")
+        if maxPixels < 4 || maxPixels > TranscodeOptions.largestMaxPixels {
+            throw ValidationError("--max-pixels must be between 4 and \(TranscodeOptions.largestMaxPixels) pixels.")
         }
         if let preset, WebPreset(rawValue: preset) == nil {
             throw ValidationError("unknown --preset '\(preset)'; use one of \(WebPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -90,6 +97,7 @@ struct TranscodeOptionGroup: ParsableArguments {
         options.maxPixels = maxPixels
         options.timeLimit = timeout?.seconds
         options.allowPartial = allowPartial
+        options.maxMemory = maxMemory?.bytes
         return options
     }
 }

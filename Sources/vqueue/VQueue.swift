@@ -19,11 +19,14 @@ struct VQueue: AsyncParsableCommand {
                       CancelCommand.self, RetryCommand.self, WorkersCommand.self, EventsCommand.self,
                       TopCommand.self, PruneCommand.self, TranscodeCommand.self, ProbeCommand.self])
 
-    /// Runs the command line as ArgumentParser does, except that an error of
-    /// the queue database, whichever command meets it, is one line and exit
-    /// 75 rather than ArgumentParser's "Error: …" and exit 1.
+    /// ArgumentParser's entry point, given the arguments byte for byte
+    /// (`CommandLine.arguments` would replace bytes that are not UTF-8 in a
+    /// file name with U+FFFD and the file would never be found again), and
+    /// with one difference: an error of the queue database, whichever
+    /// command meets it, is one line and exit 75 rather than ArgumentParser's
+    /// "Error: …" and exit 1.
     static func main() async {
-        await main(Array(CommandLine.arguments.dropFirst()))
+        await main(CommandLineBytes.arguments())
     }
 
     static func main(_ arguments: [String]) async {

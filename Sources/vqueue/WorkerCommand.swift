@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JobQueue
+import Transcode
 import TranscodeJobs
 
 /// `vqueue worker …` runs a worker; `vqueue worker stop …` stops one.
@@ -35,6 +36,16 @@ struct WorkerRunCommand: AsyncParsableCommand {
         call FROM at TO; a job's input and output under FROM are read and written under TO
         here. The longest FROM that matches wins; --allow-dir applies to the mapped paths.
 
+        Limits on every job (a job's own options can lower them, never raise them):
+        --max-memory (default: 3/4 of this machine's memory divided by --concurrency, at
+        least 512M; the kernel's RLIMIT_DATA on the job's process), --timeout (default: 20x
+        the input's duration, at least 30m), --max-pixels, and --stall-timeout (a job that
+        reports no progress this long is stuck: stopped and retried; default 2m).
+
+        A job whose input or output folder is missing on this box goes back to the queue
+        without spending an attempt, and the worker shows as unhealthy (vqueue workers)
+        until its folders are back.
+
         Examples:
           vqueue worker --concurrency 8
           vqueue worker --queue fast --queue default
@@ -60,6 +71,20 @@ struct WorkerRunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Lease time: a worker silent this long loses its jobs to others. Default: 30s.",
                                valueName: "duration"))
     var lease = TimeSpan(seconds: 30)
+
+    @Option(help: ArgumentHelp("Memory ceiling of each job's process. Default: 3/4 of memory / concurrency.",
+                               valueName: "size"))
+    var maxMemory: ByteSize?
+
+    @Option(help: ArgumentHelp("Time limit of each job. Default: 20x its input's duration, at least 30m.",
+                               valueName: "duration"))
+    var timeout: TimeSpan?
+
+    @Option(help: ArgumentHelp("Largest picture any job may decode, in pixels. Default: 8192x4320.", valueName: "n"))
+    var maxPixels: Int = TranscodeOptions.defaultMaxPixels
+
+    @Option(help: ArgumentHelp("A job silent this long is stuck: stopped, retried. Default: 2m.", valueName: "duration"))
+    var stallTimeout = TimeSpan(seconds: TranscodeLimits.defaultStallLimit)
 
     @Option(name: .customLong("allow-dir"), help: ArgumentHelp(
         "Only run jobs whose input and output lie inside this folder (repeatable). Default: $VQUEUE_ALLOW_DIRS, else anywhere.",
@@ -91,6 +116,10 @@ struct WorkerRunCommand: AsyncParsableCommand {
             throw ValidationError("--threads-per-job must be between 0 and 64.")
         }
         if lease.seconds < 0.3 { throw ValidationError("--lease must be at least 300ms.") }
+        if !(4...TranscodeOptions.largestMaxPixels).contains(maxPixels) {
+            throw ValidationError("--max-pixels must be between 4 and \(TranscodeOptions.largestMaxPixels).")
+        }
+        if stallTimeout.seconds < 1 { throw ValidationError("--stall-timeout must be at least 1s.") }
         do {
             _ = try PathMap(pathMaps)
         } catch {
@@ -107,7 +136,7 @@ struct WorkerRunCommand: AsyncParsableCommand {
         let worker = Worker(
             store: store,
             handler: TranscodeJobHandler(executable: executable, threadsPerJob: threadsPerJob, allowed: allowedFolders(),
-                                         pathMap: try PathMap(pathMaps)),
+                                         pathMap: try PathMap(pathMaps), limits: limits),
             configuration: WorkerConfiguration(concurrency: concurrency, queues: queues, leaseSeconds: lease.seconds,
                                                drain: drain),
             identity: Worker.makeIdentity(concurrency: concurrency, queues: queues, leaseSeconds: lease.seconds),
@@ -119,6 +148,12 @@ struct WorkerRunCommand: AsyncParsableCommand {
                                         exitCode: StoreFailure.exitCode)
         }
         withExtendedLifetime(signals) {}
+    }
+
+    /// Every job's ceilings.
+    var limits: TranscodeLimits {
+        TranscodeLimits(maxPixels: maxPixels, maxMemory: maxMemory?.bytes ?? TranscodeLimits.defaultMaxMemory(concurrency: concurrency),
+                        timeLimit: timeout?.seconds, stallLimit: stallTimeout.seconds)
     }
 
     /// Opens the queue; a PostgreSQL server that cannot be reached yet is

@@ -45,6 +45,23 @@ static inline void vq_strerror(int code, char *buffer, size_t size) {
     }
 }
 
+/// libav's own lines go nowhere unless `verbose`: vqueue reports failures
+/// itself, in one line. A callback (not only the level) so that nothing a
+/// library sets later brings them back.
+static inline void vq_log_discard(void *context, int level, const char *format, va_list arguments) {
+    (void)context; (void)level; (void)format; (void)arguments;
+}
+
+static inline void vq_configure_log(int verbose) {
+    av_log_set_callback(verbose ? av_log_default_callback : vq_log_discard);
+    av_log_set_level(verbose ? AV_LOG_WARNING : AV_LOG_QUIET);
+}
+
+static inline int vq_avseek_size(void) { return AVSEEK_SIZE; }
+static inline int vq_avseek_force(void) { return AVSEEK_FORCE; }
+static inline int vq_averror_eperm(void) { return AVERROR(EPERM); }
+static inline int vq_averror_external(void) { return AVERROR_EXTERNAL; }
+
 /// The stereo channel layout, built with the macro Swift cannot see.
 static inline AVChannelLayout vq_stereo_layout(void) {
     AVChannelLayout layout = AV_CHANNEL_LAYOUT_STEREO;

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Transcode
 
 /// A duration as users write it everywhere in vqueue: `500ms`, `5s`, `10m`,
 /// `2h`, or several together (`1h30m`).
@@ -6,6 +7,10 @@ struct TimeSpan: ExpressibleByArgument, Equatable, CustomStringConvertible {
     let seconds: Double
 
     init(seconds: Double) { self.seconds = seconds }
+
+    /// Ten years: longer is no limit at all, and past it a deadline overflows
+    /// the clocks that would keep it.
+    static let longest = TranscodeOptions.longestTimeLimit
 
     init?(argument: String) {
         let units: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
@@ -22,7 +27,7 @@ struct TimeSpan: ExpressibleByArgument, Equatable, CustomStringConvertible {
             rest = rest.dropFirst(letters.count)
             total += value * unit.seconds
         }
-        guard total > 0, total.isFinite else { return nil }
+        guard total > 0, total <= Self.longest else { return nil }
         seconds = total
     }
 

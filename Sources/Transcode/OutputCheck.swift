@@ -1,0 +1,121 @@
+import CLibAV
+import Foundation
+import Glibc
+
+/// What a finished output must be, from what the transcode set out to make.
+public struct OutputExpectation: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    public var hasAudio: Bool
+    /// Seconds of media decoded from the source.
+    public var duration: Double
+    /// Seconds one video frame lasts (the tolerance, with 50 ms at least).
+    public var frameDuration: Double
+
+    public init(width: Int, height: Int, hasAudio: Bool, duration: Double, frameDuration: Double) {
+        self.width = width
+        self.height = height
+        self.hasAudio = hasAudio
+        self.duration = duration
+        self.frameDuration = frameDuration
+    }
+
+    /// How far the output's length may be from `duration`: one frame or
+    /// 50 ms, whichever is larger.
+    public var tolerance: Double { max(frameDuration, 0.05) }
+}
+
+/// The check before publishing (DESIGN.md §4, "Everything published is
+/// checked first"): the finished file is opened the way any input is
+/// (`InputFile`, `InputMedia`) and demuxed to its end, never decoded
+/// (the check costs a read of the file, not a second transcode). It must
+/// open, hold H.264 video of the expected size, AAC audio exactly when
+/// audio was expected, and last as long as the source decoded to.
+public enum OutputCheck {
+    /// Checks the file open on `descriptor` (read through a new descriptor
+    /// of its own). Throws `outputCheckFailed` saying what is wrong.
+    public static func verify(descriptor: Int32, expecting expected: OutputExpectation) throws(TranscodeError) {
+        let file: InputFile
+        do {
+            file = try InputFile(path: "/proc/self/fd/\(descriptor)")
+        } catch {
+            throw .outputCheckFailed("it cannot be opened again: \(error)")
+        }
+        try verify(file: file, expecting: expected)
+    }
+
+    /// Checks an output already opened for reading.
+    public static func verify(file: InputFile, expecting expected: OutputExpectation) throws(TranscodeError) {
+        let media: InputMedia
+        do {
+            media = try InputMedia(file: file, maxPixels: Int(Int32.max))
+        } catch .ioError(let doing, let message) {
+            throw .ioError(doing, message)
+        } catch {
+            throw .outputCheckFailed("it does not open as media: \(error)")
+        }
+        try checkStreams(media, expected)
+        let seconds = try demuxedDuration(media, frameDuration: expected.frameDuration)
+        if abs(seconds - expected.duration) > expected.tolerance {
+            throw .outputCheckFailed(String(format: "it lasts %.3f s where the source decoded to %.3f s", seconds, expected.duration))
+        }
+    }
+
+    private static func checkStreams(_ media: InputMedia, _ expected: OutputExpectation) throws(TranscodeError) {
+        let videos = media.streams.filter { $0.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO }
+        let audios = media.streams.filter { $0.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_AUDIO }
+        guard videos.count == 1, let video = videos.first?.pointee.codecpar.pointee else {
+            throw .outputCheckFailed("it has \(videos.count) video streams instead of one")
+        }
+        guard video.codec_id == AV_CODEC_ID_H264 else {
+            throw .outputCheckFailed("its video is \(String(cString: avcodec_get_name(video.codec_id))), not H.264")
+        }
+        guard Int(video.width) == expected.width, Int(video.height) == expected.height else {
+            throw .outputCheckFailed("its video is \(video.width)x\(video.height), not \(expected.width)x\(expected.height)")
+        }
+        if expected.hasAudio {
+            guard audios.count == 1, let audio = audios.first?.pointee.codecpar.pointee else {
+                throw .outputCheckFailed("it has \(audios.count) audio streams instead of one")
+            }
+            guard audio.codec_id == AV_CODEC_ID_AAC else {
+                throw .outputCheckFailed("its audio is \(String(cString: avcodec_get_name(audio.codec_id))), not AAC")
+            }
+        } else if !audios.isEmpty {
+            throw .outputCheckFailed("it has audio where none was asked for")
+        }
+    }
+
+    /// Reads every packet and returns the span from the earliest start to
+    /// the latest end, in seconds; a file that stops demuxing before its end
+    /// fails.
+    private static func demuxedDuration(_ media: InputMedia, frameDuration: Double) throws(TranscodeError) -> Double {
+        let packet = try OwnedPacket()
+        var start = Double.infinity
+        var end = -Double.infinity
+        var videoPackets = 0
+        while true {
+            let result = av_read_frame(media.context, packet.pointer)
+            if result == vq_averror_eof() { break }
+            if result < 0 {
+                try media.checkReadError()
+                throw .outputCheckFailed("it stops demuxing before its end (\(libavMessage(result)))")
+            }
+            defer { av_packet_unref(packet.pointer) }
+            let pts = packet.pointer.pointee.pts
+            guard let stream = media.context.pointee.streams[Int(packet.pointer.pointee.stream_index)], pts != vq_nopts_value() else {
+                continue
+            }
+            let timeBase = av_q2d(stream.pointee.time_base)
+            var length = Double(max(packet.pointer.pointee.duration, 0)) * timeBase
+            if stream.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO {
+                videoPackets += 1
+                // FLV stores no packet durations: a picture lasts a frame.
+                if length == 0 { length = frameDuration }
+            }
+            start = min(start, Double(pts) * timeBase)
+            end = max(end, Double(pts) * timeBase + length)
+        }
+        guard videoPackets > 0 else { throw .outputCheckFailed("it holds no video") }
+        return end - start
+    }
+}
