@@ -19,7 +19,11 @@ let package = Package(
         // run time on first use (see libav_loader.c).
         .target(name: "CLibAV", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "Transcode", dependencies: ["CLibAV"]),
+        // Starting a job's child process: fork + execve with what a supervisor
+        // needs set between them (see child_spawn.c).
+        .target(name: "CProcess"),
         .target(name: "JobQueue", dependencies: [
+            "CProcess",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -34,6 +38,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "queue-bench", dependencies: ["JobQueue"], path: "Tests/Bench/QueueBench"),
+        .executableTarget(name: "child-bench", dependencies: ["JobQueue"], path: "Tests/Bench/ChildBench"),
         .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "CLibAV"]),
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"]),
         .testTarget(name: "vqueueTests", dependencies: ["vqueue"]),
