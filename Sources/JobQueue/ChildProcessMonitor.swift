@@ -124,7 +124,8 @@ private final class ChildEventLoop {
     func run() -> Never {
         var events = [epoll_event](repeating: epoll_event(), count: 64)
         while true {
-            let count = epoll_wait(epollFD, &events, Int32(events.count), timeout(now: .now))
+            let nearest = children.values.lazy.compactMap(\.nextDeadline).min()
+            let count = epoll_wait(epollFD, &events, Int32(events.count), milliseconds(until: nearest))
             if count < 0 {
                 // EINTR; anything else (EBADF, EINVAL) would be a bug here.
                 precondition(errno == EINTR, "epoll_wait: \(String(cString: strerror(errno)))")
@@ -134,16 +135,18 @@ private final class ChildEventLoop {
                 handle(tag: event.data.u64)
             }
             let now = ContinuousClock.now
-            for child in children.values {
-                child.checkDeadlines(now: now)
+            // Deadlines only move later (a line pushes the stall deadline
+            // back), so none has passed before the nearest one.
+            if let nearest, now >= nearest {
+                for child in children.values { child.checkDeadlines(now: now) }
             }
         }
     }
 
-    /// Milliseconds until the nearest deadline, or -1 (none).
-    private func timeout(now: ContinuousClock.Instant) -> Int32 {
-        guard let next = children.values.lazy.compactMap(\.nextDeadline).min() else { return -1 }
-        let (seconds, attoseconds) = (next - now).components
+    /// epoll_wait's timeout for `deadline`: -1 for none.
+    private func milliseconds(until deadline: ContinuousClock.Instant?) -> Int32 {
+        guard let deadline else { return -1 }
+        let (seconds, attoseconds) = (deadline - .now).components
         if seconds < 0 || (seconds == 0 && attoseconds <= 0) { return 0 }
         let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
         return Int32(clamping: milliseconds)

@@ -74,16 +74,18 @@ struct ErrorTail {
         splitter = LineSplitter(maximumLineLength: maximumLineLength)
     }
 
-    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    /// Keeps the lines `bytes` completes; `each` sees every one of them.
+    mutating func append(_ bytes: UnsafeRawBufferPointer, each: (String) -> Void) {
         var complete: [String] = []
         splitter.append(bytes) { complete.append($0) }
-        complete.forEach { keep($0) }
+        complete.forEach { each($0); keep($0) }
     }
 
-    mutating func finish() {
+    /// Keeps the unterminated last line, if any.
+    mutating func finish(each: (String) -> Void) {
         var rest: [String] = []
         splitter.finish { rest.append($0) }
-        rest.forEach { keep($0) }
+        rest.forEach { each($0); keep($0) }
     }
 
     private mutating func keep(_ line: String) {

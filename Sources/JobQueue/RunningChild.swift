@@ -24,6 +24,8 @@ final class RunningChild {
     private var errors = ErrorTail(capacity: ChildProcess.errorLineCount,
                                    maximumLineLength: ChildProcess.maximumErrorLineLength)
     private var lastLineAt: ContinuousClock.Instant
+    /// A stderr line, kept or not, said an allocation was refused.
+    private var saidMemoryExhausted = false
     /// Set when the supervisor starts stopping the child.
     private(set) var stop: ChildProcess.StopReason?
     /// When SIGKILL follows the SIGTERM already sent.
@@ -52,7 +54,7 @@ final class RunningChild {
                 launch.onLine(line)
             }
         case .stderr:
-            errors.append(bytes)
+            errors.append(bytes) { noteMemoryExhaustion(in: $0) }
         case .exit:
             break
         }
@@ -63,13 +65,22 @@ final class RunningChild {
         descriptors[stream] = nil
     }
 
+    /// Only under a memory limit: a Swift trap's message ("failed to
+    /// allocate") comes before its stack trace, out of the kept tail.
+    private func noteMemoryExhaustion(in line: String) {
+        guard launch.memoryLimit != nil, !saidMemoryExhausted else { return }
+        saidMemoryExhausted = MemoryCeiling.saysMemoryIsExhausted(line)
+    }
+
     // MARK: Stopping
 
     /// The next moment something must be done to this child, if any.
     var nextDeadline: ContinuousClock.Instant? {
         if stop != nil { return killAt }
-        let limits = [launch.timeLimit.map { startedAt + $0 }, launch.stallLimit.map { lastLineAt + $0 }]
-        return limits.compactMap { $0 }.min()
+        let timeUp = launch.timeLimit.map { startedAt + $0 }
+        guard let stallLimit = launch.stallLimit else { return timeUp }
+        let stalled = lastLineAt + stallLimit
+        return min(timeUp ?? stalled, stalled)
     }
 
     /// Acts on the deadlines that have passed.
@@ -102,12 +113,12 @@ final class RunningChild {
     /// The result once the child has been reaped and its pipes drained.
     func result(ending: vq_child_exit, now: ContinuousClock.Instant) -> ChildProcess.Result {
         output.finish { launch.onLine($0) }
-        errors.finish()
+        errors.finish { noteMemoryExhaustion(in: $0) }
         let termination: ChildProcess.Termination = ending.exited != 0
             ? .exited(ending.code) : .signalled(ending.signal)
         let peak = Int(ending.peak_rss_bytes)
         let memoryLimitReached = launch.memoryLimit?.wasMostLikelyReached(
-            termination: termination, stop: stop, peakMemoryBytes: peak, errorLines: errors.lines) ?? false
+            termination: termination, stop: stop, peakMemoryBytes: peak, saidSo: saidMemoryExhausted) ?? false
         return ChildProcess.Result(
             termination: termination, stop: stop, errorLines: errors.lines, peakMemoryBytes: peak,
             memoryLimitReached: memoryLimitReached, duration: now - startedAt)

@@ -73,6 +73,41 @@ extension ChildProcessTests {
             #expect(result.memoryLimitReached)
         }
 
+        /// A Swift child's trap: its message, then a stack trace longer
+        /// than the kept stderr tail, then SIGABRT.
+        @Test func aRefusedAllocationReportedBeforeAStackTraceCounts() async throws {
+            let script = """
+                echo 'Fatal error: failed to allocate 50000032 bytes of memory with alignment 8' >&2
+                i=0; while [ $i -lt 30 ]; do echo "$i  libswiftCore.so  0x00007f3c85f5f130" >&2; i=$((i+1)); done
+                kill -ABRT $$
+                """
+            var child = TestChild.shell(script)
+            #expect(try await child.run { _ in }.memoryLimitReached == false, "no limit, no verdict")
+            child.memoryLimit = 256 << 20
+            let result = try await child.run { _ in }
+            #expect(result.termination == .signalled(SIGABRT))
+            #expect(result.memoryLimitReached)
+        }
+
+        @Test func aChildSayingSoWithItsExitStatusCounts() async throws {
+            var child = TestChild.shell("exit \(ChildProcess.memoryExhaustedExitCode)")
+            child.memoryLimit = 256 << 20
+            #expect(try await child.run { _ in }.memoryLimitReached)
+        }
+
+        @Test func aChildThatCrashesNearTheLimitCounts() async throws {
+            let program = """
+                import os, signal
+                x = bytearray(150_000_000); x[::4096] = b'1' * len(x[::4096])
+                os.kill(os.getpid(), signal.SIGSEGV)
+                """
+            var child = TestChild.python(program)
+            child.memoryLimit = 256 << 20
+            let result = try await child.run { _ in }
+            #expect(result.termination == .signalled(SIGSEGV))
+            #expect(result.memoryLimitReached)
+        }
+
         @Test func workUnderTheMemoryLimitIsNotReportedAsReachingIt() async throws {
             var child = TestChild.python("x = bytearray(50_000_000); x[::4096] = b'1' * len(x[::4096]); raise SystemExit(2)")
             child.memoryLimit = 256 << 20

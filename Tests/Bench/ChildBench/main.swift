@@ -4,7 +4,8 @@
 //   child-bench [--children N] [--concurrency C] [--every K] [--program PATH ARG...]
 //       Runs N children (default 10,000; /bin/true unless --program), C at a
 //       time (default 4), and prints this process's open descriptors and
-//       resident memory at 0, K, 2K, ... N children (K default 1,000), then
+//       resident memory at 0, K, 2K, ... N children (K default 1,000; the
+//       children in flight are waited for before each report), then
 //       children per second.
 //   child-bench hold
 //       For the tests: prints "holder PID", starts `sleep 3600` through
@@ -60,6 +61,9 @@ func bench(arguments: ArraySlice<String>) async throws {
     }
     guard !program.isEmpty else { fail("--program needs a path") }
     let child = ChildProcess(executable: program[0], arguments: Array(program.dropFirst()))
+    func check(_ result: ChildProcess.Result) {
+        if result.termination != .exited(0) { fail("a child ended with \(result.termination)") }
+    }
     print("children  descriptors  resident MB")
     func report(_ done: Int) {
         print(String(format: "%8d  %11d  %11.1f", done, openDescriptorCount(), residentMegabytes()))
@@ -67,18 +71,18 @@ func bench(arguments: ArraySlice<String>) async throws {
     report(0)
     let started = ContinuousClock.now
     var done = 0
-    try await withThrowingTaskGroup(of: ChildProcess.Result.self) { group in
-        var started = 0
-        while done < children {
-            while started < children && started - done < concurrency {
+    while done < children {
+        // Each stretch drained before its report: no child in flight then.
+        let stretch = min(every, children - done)
+        try await withThrowingTaskGroup(of: ChildProcess.Result.self) { group in
+            for index in 0..<stretch {
+                if index >= concurrency, let result = try await group.next() { check(result) }
                 group.addTask { try await child.run { _ in } }
-                started += 1
             }
-            guard let result = try await group.next() else { break }
-            if result.termination != .exited(0) { fail("a child ended with \(result.termination)") }
-            done += 1
-            if done % every == 0 { report(done) }
+            for try await result in group { check(result) }
         }
+        done += stretch
+        report(done)
     }
     let elapsed = (ContinuousClock.now - started).components
     let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
