@@ -19,8 +19,12 @@ let package = Package(
         // PostgreSQL's client library from Debian's libpq-dev (headers),
         // opened at run time on first use (see libpq_loader.c).
         .target(name: "CLibPQ", linkerSettings: [.linkedLibrary("dl")]),
+        // Starting a job's child process: fork + execve with what a supervisor
+        // needs set between them (see child_spawn.c).
+        .target(name: "CProcess"),
         .target(name: "JobQueue", dependencies: [
             "CLibPQ",
+            "CProcess",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // What a transcode job means to a worker: its payload, the child that
@@ -37,6 +41,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "queue-bench", dependencies: ["JobQueue"], path: "Tests/Bench/QueueBench"),
+        .executableTarget(name: "child-bench", dependencies: ["JobQueue"], path: "Tests/Bench/ChildBench"),
         .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "CLibAV"]),
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"]),
         .testTarget(name: "TranscodeJobsTests", dependencies: ["TranscodeJobs"]),

@@ -33,7 +33,7 @@ public struct FileIdentity: Hashable, Sendable, Codable, CustomStringConvertible
     }
 
     /// `stat` or `lstat` of `path`, nil if it cannot be had.
-    static func status(path: String, followingSymlink: Bool) -> stat? {
+    public static func status(path: String, followingSymlink: Bool) -> stat? {
         var status = stat()
         let result = PathEncoding.withCString(path) {
             followingSymlink ? stat($0, &status) : lstat($0, &status)

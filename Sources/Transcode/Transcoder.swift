@@ -16,9 +16,6 @@ public enum TranscodeDestination: Sendable, Equatable {
     case publish(output: String, overwrite: Bool, tag: String)
     /// A file the parent created and will publish (`--output-fd N`).
     case descriptor(Int32)
-    /// A path written directly, for a caller that owns the final rename
-    /// (`--write-in-place`). A failure removes what was written.
-    case inPlace(String)
 }
 
 /// Turns one input file into web video (DESIGN.md §4), in this process:
@@ -39,12 +36,10 @@ public struct Transcoder: Sendable {
         self.container = container
     }
 
-    /// A transcode from path to path: published beside `output` unless
-    /// `inPlace` (a caller that owns the final rename).
+    /// A transcode from path to path, published beside `output`.
     public init(input: String, output: String, options: TranscodeOptions, overwrite: Bool = false,
-                container: OutputContainer? = nil, inPlace: Bool = false) {
-        self.init(source: .path(input),
-                  destination: inPlace ? .inPlace(output) : .publish(output: output, overwrite: overwrite, tag: String(getpid())),
+                container: OutputContainer? = nil) {
+        self.init(source: .path(input), destination: .publish(output: output, overwrite: overwrite, tag: String(getpid())),
                   options: options, container: container)
     }
 
@@ -92,7 +87,7 @@ public struct Transcoder: Sendable {
     private func chosenContainer() throws(TranscodeError) -> OutputContainer {
         if let container { return container }
         switch destination {
-        case .publish(let output, _, _), .inPlace(let output): return try OutputContainer(path: output)
+        case .publish(let output, _, _): return try OutputContainer(path: output)
         case .descriptor: return .mp4
         }
     }
@@ -101,7 +96,6 @@ public struct Transcoder: Sendable {
         switch destination {
         case .publish(let output, _, let tag): return OutputFile(temporary: try TemporaryOutput(for: output, tag: tag))
         case .descriptor(let fd): return try OutputFile(inheritedDescriptor: fd)
-        case .inPlace(let path): return try OutputFile(inPlace: path)
         }
     }
 

@@ -96,14 +96,14 @@ public struct TranscodeJobHandler: JobHandler {
         let temporary = UnsharedFile(files.temporary)
         let overwrite = transcode.overwrite
         return .succeeded(result: report.summaryLine, publication: Publication(token: PublicationToken(files.temporary).text) {
-            do {
+            do throws(TranscodeError) {
                 try temporary.file.publish(overwrite: overwrite)
-            } catch .outputAppeared {
-                temporary.file.discard()
-                throw JobFailure("\(DisplayText.escaped(transcode.output)) appeared after the job was queued and was left as "
-                                 + "it is (submit with --overwrite to replace it)", code: "output_exists", permanent: true)
             } catch {
                 temporary.file.discard()
+                if error == .outputAppeared {
+                    throw JobFailure("\(DisplayText.escaped(transcode.output)) appeared after the job was queued and was left "
+                                     + "as it is (submit with --overwrite to replace it)", code: "output_exists", permanent: true)
+                }
                 throw JobFailure(error.description, code: error.code, permanent: error.isPermanent)
             }
         })

@@ -1,5 +1,6 @@
 import Foundation
 import JobQueue
+import Transcode
 import TranscodeJobs
 
 /// A batch as `status --batch` and `submit --json` show it: counts per

@@ -1,5 +1,6 @@
 import Foundation
 import JobQueue
+import Transcode
 import TranscodeJobs
 
 /// Everything `vqueue top` shows, read in one go, and laid out as lines for

@@ -1,5 +1,6 @@
 import Foundation
 import JobQueue
+import Transcode
 import TranscodeJobs
 
 /// A job as `status`, `list` and `submit --json` show it. The JSON field

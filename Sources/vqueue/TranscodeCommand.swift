@@ -51,9 +51,6 @@ struct TranscodeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Container to write (flv, mp4, mkv) whatever OUT's extension.", valueName: "name"))
     var format: String?
 
-    @Flag(help: .hidden)
-    var writeInPlace = false
-
     /// A worker's child reads IN from this descriptor, which the worker
     /// opened and checked; IN is then only the name for messages.
     @Option(help: .hidden)
@@ -78,7 +75,6 @@ struct TranscodeCommand: ParsableCommand {
         for (name, fd) in [("--input-fd", inputFd), ("--output-fd", outputFd)] {
             if let fd, fd < 3 { throw ValidationError("\(name) must be a descriptor above 2 (not stdin, stdout or stderr).") }
         }
-        if writeInPlace && outputFd != nil { throw ValidationError("--write-in-place and --output-fd exclude each other.") }
         if let format {
             guard OutputContainer(rawValue: format) != nil else {
                 throw ValidationError("unknown --format '\(format)'; use flv, mp4 or mkv.")
@@ -107,27 +103,21 @@ struct TranscodeCommand: ParsableCommand {
         LibAVLogging.configure(verbose: verbose)
         let options = try transcodeOptions()
         let signals = SignalMonitor()
-        let supervisor = SupervisorWatch()
         let display = ProgressDisplay(json: progressJson)
         let transcoder = Transcoder(source: inputFd.map { .descriptor($0) } ?? .path(input),
                                     destination: destination, options: options,
                                     container: format.flatMap(OutputContainer.init(rawValue:)) ?? (try? OutputContainer(path: output)))
-        // Only a path written in place is this process's to remove; a
-        // descriptor's file is its parent's.
-        let inPlaceOutput = writeInPlace ? output : nil
-        supervisor.startWatchdog { if let inPlaceOutput { _ = PathEncoding.withCString(inPlaceOutput) { unlink($0) } } }
         do {
             // Before anything is opened, so every allocation counts.
             if let bytes = options.maxMemory { try MemoryLimit.apply(bytes: bytes) }
             let summary = try transcoder.run(progress: display.show,
-                                             isCancelled: { signals.isSignalled || supervisor.supervisorIsGone })
+                                             isCancelled: { signals.isSignalled })
             if summary.corruptPackets > 0 {
                 CommandFailure.warn(DisplayText.escaped(input),
                                     "concealed \(summary.corruptPackets) corrupt packet\(summary.corruptPackets == 1 ? "" : "s")")
             }
         } catch .cancelled {
-            let why = supervisor.supervisorIsGone ? "its worker is gone" : "interrupted"
-            throw fail(TranscodeError.cancelled, subject: input, message: "\(why); \(DisplayText.escaped(output)) was not written",
+            throw fail(TranscodeError.cancelled, subject: input, message: "interrupted; \(DisplayText.escaped(output)) was not written",
                        exitCode: signals.isSignalled ? signals.exitCode : 75)
         } catch {
             throw fail(error, subject: error.isAboutOutput ? output : input, message: error.description,
@@ -139,7 +129,6 @@ struct TranscodeCommand: ParsableCommand {
     /// (older workers), or a temporary file published over OUT.
     private var destination: TranscodeDestination {
         if let outputFd { return .descriptor(outputFd) }
-        if writeInPlace { return .inPlace(output) }
         return .publish(output: output, overwrite: overwrite, tag: String(getpid()))
     }
 

@@ -144,21 +144,6 @@ struct OutputPublishingTests {
         }
     }
 
-    @Test("--write-in-place never writes through a symlink planted at its path", .timeLimit(.minutes(3)))
-    func inPlaceDoesNotFollowSymlinks() async throws {
-        try await withTemporaryDirectory { directory in
-            let victim = directory.appendingPathComponent("victim.mp4")
-            let precious = Data("only the worker may write this\n".utf8)
-            try precious.write(to: victim)
-            let planted = directory.appendingPathComponent(".out.mp4.job2-1.part")
-            try FileManager.default.createSymbolicLink(at: planted, withDestinationURL: victim)
-            let result = try await vqueue(["transcode", Locations.fixture(Fixture.small).path, planted.path,
-                                           "--format", "mp4", "--write-in-place"], timeout: .seconds(60))
-            #expect(result.exitCode == 1, "\(result)")
-            #expect(try Data(contentsOf: victim) == precious, "the planted symlink was followed")
-        }
-    }
-
     @Test("a child handed descriptors reads and writes only through them, MP4 index at the front",
           .timeLimit(.minutes(3)))
     func descriptorsInAndOut() async throws {
