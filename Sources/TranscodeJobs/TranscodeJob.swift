@@ -10,18 +10,35 @@ public struct TranscodeJob: Codable, Equatable, Sendable {
     public var output: String
     public var options: TranscodeOptions
     public var overwrite: Bool
+    /// The input as `submit` checked it, so the worker transcodes that very
+    /// file and not one swapped in since (nil for jobs of earlier releases).
+    public var inputFile: SubmittedFile?
 
-    public init(input: String, output: String, options: TranscodeOptions, overwrite: Bool) {
+    public init(input: String, output: String, options: TranscodeOptions, overwrite: Bool, inputFile: SubmittedFile? = nil) {
         self.input = input
         self.output = output
         self.options = options
         self.overwrite = overwrite
+        self.inputFile = inputFile
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case input, output, options, overwrite
+        case inputFile = "input_file"
     }
 
     public func encoded() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// Whether the worker's opened input is still the file that was
+    /// submitted: same inode and size. The device is not compared, since
+    /// another box sees a shared file system under a device number of its own.
+    public func isSubmittedInput(_ file: InputFile) -> Bool {
+        guard let inputFile else { return true }
+        return inputFile.inode == file.identity.inode && inputFile.size == file.size
     }
 
     public static func decode(_ payload: String) -> TranscodeJob? {
@@ -31,5 +48,16 @@ public struct TranscodeJob: Codable, Equatable, Sendable {
     /// The container: the output's extension, checked at submit.
     public var container: OutputContainer {
         (try? OutputContainer(path: output)) ?? .mp4
+    }
+}
+
+/// What identifies an uploaded file across boxes: its inode number and size.
+public struct SubmittedFile: Codable, Equatable, Sendable {
+    public var inode: UInt64
+    public var size: Int64
+
+    public init(_ file: InputFile) {
+        inode = file.identity.inode
+        size = file.size
     }
 }

@@ -127,6 +127,10 @@ public struct TranscodeJobHandler: JobHandler {
         }
         // What was opened is what is judged: a name swapped for a symlink
         // after any earlier look changes nothing.
+        if !transcode.isSubmittedInput(input) {
+            return .failure(JobFailure("\(DisplayText.escaped(transcode.input)) is not the file that was submitted (it was "
+                                       + "replaced since); refusing to transcode it", code: "input_replaced", permanent: true))
+        }
         if let allowed {
             if !allowed.contains(resolved: input.realPath) {
                 return .failure(Self.notAllowed("\(DisplayText.escaped(transcode.input)) is outside the allowed folders (\(allowed.list))"))

@@ -196,7 +196,8 @@ enum SubmissionCheck {
         } catch {
             throw CommandFailure.report(DisplayText.escaped(input), error.description)
         }
-        return (TranscodeJob(input: inputPath, output: outputPath, options: options, overwrite: overwrite), media.duration)
+        return (TranscodeJob(input: inputPath, output: outputPath, options: options, overwrite: overwrite,
+                             inputFile: SubmittedFile(file)), media.duration)
     }
 
     /// One job per input into `outDir`, every input checked first and no two

@@ -108,7 +108,7 @@ struct MultiHostTests {
         let childDone = await eventually(within: .seconds(60)) { !ProcessTable.isAlive(child) }
         try #require(childDone, "box a's child \(child) never finished")
         #expect(a.isRunning, "box a's worker died when its link went: \(a.log)")
-        #expect(FileManager.default.fileExists(atPath: temporaryOutput(for: output, job: id, attempt: 1).path),
+        #expect(temporaryOutput(for: output, job: id, attempt: 1) != nil,
                 "box a's finished attempt must wait in its temporary file: \(directoryListing(outputs))")
 
         let b = try farm.startWorker(on: "b")
@@ -390,10 +390,9 @@ final class Farm: @unchecked Sendable {
     /// writing its temporary file and reported progress, and returns the child's pid.
     func caughtEncoding(_ id: Int64, attempt: Int, output: URL, on worker: LoggedProcess,
                         sourceLocation: SourceLocation = #_sourceLocation) async throws -> pid_t {
-        let temporary = temporaryOutput(for: output, job: id, attempt: attempt)
         var child: pid_t?
         let caught = try await eventually(within: .seconds(60)) {
-            child = ProcessTable.jobChild(writing: temporary)
+            child = ProcessTable.jobChild(for: output, job: id, attempt: attempt)
             guard child != nil else { return false }
             let job = try await queue.job(id)
             return job.state == "running" && job.attempts == attempt && job.workerPID == worker.pid && job.progress > 0

@@ -90,10 +90,9 @@ struct QueueDatabaseRestartTests {
                          sourceLocation: SourceLocation) async throws {
         // One thread and x264's medium preset: a job of several seconds, so the outage lands mid-job.
         let id = try await queue.submit(input, output, ["--threads", "1", "--x264-preset", "medium"])
-        let temporary = temporaryOutput(for: output, job: id, attempt: 1)
         var child: pid_t?
         let caught = try await eventually(within: .seconds(60)) {
-            child = ProcessTable.jobChild(writing: temporary)
+            child = ProcessTable.jobChild(for: output, job: id, attempt: 1)
             guard child != nil else { return false }
             return try await queue.job(id).progress > 0
         }

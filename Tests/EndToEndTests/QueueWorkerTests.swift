@@ -28,15 +28,14 @@ struct QueueScene: Sendable {
     /// file, and returns the child's pid.
     func runningChild(of id: Int64, writing output: URL, attempt: Int, timeout: Duration = .seconds(40),
                       sourceLocation: SourceLocation = #_sourceLocation) async throws -> pid_t {
-        let temporary = temporaryOutput(for: output, job: id, attempt: attempt)
         var child: pid_t?
         let found = await eventually(within: timeout) {
-            child = ProcessTable.jobChild(writing: temporary)
-            return child != nil && FileManager.default.fileExists(atPath: temporary.path)
+            child = ProcessTable.jobChild(for: output, job: id, attempt: attempt)
+            return child != nil
         }
         let status = try? await queue.job(id)
         let comment: Comment = """
-            attempt \(attempt) of job \(id) never ran in a child writing \(temporary.lastPathComponent); \
+            attempt \(attempt) of job \(id) never ran in a child writing .\(output.lastPathComponent).job\(id)-\(attempt).*.part; \
             job: \(String(describing: status)); out/: \(directoryListing(outputs))
             """
         try #require(found, comment, sourceLocation: sourceLocation)
@@ -51,8 +50,7 @@ struct QueueScene: Sendable {
     /// Whether no process is left that works on any attempt of `output`.
     func noChildLeft(for output: URL) -> Bool {
         // The whole path: the same test on the other store may be running a job of the same name.
-        ProcessTable.pids(withArgumentContaining: output.deletingLastPathComponent().path + "/.\(output.lastPathComponent).job")
-            .isEmpty
+        ProcessTable.pids(withArgumentContaining: output.path).isEmpty
     }
 }
 

@@ -17,9 +17,13 @@ enum ProcessTable {
         }
     }
 
-    /// The `vqueue transcode` child writing `temporaryPath`, if one is running.
-    static func jobChild(writing temporaryPath: URL) -> pid_t? {
-        pids(withArgumentContaining: temporaryPath.path).first
+    /// The `vqueue transcode` child writing attempt `attempt` of job `job` for `output`, if one is
+    /// running: a child handed its temporary file as descriptor 4 (`--output-fd 4`).
+    static func jobChild(for output: URL, job: Int64, attempt: Int) -> pid_t? {
+        guard let temporary = temporaryOutput(for: output, job: job, attempt: attempt) else { return nil }
+        return pids(withArgumentContaining: "--output-fd").first { pid in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/4")) == temporary.path
+        }
     }
 
     static func isAlive(_ pid: pid_t) -> Bool {

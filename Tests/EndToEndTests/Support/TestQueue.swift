@@ -282,10 +282,13 @@ enum QueueTime {
     }
 }
 
-/// Where a worker's child writes attempt ATTEMPT of job JOB before the rename into OUT:
-/// `.OUTNAME.jobJOB-ATTEMPT.part` beside OUT.
-func temporaryOutput(for output: URL, job: Int64, attempt: Int) -> URL {
-    output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).job\(job)-\(attempt).part")
+/// The file attempt ATTEMPT (its number, which never repeats) of job JOB writes before the rename
+/// into OUT, if it exists now: `.OUTNAME.jobJOB-ATTEMPT.<16 random hex>.part` beside OUT.
+func temporaryOutput(for output: URL, job: Int64, attempt: Int) -> URL? {
+    let prefix = ".\(output.lastPathComponent).job\(job)-\(attempt)."
+    let folder = output.deletingLastPathComponent()
+    return directoryListing(folder).first { $0.hasPrefix(prefix) && $0.hasSuffix(".part") }
+        .map { folder.appendingPathComponent($0) }
 }
 
 /// Names in `directory` that look like a temporary output (`.NAME.TAG.part`).
