@@ -77,7 +77,7 @@ public struct ChildProcess: Sendable {
     public var timeLimit: Duration?
     /// The longest the child may go without printing a stdout line.
     public var stallLimit: Duration?
-    /// The child's memory ceiling in bytes; nil for none.
+    /// The child's memory ceiling in bytes; nil (or not positive) for none.
     public var memoryLimit: Int?
     public var memoryLimitKind: MemoryLimitKind = .data
     /// Between SIGTERM and SIGKILL.
@@ -114,7 +114,7 @@ public struct ChildProcess: Sendable {
             inheritedDescriptors: inheritedDescriptors,
             timeLimit: timeLimit,
             stallLimit: stallLimit,
-            memoryLimit: memoryLimit.map { MemoryCeiling(bytes: $0, kind: memoryLimitKind) },
+            memoryLimit: memoryLimit.flatMap { $0 > 0 ? MemoryCeiling(bytes: $0, kind: memoryLimitKind) : nil },
             gracePeriod: gracePeriod,
             onLine: onLine
         )
@@ -137,22 +137,5 @@ public struct ChildProcess: Sendable {
         // supervisor must see the crash as a crash.
         variables["SWIFT_BACKTRACE"] = "enable=no"
         return variables
-    }
-}
-
-/// Why a child could not be started.
-public enum ChildProcessError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// `step` (execve, pipe, ...) failed with `errno`.
-    case cannotStart(executable: String, step: String, errno: Int32)
-    /// The waiting task was cancelled before the child was started.
-    case cancelledBeforeStart
-
-    public var description: String {
-        switch self {
-        case let .cannotStart(executable, step, error):
-            return "cannot start \(executable): \(step): \(String(cString: strerror(error)))"
-        case .cancelledBeforeStart:
-            return "cancelled before the child was started"
-        }
     }
 }
