@@ -171,9 +171,6 @@ public struct TranscodeJobHandler: JobHandler {
     /// enforced, the child's own failure line, or a crash.
     static func outcome(_ result: ChildProcess.Result, report: ChildReport, limits: TranscodeOptions, timeLimit: Double,
                         stallLimit: Double) -> JobOutcome {
-        if result.memoryLimitReached, let bytes = limits.maxMemory {
-            return .failed(JobFailure("exceeded the memory limit of \(bytes >> 20) MiB", code: "memory_limit", permanent: true))
-        }
         switch result.stop {
         case .timeLimit:
             return .failed(JobFailure("exceeded the time limit of \(Self.duration(timeLimit)); stopped", code: "timeout",
@@ -186,8 +183,12 @@ public struct TranscodeJobHandler: JobHandler {
         case nil:
             break
         }
+        // The child's own account first: it knows what failed.
         if let failure = report.failureLine {
             return .failed(JobFailure(failure.error, code: failure.errorCode, permanent: failure.permanent))
+        }
+        if result.memoryLimitReached, let bytes = limits.maxMemory {
+            return .failed(JobFailure("exceeded the memory limit of \(bytes >> 20) MiB", code: "memory_limit", permanent: true))
         }
         let message = result.lastErrorLine.map(Self.withoutPrefix)
         switch result.termination {
