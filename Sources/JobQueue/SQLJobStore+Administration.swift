@@ -75,6 +75,14 @@ extension SQLJobStore: JobAdministration {
         do {
             return try await work()
         } catch let error as SQLError where error.uniqueIndex?.contains("target") == true {
+            // The winner has committed by the time the index refuses us: a submit with a key
+            // looks again and finds the winner's job by it (an upload handler's retry raced
+            // its first try).
+            if targets.contains(where: { $0.key != nil }) {
+                do {
+                    return try await work()
+                } catch let again as SQLError where again.uniqueIndex?.contains("target") == true {}
+            }
             let wanted = targets.compactMap(\.target)
             let holder = try await read { db in
                 try db.queryOne("SELECT id, target FROM jobs WHERE target IN (\(db.marks(wanted.count))) AND state IN ('queued', 'running') LIMIT 1",
