@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+@testable import JobQueue
+
+// MARK: - Dead workers, unhealthy boxes, store outages
+
+extension WorkerInProcessTests {
+    @Test("a worker killed between recording its publication and recording success: a second worker finishes the publication, and the job succeeds exactly once",
+          arguments: StoreKind.allCases)
+    func publicationOfADeadWorkerIsFinished(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            let store = try await database.open()
+            let lease = 1.0
+            // The first worker "dies" the moment its result is in place: its store hangs from
+            // then on, so it neither records success nor renews its lease.
+            let dyingExecutor = Shared<ControllableExecutor?>(nil)
+            let dyingStore = try await database.open { base in
+                let executor = ControllableExecutor(base)
+                dyingExecutor.value = executor
+                return executor
+            }
+            let published = Flag()
+            let first = ScriptedHandler { job in
+                .publish(token: "/out/.video.job\(job.id)-\(job.attempts).part", result: #"{"bytes":1}"#) {
+                    published.set()
+                    dyingExecutor.value?.mode = .stuck
+                }
+            }
+            let dying = WorkerUnderTest.start(store: dyingStore, handler: first,
+                                              configuration: WorkerUnderTest.configuration(leaseSeconds: lease), name: "dying")
+            let job = try await store.submitOne(newJob(target: "/out/video.mp4"))
+            await eventually("the first worker has put its result in place") { published.isSet }
+            let publishing = try await store.existing(job.id)
+            #expect(publishing.state == .running && publishing.publishing == "/out/.video.job\(job.id)-1.part")
+            #expect(try await store.cancel(id: job.id)?.state == .running, "past cancelling")
+
+            let second = ScriptedHandler { _ in .succeed(result: "not run again") }
+            let heir = WorkerUnderTest.start(store: try await database.open(), handler: second,
+                                             configuration: WorkerUnderTest.configuration(leaseSeconds: lease), name: "heir")
+            await eventually("the second worker records success") { try await store.existing(job.id).state == .succeeded }
+            let done = try await store.existing(job.id)
+            #expect(done.leaseOwner == heir.id && done.attempts == 1 && done.result == #"{"bytes":1}"# && done.publishing == nil)
+            #expect(second.recovered.map(\.job) == [LeasedJob(id: job.id, attempt: 1)])
+            #expect(second.recovered.map(\.token) == ["/out/.video.job\(job.id)-1.part"])
+            #expect(second.started.isEmpty && first.started == [LeasedJob(id: job.id, attempt: 1)], "never encoded twice")
+            #expect(heir.log.contains("finished the publication of worker \(dying.id)"), "\(heir.log.all)")
+
+            // The first worker comes back: its late success is refused.
+            dyingExecutor.value?.mode = .normal
+            await eventually("the first worker learns it lost the job") { dying.log.contains("taken over meanwhile") }
+            #expect(try await store.history(job.id) == ["queued", "running", "succeeded"], "succeeded exactly once")
+            #expect(try await store.existing(job.id).leaseOwner == heir.id)
+            try await dying.stop()
+            try await heir.stop()
+        }
+    }
+
+    @Test("a job that cannot run on this box goes back uncounted, and the worker is unhealthy until the box heals",
+          arguments: StoreKind.allCases)
+    func unavailableHereMakesTheWorkerUnhealthy(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            let store = try await database.open()
+            let reason = "input folder /srv/in is missing"
+            let handler = ScriptedHandler { job in job.attempts == 1 ? .unavailableHere(reason) : .succeed(result: nil) }
+            let worker = WorkerUnderTest.start(store: try await database.open(), handler: handler)
+            let job = try await store.submitOne(newJob(maxAttempts: 1))
+
+            await eventually("the worker shows as unhealthy") {
+                try await store.workers().first { $0.id == worker.id }?.unhealthyReason == reason
+            }
+            let record = try await store.workerNamed(worker.id)
+            #expect(record.state(at: try await store.now()) == .unhealthy)
+            let back = try await store.existing(job.id)
+            #expect(back.state == .queued && back.attempts == 1 && back.attemptsUsed == 0 && back.errorCode == "worker_unhealthy")
+            #expect(back.error?.contains(reason) == true)
+            #expect(handler.discarded == [LeasedJob(id: job.id, attempt: 1)])
+            let unhealthy = try await store.workerEvents(worker.id).last
+            #expect(unhealthy?.to == "unhealthy" && unhealthy?.detail == reason)
+            #expect(worker.log.contains("is unhealthy, taking no jobs: \(reason)"))
+
+            // Due again after a second, but not taken while the box is unhealthy.
+            try await Task.sleep(for: .seconds(3))
+            #expect(try await store.existing(job.id).state == .queued)
+            #expect(handler.started.count == 1)
+
+            handler.setHealthProblem(nil)
+            await eventually("the job runs once the box is healthy") { try await store.existing(job.id).state == .succeeded }
+            #expect(try await store.existing(job.id).attempts == 2)
+            #expect(try await store.workerNamed(worker.id).state(at: try await store.now()) == .alive)
+            #expect(try await store.workerEvents(worker.id).map(\.to) == ["online", "unhealthy", "healthy"])
+            try await worker.stop()
+        }
+    }
+
+    @Test("a store outage in the middle of a completion: the success is recorded once the store is back",
+          arguments: StoreKind.allCases)
+    func storeOutageDuringCompletion(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            let store = try await database.open()
+            let executor = Shared<ControllableExecutor?>(nil)
+            let workerStore = try await database.open { base in
+                let made = ControllableExecutor(base)
+                executor.value = made
+                return made
+            }
+            let faults = try #require(executor.value)
+            // Every completion's write fails inside its transaction, as when the connection drops mid-commit.
+            faults.failStatements(containing: "SET state = 'succeeded'", times: .max)
+            let handler = ScriptedHandler { _ in .succeed(result: "done") }
+            let worker = WorkerUnderTest.start(store: workerStore, handler: handler)
+            let job = try await store.submitOne(newJob())
+
+            await eventually("the completion has failed a few times") { faults.failedCalls >= 3 }
+            #expect(worker.log.contains("cannot reach the queue database"), "\(worker.log.all)")
+            // Then the database is down altogether for a while.
+            faults.mode = .failing
+            try await Task.sleep(for: .seconds(1))
+            let meanwhile = try await store.existing(job.id)
+            #expect(meanwhile.state == .running && meanwhile.attempts == 1, "nothing recorded while the store is down")
+
+            faults.failStatements(containing: "", times: 0)
+            faults.mode = .normal
+            await eventually("the success is recorded") { try await store.existing(job.id).state == .succeeded }
+            let done = try await store.existing(job.id)
+            #expect(done.attempts == 1 && done.result == "done" && done.leaseOwner == worker.id)
+            #expect(handler.started.count == 1, "the job ran once")
+            #expect(try await store.history(job.id) == ["queued", "running", "succeeded"])
+            #expect(worker.log.contains("the queue database is back after"), "\(worker.log.all)")
+            try await worker.stop()
+        }
+    }
+
+    @Test("a stop request while a store call hangs is answered at once, and a forced one makes the worker return",
+          arguments: StoreKind.allCases)
+    func stopWhileTheStoreHangs(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            let store = try await database.open()
+            let executor = Shared<ControllableExecutor?>(nil)
+            let workerStore = try await database.open { base in
+                let made = ControllableExecutor(base)
+                executor.value = made
+                return made
+            }
+            let hanging = try #require(executor.value)
+            let handler = ScriptedHandler { _ in .blockUntilCancelled }
+            let worker = WorkerUnderTest.start(store: workerStore, handler: handler)
+            let job = try await store.submitOne(newJob())
+            await eventually("the job runs") { handler.started.count == 1 }
+
+            hanging.mode = .stuck
+            await eventually("a store call hangs") { hanging.stuckCalls > 0 }
+            let asked = ContinuousClock.now
+            worker.shutdown.request(.graceful)
+            await eventually("the worker says it is stopping") { worker.log.contains("stopping after its 1 running job(s)") }
+            let answered = ContinuousClock.now - asked
+            #expect(answered < .seconds(1), "answered after \(answered)")
+
+            worker.shutdown.request(.immediate)
+            try await worker.ended(within: .seconds(30))
+            #expect(worker.log.contains("stopping now"), "\(worker.log.all)")
+            #expect(worker.log.contains("stopping without recording 1 result(s)"), "\(worker.log.all)")
+            #expect(handler.cancelled == [LeasedJob(id: job.id, attempt: 1)], "its running attempt was stopped")
+            // Nothing could be recorded: the job is left to its lease, for other workers to rescue.
+            hanging.mode = .normal
+            #expect(try await store.existing(job.id).state == .running)
+        }
+    }
+}
