@@ -73,16 +73,21 @@ extension SQLJobStore: JobAdministration {
     /// interleave) end with the loser told which job won.
     private func claimingTargets<T>(_ targets: [NewJob], _ work: () async throws -> T) async throws -> T {
         do {
+            return try await namingTargetHolder(targets, work)
+        } catch JobStoreError.targetBusy where targets.contains(where: { $0.key != nil }) {
+            // On PostgreSQL each statement sees the latest commits, so a submitter of the same
+            // key (an upload handler's retry racing its first try) can commit between our key
+            // lookup and our target check or insert: looking again finds its job by the key.
+            return try await namingTargetHolder(targets, work)
+        }
+    }
+
+    /// Runs the write; a target refused by the unique index (the check passed, a racing
+    /// submitter inserted first) is reported as the rule's refusal, naming the winner.
+    private func namingTargetHolder<T>(_ targets: [NewJob], _ work: () async throws -> T) async throws -> T {
+        do {
             return try await work()
         } catch let error as SQLError where error.uniqueIndex?.contains("target") == true {
-            // The winner has committed by the time the index refuses us: a submit with a key
-            // looks again and finds the winner's job by it (an upload handler's retry raced
-            // its first try).
-            if targets.contains(where: { $0.key != nil }) {
-                do {
-                    return try await work()
-                } catch let again as SQLError where again.uniqueIndex?.contains("target") == true {}
-            }
             let wanted = targets.compactMap(\.target)
             let holder = try await read { db in
                 try db.queryOne("SELECT id, target FROM jobs WHERE target IN (\(db.marks(wanted.count))) AND state IN ('queued', 'running') LIMIT 1",
