@@ -127,4 +127,24 @@ extension StoreConformanceTests {
             }
         }
     }
+
+    @Test("stores opened at once on a first-release database upgrade it once", arguments: StoreKind.allCases)
+    func concurrentOpensUpgradeOnce(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            try await makeFirstReleaseDatabase(database, now: Date().timeIntervalSince1970)
+            let stores = try await withThrowingTaskGroup(of: SQLJobStore.self) { group in
+                for _ in 0..<6 { group.addTask { try await database.open() } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(stores.count == 6)
+            for store in stores {
+                #expect(try await store.read { db in try SchemaMigrator.version(db) } == QueueSchema.steps.count)
+            }
+            let job = try await stores[0].submitOne(newJob())
+            _ = try await stores[1].claimOne("w")
+            _ = try await stores[2].claimOne("w")
+            #expect(try await stores[3].history(job.id) == ["queued"], "one trigger per change")
+            #expect(try await stores[3].history(FirstReleaseRows.Job.queued.rawValue) == ["queued", "running"])
+        }
+    }
 }

@@ -19,15 +19,17 @@ extension StoreConformanceTests {
                     "only the lease holder may publish")
             let held = try await store.beginPublishing([PendingPublication(job: attempt.lease, token: "/out/.video.tmp",
                                                                            result: #"{"bytes":9}"#)],
-                                                       worker: "dead", leaseSeconds: shortLease)
+                                                       worker: "dead", leaseSeconds: longLease)
             #expect(held == [attempt.lease])
             let publishing = try await store.existing(job.id)
             #expect(publishing.state == .running && publishing.publishing == "/out/.video.tmp" && publishing.result == #"{"bytes":9}"#)
             #expect(try await store.cancel(id: job.id)?.state == .running, "a job being put in place is past cancelling")
 
-            // The worker dies here: no complete, no heartbeat.
             #expect(try await store.takeOverPublication(publishing, worker: "heir", leaseSeconds: longLease) == false,
                     "not while its lease holds")
+            #expect(try await store.rescue(retry: noBackoff).publications.isEmpty)
+            // The worker's last heartbeat, then it dies: no complete, no heartbeat.
+            try await store.heartbeat(worker: "dead", jobs: [attempt.lease], leaseSeconds: shortLease)
             await outlast(lease: shortLease)
             let report = try await store.rescue(retry: noBackoff)
             #expect(report.publications.map(\.id) == [job.id] && report.rescued.isEmpty && report.abandoned.isEmpty)

@@ -140,16 +140,17 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test("submitters racing for one target from two store instances: exactly one wins", arguments: StoreKind.allCases)
+    @Test("submitters racing for one target from four store instances: exactly one wins", arguments: StoreKind.allCases)
     func racingSubmittersForOneTarget(_ kind: StoreKind) async throws {
         try await withTestDatabase(kind) { database in
-            let stores = [try await database.open(), try await database.open()]
+            let stores = [try await database.open(), try await database.open(), try await database.open(),
+                          try await database.open()]
             for round in 0..<3 {
                 let target = "/out/raced-\(round).mp4"
                 let outcomes = await withTaskGroup(of: Result<Job, any Error>.self) { group in
                     for attempt in 0..<16 {
                         group.addTask {
-                            await Result { try await stores[attempt % 2].submitOne(newJob("racer-\(attempt)", target: target)) }
+                            await Result { try await stores[attempt % stores.count].submitOne(newJob("racer-\(attempt)", target: target)) }
                         }
                     }
                     return await group.reduce(into: []) { $0.append($1) }
@@ -164,17 +165,18 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test("submitters racing with one key and one target from two store instances all get the same job",
+    @Test("submitters racing with one key and one target from four store instances all get the same job",
           arguments: StoreKind.allCases)
     func racingSubmittersWithOneKey(_ kind: StoreKind) async throws {
         try await withTestDatabase(kind) { database in
-            let stores = [try await database.open(), try await database.open()]
+            let stores = [try await database.open(), try await database.open(), try await database.open(),
+                          try await database.open()]
             for round in 0..<8 {
                 let outcomes = await withTaskGroup(of: Result<Submitted, any Error>.self) { group in
                     for attempt in 0..<16 {
                         group.addTask {
                             await Result {
-                                try await stores[attempt % 2].submit([newJob("racer", target: "/out/k\(round).mp4", key: "k\(round)")])[0]
+                                try await stores[attempt % stores.count].submit([newJob("racer", target: "/out/k\(round).mp4", key: "k\(round)")])[0]
                             }
                         }
                     }

@@ -55,6 +55,90 @@ extension WorkerInProcessTests {
         }
     }
 
+    @Test("a dead worker's publication that turns out lost is run again by the worker that found it",
+          arguments: StoreKind.allCases)
+    func lostPublicationOfADeadWorkerRunsAgain(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            let store = try await database.open()
+            let lease = 1.0
+            let dyingExecutor = Shared<ControllableExecutor?>(nil)
+            let dyingStore = try await database.open { base in
+                let executor = ControllableExecutor(base)
+                dyingExecutor.value = executor
+                return executor
+            }
+            let first = ScriptedHandler { job in
+                .publish(token: "token-\(job.attempts)", result: nil) { dyingExecutor.value?.mode = .stuck }
+            }
+            let dying = WorkerUnderTest.start(store: dyingStore, handler: first,
+                                              configuration: WorkerUnderTest.configuration(leaseSeconds: lease), name: "dying")
+            let job = try await store.submitOne(newJob(maxAttempts: 3))
+            await eventually("the first worker dies publishing") { (dyingExecutor.value?.stuckCalls ?? 0) > 0 }
+
+            let second = ScriptedHandler { _ in .succeed(result: "encoded again") }
+            second.setPublicationsInPlace(false)
+            let heir = WorkerUnderTest.start(store: try await database.open(), handler: second,
+                                             configuration: WorkerUnderTest.configuration(leaseSeconds: lease), name: "heir")
+            await eventually("the job runs again and succeeds") { try await store.existing(job.id).state == .succeeded }
+            #expect(second.recovered.map(\.token) == ["token-1"])
+            #expect(second.started == [LeasedJob(id: job.id, attempt: 2)])
+            #expect(second.discarded.contains(LeasedJob(id: job.id, attempt: 1)), "the lost attempt's leftovers removed")
+            let done = try await store.existing(job.id)
+            #expect(done.attempts == 2 && done.attemptsUsed == 2 && done.result == "encoded again" && done.leaseOwner == heir.id)
+            let requeued = try #require(try await store.jobEvents(job.id).first { $0.from == "running" && $0.to == "queued" })
+            #expect(requeued.errorCode == "lost_lease" && requeued.detail?.contains("died while putting the result in place") == true)
+            #expect(try await store.history(job.id) == ["queued", "running", "queued", "running", "succeeded"])
+
+            dyingExecutor.value?.mode = .normal
+            try await dying.stop()
+            try await heir.stop()
+        }
+    }
+
+    @Test("a worker cut off from the store for longer than its lease loses its job to another worker, and stops its attempt when it is back",
+          arguments: StoreKind.allCases)
+    func leaseLostDuringAnOutage(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            let store = try await database.open()
+            let lease = 1.0
+            let cutOff = Shared<ControllableExecutor?>(nil)
+            let cutOffStore = try await database.open { base in
+                let executor = ControllableExecutor(base)
+                cutOff.value = executor
+                return executor
+            }
+            let first = ScriptedHandler { _ in .blockUntilCancelled }
+            let isolated = WorkerUnderTest.start(store: cutOffStore, handler: first,
+                                                 configuration: WorkerUnderTest.configuration(leaseSeconds: lease), name: "isolated")
+            let job = try await store.submitOne(newJob(maxAttempts: 3))
+            await eventually("the first worker runs the job") { first.started.count == 1 }
+            cutOff.value?.mode = .failing
+
+            let second = ScriptedHandler { _ in .succeed(result: nil) }
+            let other = WorkerUnderTest.start(store: try await database.open(), handler: second,
+                                              configuration: WorkerUnderTest.configuration(leaseSeconds: lease), name: "other")
+            await eventually("the other worker rescues and runs the job") { try await store.existing(job.id).state == .succeeded }
+            let done = try await store.existing(job.id)
+            #expect(done.attempts == 2 && done.leaseOwner == other.id)
+            let rescued = try #require(try await store.jobEvents(job.id).first { $0.from == "running" && $0.to == "queued" })
+            #expect(rescued.errorCode == "lost_lease" && rescued.worker == isolated.id)
+            await eventually("the cut-off worker is marked gone") {
+                try await store.workerEvents(isolated.id).map(\.to).contains("offline")
+            }
+            #expect(first.cancelled.isEmpty, "its attempt runs on while it cannot tell")
+
+            cutOff.value?.mode = .normal
+            let attempt = LeasedJob(id: job.id, attempt: 1)
+            await eventually("back, it stops its attempt") { first.cancelled == [attempt] && first.discarded == [attempt] }
+            await eventually("and says why") { isolated.log.contains("lease lost (the job is succeeded elsewhere); stopped") }
+            await eventually("and is online again") { try await store.workerEvents(isolated.id).map(\.to) == ["online", "offline", "online"] }
+            #expect(try await store.history(job.id) == ["queued", "running", "queued", "running", "succeeded"])
+            #expect(try await store.existing(job.id).leaseOwner == other.id)
+            try await isolated.stop()
+            try await other.stop()
+        }
+    }
+
     @Test("a job that cannot run on this box goes back uncounted, and the worker is unhealthy until the box heals",
           arguments: StoreKind.allCases)
     func unavailableHereMakesTheWorkerUnhealthy(_ kind: StoreKind) async throws {
@@ -163,6 +247,41 @@ extension WorkerInProcessTests {
             // Nothing could be recorded: the job is left to its lease, for other workers to rescue.
             hanging.mode = .normal
             #expect(try await store.existing(job.id).state == .running)
+        }
+    }
+}
+
+// MARK: - The database file replaced
+
+extension WorkerInProcessTests {
+    @Test("a worker whose SQLite file is removed under it stops its jobs and throws, loudly")
+    func sqliteFileRemovedUnderTheWorker() async throws {
+        try await withTestDatabase(.sqlite) { database in
+            let handler = ScriptedHandler { _ in .blockUntilCancelled }
+            // The file is checked with each lease renewal: every second here.
+            let worker = WorkerUnderTest.start(store: try await database.open(), handler: handler,
+                                               configuration: WorkerUnderTest.configuration(leaseSeconds: 3))
+            let store = try await database.open()
+            _ = try await store.submitOne(newJob())
+            await eventually("the job runs") { handler.started.count == 1 }
+
+            try FileManager.default.moveItem(atPath: database.sqlitePath, toPath: database.sqlitePath + ".moved")
+            let ended = try await value(of: Task { () -> (any Error)? in
+                do {
+                    try await worker.task.value
+                    return nil
+                } catch {
+                    return error
+                }
+            }, within: .seconds(30), "the worker")
+            let error = try #require(ended ?? nil, "run must throw, not return quietly")
+            guard case .databaseReplaced(let reason) = error as? Worker.Failure else {
+                Issue.record("expected Worker.Failure.databaseReplaced, got \(error)")
+                return
+            }
+            #expect(reason.contains("removed"), "\(reason)")
+            #expect(worker.log.contains("stopping its jobs and exiting"), "\(worker.log.all)")
+            await eventually("its running attempt is stopped") { handler.cancelled.count == 1 }
         }
     }
 }

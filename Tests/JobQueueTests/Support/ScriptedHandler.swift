@@ -49,6 +49,11 @@ final class ScriptedHandler: JobHandler {
     var discarded: [LeasedJob] { record.withLock { $0.discarded } }
     var recovered: [(job: LeasedJob, token: String)] { record.withLock { $0.recovered } }
 
+    /// Whether `recoverPublication` finds the result in place (true) or lost (false) from now on.
+    func setPublicationsInPlace(_ inPlace: Bool) {
+        publicationsInPlace.withLock { $0 = inPlace }
+    }
+
     /// What `healthProblem()` answers from now on.
     func setHealthProblem(_ text: String?) {
         problem.withLock { $0 = text }

@@ -75,7 +75,7 @@ final class TestDatabase: Sendable {
         for store in opened.withLock({ $0 }) { await store.close() }
         switch kind {
         case .sqlite: try? FileManager.default.removeItem(atPath: leftover)
-        case .postgres: await TestPostgresServer.dropDatabase(leftover)
+        case .postgres: TestPostgresServer.dropDatabase(leftover)
         }
     }
 }

@@ -34,32 +34,43 @@ enum TestPostgresServer {
         return components.string!
     }
 
-    /// One connection to the server's `postgres` database for every test's CREATE and DROP
-    /// DATABASE, on the executor's own thread (libpq blocks; the test's tasks do not), one
-    /// statement at a time.
-    private static let administration = Administration()
+    /// Connections to the server's `postgres` database for the tests' CREATE DATABASE (a few, used
+    /// in turn: each statement takes a fifth of a second) and DROP DATABASE (one, in the
+    /// background: each waits for a checkpoint, a second or more, and no test needs to wait for
+    /// it). libpq blocks, but on the executors' own threads, not the tests' tasks.
+    private static let creators = Administration(connections: 3)
+    private static let droppers = Administration(connections: 1)
 
     private final class Administration: Sendable {
-        private let executor = Mutex<PostgresExecutor?>(nil)
+        private let count: Int
+        private let executors = Mutex<[PostgresExecutor]>([])
+        private let next = Atomic<Int>(0)
+
+        init(connections: Int) {
+            count = connections
+        }
 
         func run(_ sql: String, base: String) async throws {
-            let executor = self.executor.withLock { current in
-                if let current { return current }
-                let made = PostgresExecutor(location: PostgresConnectionString(TestPostgresServer.url(base, database: "postgres")),
-                                            deadline: .seconds(60))
-                current = made
-                return made
+            let executor = executors.withLock { executors in
+                if executors.isEmpty {
+                    executors = (0..<count).map { _ in
+                        PostgresExecutor(location: PostgresConnectionString(TestPostgresServer.url(base, database: "postgres")),
+                                         deadline: .seconds(60))
+                    }
+                }
+                return executors[next.wrappingAdd(1, ordering: .relaxed).oldValue % count]
             }
             try await executor.maintain { db in try db.execute(sql) }
         }
     }
 
-    /// Creates `vqt_<16 hex digits>` and returns its name and URL.
+    /// Creates a database of a test's own and returns its name and URL.
     static func createDatabase(sourceLocation: SourceLocation = #_sourceLocation) async throws -> (name: String, url: String) {
         let base = try baseURL(sourceLocation: sourceLocation)
-        let name = "vqt_" + UUID().uuidString.lowercased().filter(\.isHexDigit).prefix(16)
+        dropLeftovers(base: base)
+        let name = makeName()
         do {
-            try await administration.run("CREATE DATABASE \(name)", base: base)
+            try await creators.run("CREATE DATABASE \(name)", base: base)
         } catch {
             Issue.record("could not create database \(name) on \(variable)=\(base) (is the server still running?): \(error)",
                          sourceLocation: sourceLocation)
@@ -68,9 +79,42 @@ enum TestPostgresServer {
         return (name, url(base, database: name))
     }
 
-    /// Drops a test's database, ending whatever connections are left on it.
-    static func dropDatabase(_ name: String) async {
+    /// Drops a test's database in the background, ending whatever connections are left on it.
+    /// Each drop waits for a checkpoint (a second or more while tests write), so no test waits
+    /// for one; a database whose drop the test process does not live to see is dropped by a later
+    /// run (`dropLeftovers`), and the throw-away server of `make test` goes with its folder anyway.
+    static func dropDatabase(_ name: String) {
         guard let base = try? baseURL() else { return }
-        try? await administration.run("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", base: base)
+        Task.detached { await drop(name, base: base) }
+    }
+
+    private static func drop(_ name: String, base: String) async {
+        _ = try? await droppers.run("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", base: base)
+    }
+
+    /// Test databases are named `vqt_<seconds since 1970>_<random>`: one made more than an hour
+    /// ago belongs to no running test (a test's time limit is minutes).
+    private static func makeName() -> String {
+        "vqt_\(Int(Date().timeIntervalSince1970))_" + UUID().uuidString.lowercased().filter(\.isHexDigit).prefix(12)
+    }
+
+    private static let janitorStarted = Atomic<Bool>(false)
+
+    /// Once per test process, in the background: drops the test databases earlier runs left.
+    private static func dropLeftovers(base: String) {
+        guard janitorStarted.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        Task.detached {
+            let executor = PostgresExecutor(location: PostgresConnectionString(url(base, database: "postgres")), deadline: .seconds(60))
+            let names = (try? await executor.read { db in
+                try db.query("SELECT datname FROM pg_database WHERE datname LIKE 'vqt\\_%'").map { $0.string("datname") }
+            }) ?? []
+            await executor.close()
+            let cutoff = Int(Date().timeIntervalSince1970) - 3600
+            for name in names {
+                let parts = name.split(separator: "_")
+                guard parts.count == 3, let made = Int(parts[1]), made < cutoff else { continue }
+                await drop(name, base: base)
+            }
+        }
     }
 }
