@@ -43,7 +43,9 @@ extension WorkerInProcessTests {
             #expect(second.recovered.map(\.job) == [LeasedJob(id: job.id, attempt: 1)])
             #expect(second.recovered.map(\.token) == ["/out/.video.job\(job.id)-1.part"])
             #expect(second.started.isEmpty && first.started == [LeasedJob(id: job.id, attempt: 1)], "never encoded twice")
-            #expect(heir.log.contains("finished the publication of worker \(dying.id)"), "\(heir.log.all)")
+            await eventually("the second worker logs that it finished the publication") {
+                heir.log.contains("finished the publication of worker \(dying.id)")
+            }
 
             // The first worker comes back: its late success is refused.
             dyingExecutor.value?.mode = .normal
@@ -209,7 +211,7 @@ extension WorkerInProcessTests {
             #expect(done.attempts == 1 && done.result == "done" && done.leaseOwner == worker.id)
             #expect(handler.started.count == 1, "the job ran once")
             #expect(try await store.history(job.id) == ["queued", "running", "succeeded"])
-            #expect(worker.log.contains("the queue database is back after"), "\(worker.log.all)")
+            await eventually("the worker logs that the store is back") { worker.log.contains("the queue database is back after") }
             try await worker.stop()
         }
     }
