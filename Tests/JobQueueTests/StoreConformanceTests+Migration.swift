@@ -111,6 +111,13 @@ extension StoreConformanceTests {
                     == .targetBusy(target: "/out/new.flv", jobID: keyed.id))
             #expect(try await store.submit([newJob(key: "upload-1")]).first?.job.id == keyed.id)
 
+            // The release's finished jobs are pruned like any others, with their events.
+            #expect(try await store.prune(finishedBefore: now - 200, states: JobState.allCases) == 2)
+            for old in [Old.succeeded, .cancelled] {
+                #expect(try await store.job(id: old.rawValue) == nil)
+                #expect(try await store.jobEvents(old.rawValue).isEmpty)
+            }
+
             // Opening again finds nothing to do.
             let again = try await database.open()
             #expect(try await again.existing(keyed.id) == keyed)

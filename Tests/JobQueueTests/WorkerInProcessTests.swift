@@ -100,6 +100,8 @@ struct WorkerInProcessTests {
             let running = try await store.submitOne(newJob("running"))
             await eventually("the job runs") { handler.started.count == 1 }
 
+            await eventually("the job's progress is recorded") { try await store.existing(running.id).progress == 0.1 }
+
             worker.shutdown.request(.graceful)
             await eventually("the worker says it is stopping") { worker.log.contains("stopping after its 1 running job(s)") }
             await eventually("the store shows it stopping") {
@@ -175,6 +177,71 @@ struct WorkerInProcessTests {
             #expect(try await store.requestStop(worker: nil, level: .graceful) == [worker.id])
             try await worker.ended()
             #expect(try await store.workerNamed(worker.id).state(at: try await store.now()) == .stopped)
+        }
+    }
+
+    @Test("a worker takes jobs from its queues only", arguments: StoreKind.allCases)
+    func workerTakesItsQueuesOnly(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            let store = try await database.open()
+            let handler = ScriptedHandler { _ in .succeed(result: nil) }
+            var configuration = WorkerUnderTest.configuration()
+            configuration.queues = ["fast", "urgent"]
+            let worker = WorkerUnderTest.start(store: try await database.open(), handler: handler, configuration: configuration)
+            let jobs = try await store.submit([newJob("slow", queue: "slow"), newJob("fast", queue: "fast"),
+                                               newJob("urgent", queue: "urgent")]).map(\.job)
+            await eventually("its queues' jobs succeed") {
+                let fast = try await store.existing(jobs[1].id), urgent = try await store.existing(jobs[2].id)
+                return fast.state == .succeeded && urgent.state == .succeeded
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await store.existing(jobs[0].id).state == .queued, "another queue's job is left alone")
+            #expect(try await store.workerNamed(worker.id).queues == ["fast", "urgent"])
+            try await worker.stop()
+        }
+    }
+
+    @Test("a worker whose last attempts all failed on jobs that then succeeded elsewhere pauses itself, unhealthy, saying why",
+          arguments: StoreKind.allCases)
+    func failureStreakPausesTheWorker(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            let store = try await database.open()
+            let gate = Gate()
+            let handler = ScriptedHandler { job in
+                job.payload.contains("busy") ? .wait(gate, then: { .succeed(result: nil) })
+                    : .fail(JobFailure("could not write the output", code: "io_error", permanent: false))
+            }
+            var configuration = WorkerUnderTest.configuration(concurrency: 1, leaseSeconds: 3)
+            configuration.failureStreakLimit = 2
+            configuration.retry = RetryPolicy(baseDelay: 600, maximumDelay: 600)
+            let worker = WorkerUnderTest.start(store: try await database.open(), handler: handler, configuration: configuration)
+            let failing = try await store.submit([newJob("x"), newJob("y")]).map(\.job)
+            await eventually("both jobs failed here once") {
+                let x = try await store.existing(failing[0].id), y = try await store.existing(failing[1].id)
+                return x.isRetrying && y.isRetrying
+            }
+            // Keep the worker's one slot busy while the failed jobs succeed on another worker.
+            _ = try await store.submitOne(newJob("busy"))
+            await eventually("the worker is busy") { handler.started.count == 3 }
+            for job in failing {
+                _ = try await store.cancel(id: job.id)
+                _ = try await store.retry(id: job.id)
+                let elsewhere = try await store.claimOne("elsewhere")
+                #expect(elsewhere.id == job.id)
+                _ = try await store.complete([JobCompletion(job: elsewhere.lease, result: nil)], worker: "elsewhere")
+            }
+
+            let reason = "its last 2 attempts failed on jobs that then succeeded on other workers; paused for 300 s"
+            await eventually("the worker pauses itself") {
+                try await store.workers().first { $0.id == worker.id }?.unhealthyReason == reason
+            }
+            #expect(try await store.workerNamed(worker.id).state(at: try await store.now()) == .unhealthy)
+            #expect(try await store.workerEvents(worker.id).last?.detail == reason)
+            let waiting = try await store.submitOne(newJob("waiting"))
+            gate.open()
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await store.existing(waiting.id).state == .queued, "a paused worker takes no jobs")
+            try await worker.stop()
         }
     }
 }
