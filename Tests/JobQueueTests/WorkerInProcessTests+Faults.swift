@@ -253,6 +253,42 @@ extension WorkerInProcessTests {
     }
 }
 
+// MARK: - Connections killed, the database file replaced
+
+extension WorkerInProcessTests {
+    @Test("a worker whose PostgreSQL connections are killed again and again (pg_terminate_backend) finishes every job once, and stops")
+    func workerRidesOutKilledConnections() async throws {
+        try await withTestDatabase(.postgres) { database in
+            let store = try await database.open()
+            let handler = ScriptedHandler { _ in .work(.milliseconds(40), then: { .succeed(result: nil) }) }
+            let worker = WorkerUnderTest.start(store: try await database.open(), handler: handler,
+                                               configuration: WorkerUnderTest.configuration(leaseSeconds: 3))
+            let jobs = try await store.submit((0..<24).map { newJob("j\($0)") }).map(\.job)
+            let killer = Task {
+                var killed = 0
+                while !Task.isCancelled {
+                    killed += (try? await TestPostgresServer.terminateConnections(to: database.postgresName)) ?? 0
+                    try? await Task.sleep(for: .milliseconds(120))
+                }
+                return killed
+            }
+            await eventually("every job ends", timeout: .seconds(60)) {
+                try await store.unfinishedCount() == 0
+            }
+            let killed = await { killer.cancel(); return await killer.value }()
+            #expect(killed > 5, "connections were killed \(killed) times")
+            for job in jobs {
+                let done = try await store.existing(job.id)
+                #expect(done.state == .succeeded, "job \(job.id): \(done.state) \(done.error ?? "")")
+                #expect(try await store.history(job.id).filter { $0 == "succeeded" }.count == 1)
+            }
+            #expect(Set(handler.started).count == handler.started.count, "no attempt run twice")
+            #expect(worker.log.contains("cannot reach the queue database"), "the worker noticed")
+            try await worker.stop()
+        }
+    }
+}
+
 // MARK: - The database file replaced
 
 extension WorkerInProcessTests {

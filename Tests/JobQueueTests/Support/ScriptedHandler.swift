@@ -20,6 +20,8 @@ final class ScriptedHandler: JobHandler {
         case unavailableHere(String)
         /// Runs until its task is cancelled, then reports `.stopped`.
         case blockUntilCancelled
+        /// Works for `duration` (or until cancelled: `.stopped`), then does `then`.
+        case work(Duration, then: @Sendable () -> Step)
         /// Waits for the gate to open (or the task to be cancelled: `.stopped`), then does `then`.
         case wait(Gate, then: @Sendable () -> Step)
     }
@@ -82,6 +84,13 @@ final class ScriptedHandler: JobHandler {
             while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) }
             record.withLock { $0.cancelled.append(job.lease) }
             return .stopped
+        case .work(let duration, let then):
+            try? await Task.sleep(for: duration)
+            if Task.isCancelled {
+                record.withLock { $0.cancelled.append(job.lease) }
+                return .stopped
+            }
+            return await perform(then(), job)
         case .wait(let gate, let then):
             while !gate.isOpen {
                 if Task.isCancelled {

@@ -39,6 +39,12 @@ final class TestDatabase: Sendable {
         return path
     }
 
+    /// The PostgreSQL database's name (PostgreSQL databases only).
+    var postgresName: String {
+        precondition(kind == .postgres, "a \(kind) database has no name on a server")
+        return leftover
+    }
+
     /// The PostgreSQL connection string (PostgreSQL databases only).
     var postgresURL: String {
         guard case .postgres(let connection) = location else { preconditionFailure("a \(kind) database has no URL") }

@@ -79,6 +79,21 @@ enum TestPostgresServer {
         return (name, url(base, database: name))
     }
 
+    /// Ends every client connection to `database` (as a DBA's pg_terminate_backend, or a
+    /// server restart, would); returns how many.
+    static func terminateConnections(to database: String) async throws -> Int {
+        let executor = PostgresExecutor(location: PostgresConnectionString(url(try baseURL(), database: "postgres")),
+                                        deadline: .seconds(30))
+        let rows = try await executor.read { db in
+            try db.query("""
+                SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+                WHERE datname = ? AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+                """, [.text(database)])
+        }
+        await executor.close()
+        return rows.count
+    }
+
     /// Drops a test's database in the background, ending whatever connections are left on it.
     /// Each drop waits for a checkpoint (a second or more while tests write), so no test waits
     /// for one; a database whose drop the test process does not live to see is dropped by a later
