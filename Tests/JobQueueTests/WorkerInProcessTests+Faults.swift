@@ -216,6 +216,37 @@ extension WorkerInProcessTests {
         }
     }
 
+    @Test("a graceful stop while the store is down: the worker lets its job finish, waits out its lease for the store, then gives up",
+          arguments: StoreKind.allCases)
+    func gracefulStopDuringAnOutage(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            let store = try await database.open()
+            let executor = Shared<ControllableExecutor?>(nil)
+            let workerStore = try await database.open { base in
+                let made = ControllableExecutor(base)
+                executor.value = made
+                return made
+            }
+            let down = try #require(executor.value)
+            let gate = Gate()
+            let handler = ScriptedHandler { _ in .wait(gate, then: { .succeed(result: nil) }) }
+            let worker = WorkerUnderTest.start(store: workerStore, handler: handler,
+                                               configuration: WorkerUnderTest.configuration(leaseSeconds: 2))
+            let job = try await store.submitOne(newJob())
+            await eventually("the job runs") { handler.started.count == 1 }
+            down.mode = .failing
+            worker.shutdown.request(.graceful)
+            await eventually("the worker says it is stopping") { worker.log.contains("stopping after its 1 running job(s)") }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(!worker.hasEnded, "its job is still running")
+            gate.open()
+            try await worker.ended()
+            #expect(worker.log.contains("stopping without recording 1 result(s)"), "\(worker.log.all)")
+            #expect(try await store.existing(job.id).state == .running, "left to its lease, for another worker to rescue")
+            down.mode = .normal
+        }
+    }
+
     @Test("a stop request while a store call hangs is answered at once, and a forced one makes the worker return",
           arguments: StoreKind.allCases)
     func stopWhileTheStoreHangs(_ kind: StoreKind) async throws {

@@ -116,23 +116,3 @@ final class ScriptedHandler: JobHandler {
         problem.withLock { $0 }
     }
 }
-
-/// Opened once by the test; attempts waiting on it go on.
-final class Gate: Sendable {
-    private let flag = Flag()
-    func open() { flag.set() }
-    var isOpen: Bool { flag.isSet }
-}
-
-/// A worker's log lines, kept for the test to read.
-final class LogLines: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    var sink: @Sendable (String) -> Void {
-        { [self] line in lines.withLock { $0.append(line) } }
-    }
-
-    var all: [String] { lines.withLock { $0 } }
-
-    func contains(_ text: String) -> Bool { all.contains { $0.contains(text) } }
-}
