@@ -13,17 +13,12 @@ extension WorkerInProcessTests {
             let lease = 1.0
             // The first worker "dies" the moment its result is in place: its store hangs from
             // then on, so it neither records success nor renews its lease.
-            let dyingExecutor = Shared<ControllableExecutor?>(nil)
-            let dyingStore = try await database.open { base in
-                let executor = ControllableExecutor(base)
-                dyingExecutor.value = executor
-                return executor
-            }
+            let (dyingStore, dyingExecutor) = try await database.openControllable()
             let published = Flag()
             let first = ScriptedHandler { job in
                 .publish(token: "/out/.video.job\(job.id)-\(job.attempts).part", result: #"{"bytes":1}"#) {
                     published.set()
-                    dyingExecutor.value?.mode = .stuck
+                    dyingExecutor.mode = .stuck
                 }
             }
             let dying = WorkerUnderTest.start(store: dyingStore, handler: first,
@@ -48,7 +43,7 @@ extension WorkerInProcessTests {
             }
 
             // The first worker comes back: its late success is refused.
-            dyingExecutor.value?.mode = .normal
+            dyingExecutor.mode = .normal
             await eventually("the first worker learns it lost the job") { dying.log.contains("taken over meanwhile") }
             #expect(try await store.history(job.id) == ["queued", "running", "succeeded"], "succeeded exactly once")
             #expect(try await store.existing(job.id).leaseOwner == heir.id)
@@ -63,19 +58,14 @@ extension WorkerInProcessTests {
         try await withTestDatabase(kind) { database in
             let store = try await database.open()
             let lease = 1.0
-            let dyingExecutor = Shared<ControllableExecutor?>(nil)
-            let dyingStore = try await database.open { base in
-                let executor = ControllableExecutor(base)
-                dyingExecutor.value = executor
-                return executor
-            }
+            let (dyingStore, dyingExecutor) = try await database.openControllable()
             let first = ScriptedHandler { job in
-                .publish(token: "token-\(job.attempts)", result: nil) { dyingExecutor.value?.mode = .stuck }
+                .publish(token: "token-\(job.attempts)", result: nil) { dyingExecutor.mode = .stuck }
             }
             let dying = WorkerUnderTest.start(store: dyingStore, handler: first,
                                               configuration: WorkerUnderTest.configuration(leaseSeconds: lease), name: "dying")
             let job = try await store.submitOne(newJob(maxAttempts: 3))
-            await eventually("the first worker dies publishing") { (dyingExecutor.value?.stuckCalls ?? 0) > 0 }
+            await eventually("the first worker dies publishing") { dyingExecutor.stuckCalls > 0 }
 
             let second = ScriptedHandler { _ in .succeed(result: "encoded again") }
             second.setPublicationsInPlace(false)
@@ -91,7 +81,7 @@ extension WorkerInProcessTests {
             #expect(requeued.errorCode == "lost_lease" && requeued.detail?.contains("died while putting the result in place") == true)
             #expect(try await store.history(job.id) == ["queued", "running", "queued", "running", "succeeded"])
 
-            dyingExecutor.value?.mode = .normal
+            dyingExecutor.mode = .normal
             try await dying.stop()
             try await heir.stop()
         }
@@ -103,18 +93,13 @@ extension WorkerInProcessTests {
         try await withTestDatabase(kind) { database in
             let store = try await database.open()
             let lease = 1.0
-            let cutOff = Shared<ControllableExecutor?>(nil)
-            let cutOffStore = try await database.open { base in
-                let executor = ControllableExecutor(base)
-                cutOff.value = executor
-                return executor
-            }
+            let (cutOffStore, cutOff) = try await database.openControllable()
             let first = ScriptedHandler { _ in .blockUntilCancelled }
             let isolated = WorkerUnderTest.start(store: cutOffStore, handler: first,
                                                  configuration: WorkerUnderTest.configuration(leaseSeconds: lease), name: "isolated")
             let job = try await store.submitOne(newJob(maxAttempts: 3))
             await eventually("the first worker runs the job") { first.started.count == 1 }
-            cutOff.value?.mode = .failing
+            cutOff.mode = .failing
 
             let second = ScriptedHandler { _ in .succeed(result: nil) }
             let other = WorkerUnderTest.start(store: try await database.open(), handler: second,
@@ -129,7 +114,7 @@ extension WorkerInProcessTests {
             }
             #expect(first.cancelled.isEmpty, "its attempt runs on while it cannot tell")
 
-            cutOff.value?.mode = .normal
+            cutOff.mode = .normal
             let attempt = LeasedJob(id: job.id, attempt: 1)
             await eventually("back, it stops its attempt") { first.cancelled == [attempt] && first.discarded == [attempt] }
             await eventually("and says why") { isolated.log.contains("lease lost (the job is succeeded elsewhere); stopped") }
@@ -183,13 +168,7 @@ extension WorkerInProcessTests {
     func storeOutageDuringCompletion(_ kind: StoreKind) async throws {
         try await withTestDatabase(kind) { database in
             let store = try await database.open()
-            let executor = Shared<ControllableExecutor?>(nil)
-            let workerStore = try await database.open { base in
-                let made = ControllableExecutor(base)
-                executor.value = made
-                return made
-            }
-            let faults = try #require(executor.value)
+            let (workerStore, faults) = try await database.openControllable()
             // Every completion's write fails inside its transaction, as when the connection drops mid-commit.
             faults.failStatements(containing: "SET state = 'succeeded'", times: .max)
             let handler = ScriptedHandler { _ in .succeed(result: "done") }
@@ -221,13 +200,7 @@ extension WorkerInProcessTests {
     func gracefulStopDuringAnOutage(_ kind: StoreKind) async throws {
         try await withTestDatabase(kind) { database in
             let store = try await database.open()
-            let executor = Shared<ControllableExecutor?>(nil)
-            let workerStore = try await database.open { base in
-                let made = ControllableExecutor(base)
-                executor.value = made
-                return made
-            }
-            let down = try #require(executor.value)
+            let (workerStore, down) = try await database.openControllable()
             let gate = Gate()
             let handler = ScriptedHandler { _ in .wait(gate, then: { .succeed(result: nil) }) }
             let worker = WorkerUnderTest.start(store: workerStore, handler: handler,
@@ -252,13 +225,7 @@ extension WorkerInProcessTests {
     func stopWhileTheStoreHangs(_ kind: StoreKind) async throws {
         try await withTestDatabase(kind) { database in
             let store = try await database.open()
-            let executor = Shared<ControllableExecutor?>(nil)
-            let workerStore = try await database.open { base in
-                let made = ControllableExecutor(base)
-                executor.value = made
-                return made
-            }
-            let hanging = try #require(executor.value)
+            let (workerStore, hanging) = try await database.openControllable()
             let handler = ScriptedHandler { _ in .blockUntilCancelled }
             let worker = WorkerUnderTest.start(store: workerStore, handler: handler)
             let job = try await store.submitOne(newJob())

@@ -60,12 +60,13 @@ final class TestDatabase: Sendable {
         return store
     }
 
-    /// A store over `wrap(executor)`: the executor a command would open, wrapped by the test (to
-    /// fail or stall its calls on demand).
-    func open(wrapping wrap: (any SQLExecutor) -> any SQLExecutor) async throws -> SQLJobStore {
-        let store = try await SQLJobStore(executor: wrap(try makeExecutor()))
+    /// A store over a `ControllableExecutor`: the executor a command would open, which the test
+    /// can make fail or hang.
+    func openControllable() async throws -> (store: SQLJobStore, executor: ControllableExecutor) {
+        let executor = ControllableExecutor(try makeExecutor())
+        let store = try await SQLJobStore(executor: executor)
         opened.withLock { $0.append(store) }
-        return store
+        return (store, executor)
     }
 
     /// The executor `QueueLocation.open` would make, not yet opened as a store.
