@@ -66,6 +66,8 @@ extension StoreConformanceTests {
             }
             #expect(error == .targetBusy(target: "/out/busy.mp4", jobID: holder.id))
             #expect(try await store.allJobs().map(\.id) == [holder.id], "nothing of the refused batch was queued")
+            #expect(try await store.read { db in try db.queryOne("SELECT COUNT(*) AS n FROM batches")?.int("n") } == 0,
+                    "not even the batch")
             #expect(try await store.submit([newJob("x", target: "/out/x.mp4")]).count == 1, "its targets are free")
 
             let (batchID, jobs) = try await store.submitBatch([newJob("p", weight: 3), newJob("q", weight: 1)])
@@ -137,6 +139,11 @@ extension StoreConformanceTests {
             #expect(mixed.map(\.isNew) == [true, false, true])
             #expect(mixed[1].job.id == first.id)
             #expect(try await store.history(first.id) == ["queued", "running", "succeeded"], "found jobs get no events")
+
+            let cancelled = try await store.submitOne(newJob(key: "upload-44"))
+            _ = try await store.cancel(id: cancelled.id)
+            let found = try await store.submit([newJob(key: "upload-44")])
+            #expect(found.first?.isNew == false && found.first?.job.id == cancelled.id && found.first?.job.state == .cancelled)
         }
     }
 
