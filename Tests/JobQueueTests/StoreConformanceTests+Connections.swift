@@ -2,9 +2,66 @@ import Foundation
 import Testing
 @testable import JobQueue
 
-// MARK: - A lost PostgreSQL connection
+// MARK: - Another connection's lock; a lost PostgreSQL connection
 
 extension StoreConformanceTests {
+    /// Holds a write transaction on another connection, with `job`'s row changed (SQLite: the
+    /// database's write lock; PostgreSQL: the row's lock), until `release` is set.
+    private func holdLock(_ database: TestDatabase, on job: Int64, release: Flag) async throws -> Task<Void, any Error> {
+        let holder = try database.makeExecutor()
+        let holding = Flag()
+        let hold = Task {
+            try await holder.write { db in
+                try db.execute("UPDATE jobs SET priority = priority WHERE id = ?", [.integer(job)])
+                holding.set()
+                while !release.isSet { usleep(5_000) }
+            }
+            await holder.close()
+        }
+        await eventually("the other connection holds its lock") { holding.isSet }
+        return hold
+    }
+
+    @Test("a call waits for another connection's lock instead of failing, and gives up at once when interrupted",
+          arguments: StoreKind.allCases)
+    func waitingForALockIsInterruptible(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            let store = try await database.open()
+            let job = try await store.submitOne(newJob())
+
+            let released = Flag()
+            let hold = try await holdLock(database, on: job.id, release: released)
+            let waiting = Task { try await store.cancel(id: job.id) }
+            try await Task.sleep(for: .milliseconds(500))
+            released.set()
+            try await hold.value
+            #expect(try await waiting.value?.state == .cancelled, "the waiting write went through once the lock was free")
+
+            let releasedAgain = Flag()
+            let holdAgain = try await holdLock(database, on: job.id, release: releasedAgain)
+            let stuck = Task { () -> (any Error)? in
+                do {
+                    _ = try await store.retry(id: job.id)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let asked = ContinuousClock.now
+            store.interrupt()
+            let outcome = try await value(of: stuck, within: .seconds(10), "the interrupted call")
+            let answered = ContinuousClock.now - asked
+            releasedAgain.set()
+            try await holdAgain.value
+            let error = try #require(outcome ?? nil, "the call waiting for the lock must give up when interrupted")
+            #expect((error as? StoreUnavailable)?.interrupted == true, "\(error)")
+            #expect(answered < .seconds(2), "gave up after \(answered)")
+            #expect(try await store.existing(job.id).state == .cancelled, "the interrupted retry changed nothing")
+            #expect(try await store.retry(id: job.id)?.state == .queued, "and the store works on")
+        }
+    }
+
     @Test("a PostgreSQL store whose connection was killed reports the database unavailable once, then reconnects")
     func killedConnectionReconnects() async throws {
         try await withTestDatabase(.postgres) { database in

@@ -35,7 +35,7 @@ func outlast(lease seconds: Double) async {
 
 /// The value of `task`, or an issue and nil if it has not ended within `timeout` (the task is
 /// then cancelled, and not waited for).
-func value<T: Sendable>(of task: Task<T, any Error>, within timeout: Duration, _ what: String,
+func value<T: Sendable, Failure: Error>(of task: Task<T, Failure>, within timeout: Duration, _ what: String,
                         sourceLocation: SourceLocation = #_sourceLocation) async throws -> T? {
     let ends = ContinuousClock.now + timeout
     let done = Flag()
