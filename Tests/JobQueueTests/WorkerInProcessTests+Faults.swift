@@ -10,7 +10,6 @@ extension WorkerInProcessTests {
     func publicationOfADeadWorkerIsFinished(_ kind: StoreKind) async throws {
         try await withTestDatabase(kind) { database in
             let store = try await database.open()
-            let lease = 1.0
             // The first worker "dies" the moment its result is in place: its store hangs from
             // then on, so it neither records success nor renews its lease.
             let (dyingStore, dyingExecutor) = try await database.openControllable()
@@ -21,17 +20,17 @@ extension WorkerInProcessTests {
                     dyingExecutor.mode = .stuck
                 }
             }
-            let dying = WorkerUnderTest.start(store: dyingStore, handler: first,
-                                              configuration: WorkerUnderTest.configuration(leaseSeconds: lease), name: "dying")
+            let dying = WorkerUnderTest.start(store: dyingStore, handler: first, name: "dying")
             let job = try await store.submitOne(newJob(target: "/out/video.mp4"))
             await eventually("the first worker has put its result in place") { published.isSet }
             let publishing = try await store.existing(job.id)
             #expect(publishing.state == .running && publishing.publishing == "/out/.video.job\(job.id)-1.part")
             #expect(try await store.cancel(id: job.id)?.state == .running, "past cancelling")
+            try await store.runOut(publishing.lease, of: dying.id)
 
             let second = ScriptedHandler { _ in .succeed(result: "not run again") }
             let heir = WorkerUnderTest.start(store: try await database.open(), handler: second,
-                                             configuration: WorkerUnderTest.configuration(leaseSeconds: lease), name: "heir")
+                                             configuration: WorkerUnderTest.configuration(leaseSeconds: 3), name: "heir")
             await eventually("the second worker records success") { try await store.existing(job.id).state == .succeeded }
             let done = try await store.existing(job.id)
             #expect(done.leaseOwner == heir.id && done.attempts == 1 && done.result == #"{"bytes":1}"# && done.publishing == nil)
@@ -57,20 +56,19 @@ extension WorkerInProcessTests {
     func lostPublicationOfADeadWorkerRunsAgain(_ kind: StoreKind) async throws {
         try await withTestDatabase(kind) { database in
             let store = try await database.open()
-            let lease = 1.0
             let (dyingStore, dyingExecutor) = try await database.openControllable()
             let first = ScriptedHandler { job in
                 .publish(token: "token-\(job.attempts)", result: nil) { dyingExecutor.mode = .stuck }
             }
-            let dying = WorkerUnderTest.start(store: dyingStore, handler: first,
-                                              configuration: WorkerUnderTest.configuration(leaseSeconds: lease), name: "dying")
+            let dying = WorkerUnderTest.start(store: dyingStore, handler: first, name: "dying")
             let job = try await store.submitOne(newJob(maxAttempts: 3))
             await eventually("the first worker dies publishing") { dyingExecutor.stuckCalls > 0 }
+            try await store.runOut(LeasedJob(id: job.id, attempt: 1), of: dying.id)
 
             let second = ScriptedHandler { _ in .succeed(result: "encoded again") }
             second.setPublicationsInPlace(false)
             let heir = WorkerUnderTest.start(store: try await database.open(), handler: second,
-                                             configuration: WorkerUnderTest.configuration(leaseSeconds: lease), name: "heir")
+                                             configuration: WorkerUnderTest.configuration(leaseSeconds: 3), name: "heir")
             await eventually("the job runs again and succeeds") { try await store.existing(job.id).state == .succeeded }
             #expect(second.recovered.map(\.token) == ["token-1"])
             #expect(second.started == [LeasedJob(id: job.id, attempt: 2)])
@@ -103,23 +101,28 @@ extension WorkerInProcessTests {
 
             let second = ScriptedHandler { _ in .succeed(result: nil) }
             let other = WorkerUnderTest.start(store: try await database.open(), handler: second,
-                                              configuration: WorkerUnderTest.configuration(leaseSeconds: lease), name: "other")
+                                              configuration: WorkerUnderTest.configuration(leaseSeconds: 3), name: "other")
             await eventually("the other worker rescues and runs the job") { try await store.existing(job.id).state == .succeeded }
+            // (On a loaded machine the first worker may also have missed a renewal before it was
+            // cut off, and run the job again itself first: what follows holds either way.)
             let done = try await store.existing(job.id)
-            #expect(done.attempts == 2 && done.leaseOwner == other.id)
-            let rescued = try #require(try await store.jobEvents(job.id).first { $0.from == "running" && $0.to == "queued" })
-            #expect(rescued.errorCode == "lost_lease" && rescued.worker == isolated.id)
+            #expect(done.leaseOwner == other.id && second.started.count == 1)
+            let requeues = try await store.jobEvents(job.id).filter { $0.from == "running" && $0.to == "queued" }
+            #expect(requeues.last?.errorCode == "lost_lease" && requeues.last?.worker == isolated.id)
             await eventually("the cut-off worker is marked gone") {
                 try await store.workerEvents(isolated.id).map(\.to).contains("offline")
             }
-            #expect(first.cancelled.isEmpty, "its attempt runs on while it cannot tell")
+            let cutOffAttempt = try #require(first.started.last)
+            #expect(!first.cancelled.contains(cutOffAttempt), "its attempt runs on while it cannot tell")
 
             cutOff.mode = .normal
-            let attempt = LeasedJob(id: job.id, attempt: 1)
-            await eventually("back, it stops its attempt") { first.cancelled == [attempt] && first.discarded == [attempt] }
+            await eventually("back, it stops its attempt") {
+                first.cancelled.contains(cutOffAttempt) && first.discarded.contains(cutOffAttempt)
+            }
             await eventually("and says why") { isolated.log.contains("lease lost (the job is succeeded elsewhere); stopped") }
-            await eventually("and is online again") { try await store.workerEvents(isolated.id).map(\.to) == ["online", "offline", "online"] }
-            #expect(try await store.history(job.id) == ["queued", "running", "queued", "running", "succeeded"])
+            await eventually("and is online again") { try await store.workerEvents(isolated.id).last?.to == "online" }
+            let history = try await store.history(job.id)
+            #expect(history.filter { $0 == "succeeded" }.count == 1 && history.suffix(2) == ["running", "succeeded"], "\(history)")
             #expect(try await store.existing(job.id).leaseOwner == other.id)
             try await isolated.stop()
             try await other.stop()

@@ -63,6 +63,14 @@ extension SQLJobStore {
         try #require(try await workers().first { $0.id == id }, "worker \(id) is not listed", sourceLocation: sourceLocation)
     }
 
+    /// Makes a dead worker's lease on `attempt` run out now, as its last renewal would have had
+    /// it if its lease were short: its worker ran with a lease long enough never to lapse while
+    /// alive, however loaded the machine.
+    func runOut(_ attempt: LeasedJob, of worker: String) async throws {
+        try await heartbeat(worker: worker, jobs: [attempt], leaseSeconds: 0.05)
+        try await Task.sleep(for: .milliseconds(200))
+    }
+
     /// Every job, in id order.
     func allJobs() async throws -> [Job] {
         try await jobs(state: nil, limit: 1_000_000).reversed()
