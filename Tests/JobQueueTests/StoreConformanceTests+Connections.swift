@@ -57,12 +57,43 @@ extension StoreConformanceTests {
             }
             let outcome = try await value(of: stuck, within: .seconds(20), "the interrupted call")
             interrupter.cancel()
+            await interrupter.value
+            _ = try? await store.now()  // uses up an interrupt asked after the call gave up
             releasedAgain.set()
             try await holdAgain.value
             let error = try #require(outcome ?? nil, "the call waiting for the lock must give up when interrupted")
             #expect((error as? StoreUnavailable)?.interrupted == true, "\(error)")
             #expect(try await store.existing(job.id).state == .cancelled, "the interrupted retry changed nothing")
             #expect(try await store.retry(id: job.id)?.state == .queued, "and the store works on")
+        }
+    }
+
+    @Test("an interrupt asked between two calls is not lost: the next call, waiting for a lock, gives up",
+          arguments: StoreKind.allCases)
+    func interruptBetweenCallsIsNotLost(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            let store = try await database.open()
+            let job = try await store.submitOne(newJob())
+            let released = Flag()
+            let hold = try await holdLock(database, on: job.id, release: released)
+            // A worker asked to stop a moment before its next call: that call may hang (a lock,
+            // a silent server) and must not keep the worker from answering.
+            store.interrupt()
+            let call = Task { () -> (any Error)? in
+                do {
+                    _ = try await store.cancel(id: job.id)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            let outcome = try await value(of: call, within: .seconds(10), "the call after the interrupt")
+            released.set()
+            try await hold.value
+            let error = try #require(outcome ?? nil, "the call must give up, not wait for the lock")
+            #expect((error as? StoreUnavailable)?.interrupted == true, "\(error)")
+            #expect(try await store.existing(job.id).state == .queued, "the interrupted call changed nothing")
+            #expect(try await store.cancel(id: job.id)?.state == .cancelled, "the interrupt was used up: the next call goes through")
         }
     }
 

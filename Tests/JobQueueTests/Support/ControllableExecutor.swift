@@ -58,9 +58,9 @@ final class ControllableExecutor: SQLExecutor {
         StoreUnavailable(location: displayName, reason: reason, interrupted: interrupted)
     }
 
-    /// Lets a call through, or fails or holds it as the mode says.
+    /// Lets a call through, or fails or holds it as the mode says. An interrupt asked for before
+    /// the call is for it, as with the real executors; the call uses it up (`done`).
     private func admit() async throws {
-        state.withLock { $0.interrupted = false }
         var counted = false
         while true {
             let (mode, interrupted) = state.withLock { ($0.mode, $0.interrupted) }
@@ -81,6 +81,10 @@ final class ControllableExecutor: SQLExecutor {
         }
     }
 
+    private func done() {
+        state.withLock { $0.interrupted = false }
+    }
+
     /// Throws for a statement the test made fail.
     fileprivate func check(_ sql: String) throws {
         let fails = state.withLock { state -> Bool in
@@ -93,21 +97,25 @@ final class ControllableExecutor: SQLExecutor {
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        defer { done() }
         try await admit()
         return try await base.read { [self] db in try body(CheckedConnection(base: db, executor: self)) }
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        defer { done() }
         try await admit()
         return try await base.write { [self] db in try body(CheckedConnection(base: db, executor: self)) }
     }
 
     func maintain(_ body: @escaping @Sendable (any SQLConnection) throws -> Void) async throws {
+        defer { done() }
         try await admit()
         try await base.maintain { [self] db in try body(CheckedConnection(base: db, executor: self)) }
     }
 
     func changeCount(_ change: StoreChange) async throws -> Int64 {
+        defer { done() }
         try await admit()
         return try await base.changeCount(change)
     }
