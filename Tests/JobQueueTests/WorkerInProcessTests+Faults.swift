@@ -257,28 +257,24 @@ extension WorkerInProcessTests {
 // MARK: - Connections killed, the database file replaced
 
 extension WorkerInProcessTests {
-    @Test("a worker whose PostgreSQL connections are killed again and again (pg_terminate_backend) finishes every job once, and stops")
+    @Test("a worker whose PostgreSQL connections are killed ten times over (pg_terminate_backend) finishes every job once, and stops")
     func workerRidesOutKilledConnections() async throws {
         try await withTestDatabase(.postgres) { database in
             let store = try await database.open()
-            let handler = ScriptedHandler { _ in .work(.milliseconds(40), then: { .succeed(result: nil) }) }
+            let handler = ScriptedHandler { _ in .work(.milliseconds(100), then: { .succeed(result: nil) }) }
             let worker = WorkerUnderTest.start(store: try await database.open(), handler: handler,
                                                configuration: WorkerUnderTest.configuration(leaseSeconds: 3))
-            let jobs = try await store.submit((0..<24).map { newJob("j\($0)") }).map(\.job)
-            let killer = Task {
-                var killed = 0
-                while !Task.isCancelled {
-                    killed += (try? await TestPostgresServer.terminateConnections(to: database.postgresName)) ?? 0
-                    try? await Task.sleep(for: .milliseconds(120))
-                }
-                return killed
+            let jobs = try await store.submit((0..<20).map { newJob("j\($0)") }).map(\.job)
+            // Ten times, a few tenths of a second apart: while jobs run, finish and are claimed.
+            var killed = 0
+            for _ in 0..<10 {
+                killed += (try? await TestPostgresServer.terminateConnections(to: database.postgresName)) ?? 0
+                try await Task.sleep(for: .milliseconds(300))
             }
             await eventually("every job ends", timeout: .seconds(60)) {
                 try await store.unfinishedCount() == 0
             }
-            killer.cancel()
-            let killed = await killer.value
-            #expect(killed > 5, "connections were killed \(killed) times")
+            #expect(killed >= 3, "connections were killed \(killed) times")
             // The test's own connection was killed too: its next call may only notice that.
             _ = try? await store.now()
             for job in jobs {
