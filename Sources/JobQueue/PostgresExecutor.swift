@@ -84,7 +84,9 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
     }
 
     private func connected<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        interruption.reset()
+        // An interrupt asked for between two calls is for this one (a stop request must not
+        // wait out a silent server because it came a moment early); the call uses it up.
+        defer { interruption.reset() }
         if let existing = connection, !existing.isOpen {
             existing.close()
             connection = nil

@@ -59,8 +59,9 @@ public protocol SQLExecutor: Sendable {
     /// A number that changes when `change` may have happened (SQLite: another
     /// connection committed; PostgreSQL: a NOTIFY arrived). Cheap to poll.
     func changeCount(_ change: StoreChange) async throws -> Int64
-    /// Makes the call in progress, if any, give up now with `StoreUnavailable`
-    /// (a worker asked to stop does not wait out a silent server).
+    /// Makes the call in progress give up now with `StoreUnavailable` (a worker
+    /// asked to stop does not wait out a silent server); asked between two
+    /// calls, it is for the next one, which gives up if it has to wait.
     func interrupt()
     /// Throws when the database is no longer the one that was opened (an
     /// SQLite file removed or replaced under a running worker).

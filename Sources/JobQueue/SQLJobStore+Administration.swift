@@ -19,7 +19,15 @@ extension SQLJobStore: JobAdministration {
     /// statement per chunk of rows, or one per job when keys are involved
     /// (a key that exists returns its job instead of a new row).
     private static func insert(_ jobs: [NewJob], batchID: Int64?, _ db: any SQLConnection) throws -> [Submitted] {
-        try checkTargets(jobs.compactMap(\.target), db)
+        // A job whose key exists is returned as it stands: only the others' targets must be free
+        // (a retried submit finds its job even while that job holds the target).
+        var existing: [Int: SQLRow] = [:]
+        for (index, job) in jobs.enumerated() {
+            if let key = job.key, let row = try db.queryOne("SELECT * FROM jobs WHERE idempotency_key = ?", key) {
+                existing[index] = row
+            }
+        }
+        try checkTargets(jobs.indices.filter { existing[$0] == nil }.compactMap { jobs[$0].target }, db)
         let columns = "(kind, payload, queue, priority, state, max_attempts, run_at, submitted_at, updated_at, batch_id, weight, target, idempotency_key)"
         let row = "(?, ?, ?, ?, 'queued', ?, vqueue_now(), vqueue_now(), vqueue_now(), ?, ?, ?, ?)"
         func values(_ job: NewJob) -> [SQLValue] {
@@ -27,10 +35,8 @@ extension SQLJobStore: JobAdministration {
              batchID.sqlValue, job.weight.sqlValue, job.target.sqlValue, job.key.sqlValue]
         }
         if jobs.contains(where: { $0.key != nil }) {
-            return try jobs.map { job in
-                if let key = job.key, let existing = try db.queryOne("SELECT * FROM jobs WHERE idempotency_key = ?", key) {
-                    return Submitted(job: Job(row: existing), isNew: false)
-                }
+            return try jobs.enumerated().map { index, job in
+                if let found = existing[index] { return Submitted(job: Job(row: found), isNew: false) }
                 let inserted = try db.query("INSERT INTO jobs \(columns) VALUES \(row) ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
                                             values(job))
                 if let first = inserted.first { return Submitted(job: Job(row: first), isNew: true) }
@@ -66,6 +72,19 @@ extension SQLJobStore: JobAdministration {
     /// for one target (possible on PostgreSQL, whose check and insert can
     /// interleave) end with the loser told which job won.
     private func claimingTargets<T>(_ targets: [NewJob], _ work: () async throws -> T) async throws -> T {
+        do {
+            return try await namingTargetHolder(targets, work)
+        } catch JobStoreError.targetBusy where targets.contains(where: { $0.key != nil }) {
+            // On PostgreSQL each statement sees the latest commits, so a submitter of the same
+            // key (an upload handler's retry racing its first try) can commit between our key
+            // lookup and our target check or insert: looking again finds its job by the key.
+            return try await namingTargetHolder(targets, work)
+        }
+    }
+
+    /// Runs the write; a target refused by the unique index (the check passed, a racing
+    /// submitter inserted first) is reported as the rule's refusal, naming the winner.
+    private func namingTargetHolder<T>(_ targets: [NewJob], _ work: () async throws -> T) async throws -> T {
         do {
             return try await work()
         } catch let error as SQLError where error.uniqueIndex?.contains("target") == true {

@@ -125,7 +125,9 @@ final class SQLiteExecutor: SQLExecutor {
     /// Runs one store call: busy errors retried until the busy timeout,
     /// other database errors turned into one line (no SQL, no codes alone).
     private func run<T>(_ call: () async throws -> T) async throws -> T {
-        interruption.reset()
+        // An interrupt asked for between two calls is for this one (a stop request must not
+        // wait out a lock because it came a moment early); the call uses it up.
+        defer { interruption.reset() }
         let deadline = Date().addingTimeInterval(Self.busyTimeout)
         while true {
             do {

@@ -120,6 +120,14 @@ public struct Worker: Sendable {
                 }
                 continue
             }
+            // Stopping by force, a store call may hold the worker up for a second at most: one
+            // still hanging then is interrupted, an outage like any other, which a stopping
+            // worker gives up on after a few seconds (`shouldGiveUp`).
+            let watchdog = shutdown.level >= .immediate ? Task { [store] in
+                try? await Task.sleep(for: .seconds(1))
+                if !Task.isCancelled { store.interrupt() }
+            } : nil
+            defer { watchdog?.cancel() }
             do {
                 let done = try await storeRound(&state, shutdown: shutdown, settler: settler, at: now)
                 if let outage = state.outage {
@@ -132,7 +140,7 @@ public struct Worker: Sendable {
                 for key in state.running.keys { state.running[key]!.task.cancel() }
                 throw error
             } catch {
-                if let unavailable = error as? StoreUnavailable, unavailable.interrupted { continue }
+                if let unavailable = error as? StoreUnavailable, unavailable.interrupted, shutdown.level < .immediate { continue }
                 if state.outage == nil {
                     log("worker \(identity.id): cannot reach the queue database (\(StoreErrorText.describe(error))); "
                         + "\(state.running.count) job(s) keep running; retrying")
