@@ -73,6 +73,9 @@ bench: build
 	$(SWIFT) build -c release --static-swift-stdlib --product queue-bench
 	python3 Tests/Bench/transcode_bench.py --vqueue $(RELEASE)
 	bash $(PG_SERVER) run python3 Tests/Bench/queue_bench.py --vqueue $(RELEASE) --queue-bench .build/release/queue-bench
+	.build/release/queue-bench supervisor --jobs 10000
+	bash $(PG_SERVER) run sh -c '.build/release/queue-bench batch-poll && \
+	    .build/release/queue-bench batch-poll --postgres "$$VQUEUE_TEST_POSTGRES"'
 
 fixtures:
 	bash Fixtures/make-fixtures.sh

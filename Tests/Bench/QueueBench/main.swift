@@ -9,6 +9,14 @@
 //   queue-bench [--jobs N] [--batch B] [--concurrency C] [--processes P]
 //               [--poll SECONDS] [--dir DIR] [--postgres BASEURL] [--profile] [--json]
 //   queue-bench worker --db LOCATION [--concurrency C] [--poll SECONDS]
+//   queue-bench supervisor [--jobs N] [--concurrency C] [--dir DIR] [--json]
+//   queue-bench batch-poll [--jobs N] [--dir DIR] [--postgres BASEURL] [--json]
+//
+// `supervisor` runs N jobs (default 10,000) through one Worker whose jobs
+// each run /bin/true in a child (ChildProcess), and prints the process's open
+// descriptors and resident memory every tenth of the way: both must stay
+// flat (issue 10). `batch-poll` times one `status --batch --wait` poll (the
+// batch summary) of a 63,000-job batch beside reading all its jobs.
 //
 // The first form runs, each on a fresh database: an SQLite file under DIR
 // (default .build/bench-queue, on the same disk as the project: never a
@@ -427,14 +435,132 @@ func benchMain(_ args: Arguments) async throws {
     }
 }
 
+// MARK: - A supervisor's own costs over many jobs
+
+/// Each job runs a real child (`/bin/true` through ChildProcess), as a
+/// transcode job's does, so what a worker keeps per finished job shows.
+struct ChildHandler: JobHandler {
+    let samples: SupervisorSamples
+
+    func run(_ job: Job, progress: @escaping @Sendable (JobProgress) -> Void) async -> JobOutcome {
+        defer { samples.finished() }
+        do {
+            let result = try await ChildProcess(executable: "/bin/true", arguments: []).run { _ in }
+            return result.termination == .exited(0) ? .succeeded(result: nil, publication: nil)
+                : .failed(JobFailure("/bin/true failed", code: "internal", permanent: true))
+        } catch {
+            return .failed(JobFailure("\(error)", code: "spawn_failed", permanent: true))
+        }
+    }
+
+    func discard(_ job: Job) {}
+    func recoverPublication(_ job: Job, token: String) -> Bool { false }
+    func healthProblem() -> String? { nil }
+}
+
+/// The worker process's open descriptors and resident memory every
+/// `every` finished jobs.
+final class SupervisorSamples: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = 0
+    let every: Int
+    private(set) var rows: [(jobs: Int, descriptors: Int, residentMB: Double)] = []
+
+    init(every: Int) {
+        self.every = every
+        rows.append((0, Self.descriptors(), Self.residentMB()))
+    }
+
+    func finished() {
+        lock.withLock {
+            done += 1
+            if done % every == 0 { rows.append((done, Self.descriptors(), Self.residentMB())) }
+        }
+    }
+
+    static func descriptors() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+    }
+
+    static func residentMB() -> Double {
+        guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+              let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return -1 }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
+    }
+}
+
+/// A worker through `jobs` jobs that each run a child: its descriptors and
+/// resident memory must stay flat (issue 10).
+func supervisorMain(_ args: Arguments) async throws {
+    let jobs = args.int("jobs", 10_000)
+    let concurrency = args.int("concurrency", 4)
+    let dir = args.values["dir"] ?? ".build/bench-queue"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let store = try await openStore(try Stores.sqlite(dir: dir).fresh("supervisor"))
+    _ = try await submitAll(store, jobs: jobs, batch: 500)
+    let samples = SupervisorSamples(every: max(1, jobs / 10))
+    let configuration = WorkerConfiguration(concurrency: concurrency, queues: [], leaseSeconds: 30, drain: true)
+    let worker = Worker(store: store, handler: ChildHandler(samples: samples), configuration: configuration,
+                        identity: Worker.makeIdentity(concurrency: concurrency, queues: [], leaseSeconds: 30), log: { _ in })
+    let start = ContinuousClock.now
+    try await worker.run(shutdown: ShutdownRequest())
+    let seconds = (ContinuousClock.now - start).seconds
+    try await verify(store, jobs: jobs)
+    print("queue-bench supervisor: \(jobs) jobs, each running /bin/true in a child, \(concurrency) at a time")
+    print("     jobs  descriptors  resident MB")
+    for row in samples.rows {
+        print(lpad(String(row.jobs), 9) + lpad(String(row.descriptors), 13) + lpad(fmt(row.residentMB, 1), 13))
+    }
+    print("  \(fmt(Double(jobs) / seconds, 0)) jobs/s")
+    if args.flags.contains("json") {
+        let result: [String: Any] = ["jobs": jobs, "samples": samples.rows.map { ["jobs": $0.jobs, "descriptors": $0.descriptors,
+                                                                                 "resident_mb": $0.residentMB] }]
+        print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+    }
+}
+
+/// `status --batch --wait` on a big batch polls `batchSummary`: its cost per
+/// poll, beside reading the whole batch (what every poll did before).
+func batchPollMain(_ args: Arguments) async throws {
+    let jobs = args.int("jobs", 63_000)
+    let dir = args.values["dir"] ?? ".build/bench-queue"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let stores: Stores = args.values["postgres"].map { .postgres(base: $0) } ?? .sqlite(dir: dir)
+    let store = try await openStore(try stores.fresh("batch_poll"))
+    let (batchID, _) = try await store.submitBatch((0..<jobs).map { NewJob(kind: "noop", payload: "{\"n\":\($0)}", weight: 10) })
+    func median(_ body: () async throws -> Void) async rethrows -> Double {
+        var times: [Double] = []
+        for _ in 0..<9 {
+            let start = ContinuousClock.now
+            try await body()
+            times.append((ContinuousClock.now - start).seconds)
+        }
+        return times.sorted()[times.count / 2]
+    }
+    let summary = try await median { _ = try await store.batchSummary(id: batchID) }
+    let whole = try await median { _ = try await store.batch(id: batchID) }
+    await closeStore(store)
+    print("queue-bench batch-poll (\(stores.name)): a \(jobs)-job batch: one poll (summary) \(fmt(summary * 1000, 1)) ms, "
+          + "reading every job \(fmt(whole * 1000, 1)) ms")
+    if args.flags.contains("json") {
+        print("{\"store\": \"\(stores.name)\", \"jobs\": \(jobs), \"summary_ms\": \(summary * 1000), \"whole_ms\": \(whole * 1000)}")
+    }
+}
+
 let argv = CommandLine.arguments.dropFirst()
 let flagNames: Set<String> = ["profile", "json"]
 if argv.first == "worker" {
     try await workerMain(Arguments(argv.dropFirst(), flagNames: flagNames))
+} else if argv.first == "supervisor" {
+    try await supervisorMain(Arguments(argv.dropFirst(), flagNames: flagNames))
+} else if argv.first == "batch-poll" {
+    try await batchPollMain(Arguments(argv.dropFirst(), flagNames: flagNames))
 } else if argv.first == "--help" || argv.first == "-h" {
     print("usage: queue-bench [--jobs N] [--batch B] [--concurrency C] [--processes P] [--poll S] [--dir DIR]")
     print("                   [--postgres postgres://USER@HOST:PORT/] [--profile] [--json]")
     print("       queue-bench worker --db PATH|postgres://URL [--concurrency C] [--poll S]")
+    print("       queue-bench supervisor [--jobs N] [--concurrency C] [--dir DIR] [--json]")
+    print("       queue-bench batch-poll [--jobs N] [--dir DIR] [--postgres postgres://USER@HOST:PORT/] [--json]")
 } else {
     try await benchMain(Arguments(argv, flagNames: flagNames))
 }
