@@ -21,6 +21,17 @@ struct TrustDatabaseFileTests {
         return (scene, worker, id, output)
     }
 
+    /// Returns just after the worker's next heartbeat is recorded: a change made then is one the
+    /// worker has the longest to notice if it only looks at its file when it renews its leases
+    /// (every third of the lease), the case a user meets as often as any other.
+    private func justAfterHeartbeat(of worker: LoggedProcess, on queue: TestQueue) async throws {
+        let before = try await queue.worker(pid: worker.pid).heartbeatAt
+        let beat = try await eventually(within: .seconds(40)) {
+            try await queue.workers().first { $0.pid == Int(worker.pid) }?.heartbeatAt != before
+        }
+        try #require(beat, "worker \(worker.pid) recorded no heartbeat: \(worker.log)")
+    }
+
     /// How the worker must end: exit 75 within a few seconds, saying why on stderr in one
     /// `vqueue: error:` line, its job's child stopped.
     private func expectExitsSaying(_ words: String, _ worker: LoggedProcess, scene: QueueScene, output: URL,
@@ -51,6 +62,7 @@ struct TrustDatabaseFileTests {
                 let (scene, worker, _, output) = try await workerWithRunningJob(in: directory)
                 defer { worker.send(signal: SIGKILL) }
                 let database = scene.queue.database
+                try await justAfterHeartbeat(of: worker, on: scene.queue)
                 for suffix in ["", "-wal", "-shm"] {
                     try? FileManager.default.removeItem(atPath: database.path + suffix)
                 }
@@ -76,6 +88,7 @@ struct TrustDatabaseFileTests {
                 let snapshot = "SELECT id, state, attempts, lease_owner FROM jobs UNION ALL SELECT 'workers', count(*), 0, '' FROM workers "
                     + "UNION ALL SELECT 'events', count(*), 0, '' FROM events"
                 let before = try await other.query(snapshot)
+                try await justAfterHeartbeat(of: worker, on: scene.queue)
                 for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: scene.queue.database.path + suffix) }
                 try #require(rename(other.database.path, scene.queue.database.path) == 0, "rename: \(String(cString: strerror(errno)))")
                 let replaced = ContinuousClock.now
