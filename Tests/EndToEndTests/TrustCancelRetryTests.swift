@@ -10,7 +10,7 @@ import Glibc
 @Suite("Trust: cancel, then retry, of a running job")
 struct TrustCancelRetryTests {
     @Test("cancel then retry of a running job, three times quickly, two workers: OUT is complete and plays, the job succeeds once, attempt numbers never repeat, no .part is left",
-          .timeLimit(.minutes(10)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(20)), arguments: TestQueue.Store.allCases)
     func cancelThenRetryRunningJob(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)

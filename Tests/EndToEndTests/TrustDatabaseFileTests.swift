@@ -55,7 +55,7 @@ struct TrustDatabaseFileTests {
     }
 
     @Test("the queue file removed under a running worker: it says so and exits 75 within a few seconds, and creates no new file",
-          .timeLimit(.minutes(3)))
+          .timeLimit(.minutes(10)))
     func databaseRemoved() async throws {
         try await withTemporaryDirectory { directory in
             try await withProcessSlot {
@@ -75,7 +75,7 @@ struct TrustDatabaseFileTests {
     }
 
     @Test("the queue file replaced by another queue under a running worker: it says so and exits 75 within a few seconds, writing nothing to the new file",
-          .timeLimit(.minutes(3)))
+          .timeLimit(.minutes(10)))
     func databaseReplaced() async throws {
         try await withTemporaryDirectory { directory in
             try await withProcessSlot {

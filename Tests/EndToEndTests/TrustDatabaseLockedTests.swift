@@ -44,7 +44,7 @@ struct TrustDatabaseLockedTests {
     }
 
     @Test("an SQLite queue locked exclusively for 5 s while a worker starts, and again while it runs a job: the worker neither exits nor fails the job, which succeeds once",
-          .timeLimit(.minutes(4)))
+          .timeLimit(.minutes(10)))
     func workerWaitsOutLocks() async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: .sqlite)

@@ -12,7 +12,7 @@ struct TrustOutputAppearsTests {
     static let precious = Data("someone else's file, appeared after the submit\n".utf8)
 
     @Test("a file created at OUT while the job runs: the job fails for good with output_exists, saying so, and the file is byte for byte untouched",
-          .timeLimit(.minutes(5)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(15)), arguments: TestQueue.Store.allCases)
     func appearedOutputIsKept(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)
@@ -54,7 +54,7 @@ struct TrustOutputAppearsTests {
     }
 
     @Test("with --overwrite, a file created at OUT while the job runs is replaced by the transcode",
-          .timeLimit(.minutes(5)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(15)), arguments: TestQueue.Store.allCases)
     func appearedOutputIsReplacedWithOverwrite(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)

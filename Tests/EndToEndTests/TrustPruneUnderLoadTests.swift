@@ -55,7 +55,7 @@ struct TrustPruneUnderLoadTests {
     }
 
     @Test("prune of 100,000 finished jobs with their events while two workers with --lease 1s run a long job: prune prints the count, the job is never rescued (one attempt, no lost_lease)",
-          .timeLimit(.minutes(10)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(20)), arguments: TestQueue.Store.allCases)
     func pruneNeverRescuesHealthyJobs(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)

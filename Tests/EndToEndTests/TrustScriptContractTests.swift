@@ -33,7 +33,7 @@ struct TrustScriptContractTests {
     }
 
     @Test("every command on an SQLite queue it cannot read (another user's 0600 file) exits 75 with one line",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(5)))
     func unreadableDatabase() async throws {
         try await withTemporaryDirectory { directory in
             let queue = TestQueue(in: directory)
@@ -58,7 +58,7 @@ struct TrustScriptContractTests {
     }
 
     @Test("every command on a file that is not an SQLite database, or a queue file with damaged pages, exits 75 with one line",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(5)))
     func corruptDatabase() async throws {
         try await withTemporaryDirectory { directory in
             let text = directory.appendingPathComponent("text.db")
@@ -77,7 +77,7 @@ struct TrustScriptContractTests {
             for database in [text, damaged.database] {
                 for command in Self.everyCommand(input: Locations.fixture("one_frame.mp4"), output: directory.appendingPathComponent("o.mp4"))
                     + [("worker", ["--drain"])] {
-                    let result = try await vqueue([command.name, "--db", database.path] + command.arguments, timeout: .seconds(60))
+                    let result = try await runQuick([command.name, "--db", database.path] + command.arguments, timeout: .seconds(60))
                     Self.expectUnavailable(result, naming: database.path)
                 }
             }
@@ -85,7 +85,7 @@ struct TrustScriptContractTests {
     }
 
     @Test("every command but worker on a stopped PostgreSQL server exits 75 with one line, at once",
-          .timeLimit(.minutes(3)))
+          .timeLimit(.minutes(10)))
     func stoppedPostgres() async throws {
         try await withTemporaryDirectory { directory in
             try await ThrowawayPostgres.with { server in
@@ -94,7 +94,7 @@ struct TrustScriptContractTests {
                 _ = try await queue.submit(Locations.fixture("one_frame.mp4"), directory.appendingPathComponent("x.mp4"))
                 try await server.stop()
                 for command in Self.everyCommand(input: Locations.fixture("one_frame.mp4"), output: directory.appendingPathComponent("o.mp4")) {
-                    let result = try await vqueue([command.name, "--db", url] + command.arguments, timeout: .seconds(60))
+                    let result = try await runQuick([command.name, "--db", url] + command.arguments, timeout: .seconds(60))
                     Self.expectUnavailable(result, naming: "127.0.0.1")
                     #expect(result.elapsed < .seconds(10), "a refused connection is known at once: \(result)")
                 }
@@ -102,7 +102,7 @@ struct TrustScriptContractTests {
         }
     }
 
-    @Test("--db \"\" is a usage error (64) for every command, not the default queue", .timeLimit(.minutes(1)))
+    @Test("--db \"\" is a usage error (64) for every command, not the default queue", .timeLimit(.minutes(5)))
     func emptyDatabaseOption() async throws {
         try await withTemporaryDirectory { directory in
             let home = directory.appendingPathComponent("home", isDirectory: true)
@@ -119,31 +119,31 @@ struct TrustScriptContractTests {
     }
 
     @Test("--db in a missing folder: every reading command exits 75 with one line and creates nothing; submit and worker create the folder",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(5)))
     func databaseInMissingFolder() async throws {
         try await withTemporaryDirectory { directory in
             let missing = directory.appendingPathComponent("missing/folder/q.db")
             for command in Self.everyCommand(input: Locations.fixture("one_frame.mp4"), output: directory.appendingPathComponent("o.mp4"))
                 where command.name != "submit" {
-                let result = try await vqueue([command.name, "--db", missing.path] + command.arguments, timeout: .seconds(60))
+                let result = try await runQuick([command.name, "--db", missing.path] + command.arguments, timeout: .seconds(60))
                 Self.expectUnavailable(result, naming: missing.path)
                 #expect(directoryListing(directory).isEmpty, "\(command.name) made \(directoryListing(directory))")
             }
 
-            let submit = try await vqueue(["submit", "--db", missing.path, Locations.fixture("one_frame.mp4").path,
+            let submit = try await runQuick(["submit", "--db", missing.path, Locations.fixture("one_frame.mp4").path,
                                            directory.appendingPathComponent("o.mp4").path])
             #expect(submit.exitCode == 0 && TestQueue.jobID(submit) != nil && submit.stderr.isEmpty, "\(submit)")
             #expect(FileManager.default.fileExists(atPath: missing.path), "submit must create the folder and the queue")
 
             let elsewhere = directory.appendingPathComponent("other/folder/q.db")
-            let worker = try await vqueue(["worker", "--db", elsewhere.path, "--drain"], timeout: .seconds(60))
+            let worker = try await runQuick(["worker", "--db", elsewhere.path, "--drain"], timeout: .seconds(60))
             #expect(worker.exitCode == 0, "\(worker)")
             #expect(FileManager.default.fileExists(atPath: elsewhere.path), "worker must create the folder and the queue")
         }
     }
 
     @Test("submit --wait --json and status --wait --json print exactly one JSON document, the job as it ended (a success and a permanent failure with its error_code)",
-          .timeLimit(.minutes(3)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(10)), arguments: TestQueue.Store.allCases)
     func waitJSONIsOneDocument(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)
@@ -184,6 +184,12 @@ struct TrustScriptContractTests {
         }
     }
 
+    /// A vqueue command that takes milliseconds, run without waiting for a process slot (the
+    /// encoders of other tests hold those for minutes).
+    func runQuick(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> ProcessResult {
+        try await startVqueue(arguments).wait(timeout: timeout)
+    }
+
     /// The whole of stdout parsed as one JSON object (nil, with an issue recorded, when it is not).
     static func oneJSONObject(_ result: ProcessResult, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any]? {
         let object = try? JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]
@@ -192,7 +198,7 @@ struct TrustScriptContractTests {
     }
 
     @Test("a batch submit of every transcodable fixture prints nothing on stderr (no libav lines); each refused fixture gets exactly one line",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(5)))
     func noLibavChatter() async throws {
         try await withTemporaryDirectory { directory in
             let queue = TestQueue(in: directory)

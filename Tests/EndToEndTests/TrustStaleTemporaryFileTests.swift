@@ -12,7 +12,7 @@ struct TrustStaleTemporaryFileTests {
     static let lease = 2.0
 
     @Test("kill -9 of a worker and its child mid-job, then cancel: a worker started afterwards removes the stale .part within its lease plus a margin, the job stays cancelled, and retry then succeeds once",
-          .timeLimit(.minutes(5)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(15)), arguments: TestQueue.Store.allCases)
     func killedWorkerThenCancel(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)

@@ -20,7 +20,7 @@ struct TrustStuckStoreSignalTests {
     }
 
     @Test("SIGTERM to a worker running a job while its PostgreSQL server is frozen (SIGSTOP): it logs that it is stopping within 1 s, and a second SIGTERM ends it within the lease plus a few seconds",
-          .timeLimit(.minutes(4)))
+          .timeLimit(.minutes(12)))
     func sigtermWhileServerFrozen() async throws {
         try await withTemporaryDirectory { directory in
             let input = try await LongJob.sample(in: directory, seconds: 20)
@@ -92,7 +92,7 @@ struct TrustStuckStoreSignalTests {
     }
 
     @Test("workers started while their PostgreSQL server is stopped keep running, say once that they cannot reach the database, and each answers SIGTERM at once",
-          .timeLimit(.minutes(3)))
+          .timeLimit(.minutes(8)))
     func sigtermWhileServerStopped() async throws {
         try await withTemporaryDirectory { directory in
             try await ThrowawayPostgres.with { server in
