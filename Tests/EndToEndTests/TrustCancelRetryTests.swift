@@ -10,7 +10,7 @@ import Glibc
 @Suite("Trust: cancel, then retry, of a running job")
 struct TrustCancelRetryTests {
     @Test("cancel then retry of a running job, three times quickly, two workers: OUT is complete and plays, the job succeeds once, attempt numbers never repeat, no .part is left",
-          .timeLimit(.minutes(20)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func cancelThenRetryRunningJob(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)
@@ -32,7 +32,7 @@ struct TrustCancelRetryTests {
                 for round in 1...(rounds + 1) {
                     // The next attempt is running: a number above every earlier one.
                     var current = (state: "", attempt: 0)
-                    let started = try await eventually(within: .seconds(90)) {
+                    let started = try await eventually(within: .seconds(300)) {
                         current = try await scene.queue.attemptNumber(id)
                         return current.state == "running" && current.attempt > (numbers.last ?? 0)
                     }
@@ -44,14 +44,14 @@ struct TrustCancelRetryTests {
                     // The last attempt runs to the end.
                     if round == 1 || round == 2 || round == rounds + 1 {
                         var child: (pid: pid_t, temporary: String)?
-                        let caught = await eventually(within: .seconds(30)) {
+                        let caught = await eventually(within: .seconds(120)) {
                             child = ProcessTable.jobChildren(writing: output).first { !temporaries.contains($0.temporary) }
                             return child != nil
                         }
                         try #require(caught, "round \(round): no child of attempt \(current.attempt) appeared")
                         temporaries.append(child!.temporary)
                     }
-                    if round == 1 { _ = try await scene.queue.jobCaughtRunning(id) }
+                    if round == 1 { _ = try await scene.queue.jobCaughtRunning(id, timeout: .seconds(300)) }
                     if round > rounds { break }
 
                     let cancel = try await scene.queue.run("cancel", [String(id)])
@@ -60,7 +60,7 @@ struct TrustCancelRetryTests {
                     #expect(retry.exitCode == 0, "round \(round): \(retry)")
                 }
 
-                let job = try await scene.finished(id, timeout: .seconds(300))
+                let job = try await scene.finished(id, timeout: .seconds(900))
                 #expect(job.state == "succeeded", "\(job); w1: \(first.log) w2: \(second.log)")
                 #expect(first.isRunning && second.isRunning, "a worker died: w1: \(first.log) w2: \(second.log)")
                 let stops = [await first.stop(), await second.stop()]

@@ -17,7 +17,7 @@ struct TrustDatabaseFileTests {
         let output = scene.output("long.mp4")
         let worker = try scene.queue.startLoggedWorker(["--concurrency", "1", "--lease", "30s"], logFile: directory.appendingPathComponent("worker.log"))
         let id = try await scene.queue.submit(input, output, LongJob.options)
-        _ = try await scene.queue.jobCaughtRunning(id)
+        _ = try await scene.queue.jobCaughtRunning(id, timeout: .seconds(300))
         return (scene, worker, id, output)
     }
 
@@ -55,7 +55,7 @@ struct TrustDatabaseFileTests {
     }
 
     @Test("the queue file removed under a running worker: it says so and exits 75 within a few seconds, and creates no new file",
-          .timeLimit(.minutes(10)))
+          .timeLimit(.minutes(30)))
     func databaseRemoved() async throws {
         try await withTemporaryDirectory { directory in
             try await withProcessSlot {
@@ -75,7 +75,7 @@ struct TrustDatabaseFileTests {
     }
 
     @Test("the queue file replaced by another queue under a running worker: it says so and exits 75 within a few seconds, writing nothing to the new file",
-          .timeLimit(.minutes(10)))
+          .timeLimit(.minutes(30)))
     func databaseReplaced() async throws {
         try await withTemporaryDirectory { directory in
             try await withProcessSlot {

@@ -44,7 +44,7 @@ struct TrustDatabaseLockedTests {
     }
 
     @Test("an SQLite queue locked exclusively for 5 s while a worker starts, and again while it runs a job: the worker neither exits nor fails the job, which succeeds once",
-          .timeLimit(.minutes(10)))
+          .timeLimit(.minutes(30)))
     func workerWaitsOutLocks() async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: .sqlite)
@@ -67,7 +67,7 @@ struct TrustDatabaseLockedTests {
                 #expect(worker.isRunning, "the worker died of a lock held while it started: \(worker.log)")
 
                 // 2. Locked against writers while the job runs (and another upload is submitted).
-                _ = try await scene.queue.jobCaughtRunning(id)
+                _ = try await scene.queue.jobCaughtRunning(id, timeout: .seconds(300))
                 let second = try await holdLock(on: database, shuttingOutReaders: false, seconds: 5, in: directory, name: "lock2")
                 defer { second.send(signal: SIGKILL) }
                 let submitStarted = ContinuousClock.now
@@ -78,9 +78,9 @@ struct TrustDatabaseLockedTests {
                 try #require(releasedAgain, "the second lock was never released: \(second.log)")
                 #expect(worker.isRunning, "the worker died of a lock held while it ran a job: \(worker.log)")
 
-                let job = try await scene.finished(id, timeout: .seconds(180))
+                let job = try await scene.finished(id, timeout: .seconds(900))
                 #expect(job.state == "succeeded", "\(job); log: \(worker.log)")
-                let laterJob = try await scene.finished(laterID, timeout: .seconds(60))
+                let laterJob = try await scene.finished(laterID, timeout: .seconds(300))
                 #expect(laterJob.state == "succeeded", "\(laterJob)")
                 let stop = await worker.stop()
                 #expect(stop == .exited(0), "\(stop); log: \(worker.log)")

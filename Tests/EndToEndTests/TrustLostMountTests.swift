@@ -30,7 +30,7 @@ struct TrustLostMountTests {
         let away = directory.appendingPathComponent("away", isDirectory: true)
         try FileManager.default.moveItem(at: submitted, to: away)
 
-        try await withProcessSlot {
+        do {
             let worker = try queue.startLoggedWorker(["--lease", "3s", "--concurrency", "1"] + workerArguments(away),
                                                      logFile: directory.appendingPathComponent("worker.log"))
             defer { worker.send(signal: SIGKILL) }
@@ -65,7 +65,7 @@ struct TrustLostMountTests {
 
             // The folder is back: alive again by itself, and the job succeeds on its first attempt.
             try heal()
-            let job = try await queue.waitForJob(id, timeout: .seconds(90)) { ["succeeded", "failed", "cancelled"].contains($0.state) }
+            let job = try await queue.waitForJob(id, timeout: .seconds(300)) { ["succeeded", "failed", "cancelled"].contains($0.state) }
             #expect(job.state == "succeeded" && job.attempts == 1, "\(job); log: \(worker.log)", sourceLocation: sourceLocation)
             let healthy = try await queue.workers().first { $0.pid == Int(worker.pid) }
             #expect(healthy?.state == "alive" && healthy?.reason == nil, "\(String(describing: healthy))", sourceLocation: sourceLocation)

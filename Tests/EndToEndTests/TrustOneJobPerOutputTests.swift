@@ -44,7 +44,7 @@ struct TrustOneJobPerOutputTests {
             expectRefusedNaming(busy, job: second)
 
             // Succeeded: OUT is free again (it exists now, so it takes --overwrite).
-            let drained = try await withProcessSlot { try await scene.queue.run("worker", ["--drain"], timeout: .seconds(120)) }
+            let drained = try await scene.queue.run("worker", ["--drain"], timeout: .seconds(300))
             try #require(drained.exitCode == 0, "\(drained)")
             #expect(try await scene.queue.job(second).state == "succeeded")
             let third = try await scene.queue.submit(Locations.fixture(Fixture.small).path, output.path, ["--overwrite"])
@@ -91,7 +91,7 @@ struct TrustOneJobPerOutputTests {
             let again = try await scene.queue.run("submit", ["--key", "upload-42", input.path, output.path])
             #expect(again.exitCode == 0 && TestQueue.jobID(again) == id && again.stderr.isEmpty, "\(again)")
 
-            let drained = try await withProcessSlot { try await scene.queue.run("worker", ["--drain"], timeout: .seconds(120)) }
+            let drained = try await scene.queue.run("worker", ["--drain"], timeout: .seconds(300))
             try #require(drained.exitCode == 0, "\(drained)")
             #expect(try await scene.queue.job(id).state == "succeeded")
 

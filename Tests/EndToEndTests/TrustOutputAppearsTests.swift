@@ -12,7 +12,7 @@ struct TrustOutputAppearsTests {
     static let precious = Data("someone else's file, appeared after the submit\n".utf8)
 
     @Test("a file created at OUT while the job runs: the job fails for good with output_exists, saying so, and the file is byte for byte untouched",
-          .timeLimit(.minutes(15)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func appearedOutputIsKept(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)
@@ -23,10 +23,10 @@ struct TrustOutputAppearsTests {
                 let worker = try scene.queue.startWorker(["--concurrency", "1"])
                 defer { killIfRunning(worker) }
                 let id = try await scene.queue.submit(input, output, LongJob.options)
-                _ = try await scene.queue.jobCaughtRunning(id)
+                _ = try await scene.queue.jobCaughtRunning(id, timeout: .seconds(300))
                 try Self.precious.write(to: output, options: .withoutOverwriting)
 
-                let job = try await scene.finished(id)
+                let job = try await scene.finished(id, timeout: .seconds(900))
                 let statusLine = try await scene.queue.run("status", [String(id)])
                 let log = await stopWorker(worker)
                 #expect(log.exitCode == 0, "\(log)")
@@ -54,7 +54,7 @@ struct TrustOutputAppearsTests {
     }
 
     @Test("with --overwrite, a file created at OUT while the job runs is replaced by the transcode",
-          .timeLimit(.minutes(15)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func appearedOutputIsReplacedWithOverwrite(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)
@@ -65,9 +65,9 @@ struct TrustOutputAppearsTests {
                 let worker = try scene.queue.startWorker(["--concurrency", "1"])
                 defer { killIfRunning(worker) }
                 let id = try await scene.queue.submit(input, output, LongJob.options + ["--overwrite"])
-                _ = try await scene.queue.jobCaughtRunning(id)
+                _ = try await scene.queue.jobCaughtRunning(id, timeout: .seconds(300))
                 try Self.precious.write(to: output, options: .withoutOverwriting)
-                let job = try await scene.finished(id)
+                let job = try await scene.finished(id, timeout: .seconds(900))
                 let log = await stopWorker(worker)
                 #expect(log.exitCode == 0, "\(log)")
                 return job

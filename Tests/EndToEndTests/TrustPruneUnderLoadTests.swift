@@ -55,7 +55,7 @@ struct TrustPruneUnderLoadTests {
     }
 
     @Test("prune of 100,000 finished jobs with their events while two workers with --lease 1s run a long job: prune prints the count, the job is never rescued (one attempt, no lost_lease)",
-          .timeLimit(.minutes(20)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(40)), arguments: TestQueue.Store.allCases)
     func pruneNeverRescuesHealthyJobs(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)
@@ -65,28 +65,30 @@ struct TrustPruneUnderLoadTests {
             let input = try await LongJob.sample(in: directory, seconds: 60)
             let output = scene.output("long.mp4")
 
-            let (id, prune, logs) = try await withProcessSlot {
+            let (id, prune, logs, window) = try await withProcessSlot {
                 // Two workers with 1 s leases: the idle one rescues whatever job's lease runs out.
                 let busy = try scene.queue.startLoggedWorker(["--lease", "1s", "--concurrency", "1"],
                                                              logFile: directory.appendingPathComponent("busy.log"))
                 defer { busy.send(signal: SIGKILL) }
                 let id = try await scene.queue.submit(input, output, LongJob.options)
-                _ = try await scene.queue.jobCaughtRunning(id)
+                _ = try await scene.queue.jobCaughtRunning(id, timeout: .seconds(300))
                 let rescuer = try scene.queue.startLoggedWorker(["--lease", "1s", "--concurrency", "1"],
                                                                 logFile: directory.appendingPathComponent("rescuer.log"))
                 defer { rescuer.send(signal: SIGKILL) }
                 _ = try await scene.queue.worker(pid: rescuer.pid)
                 let child = try #require(ProcessTable.jobChildren(writing: output).first, "job \(id) runs in no child")
 
+                let pruneStarted = Date()
                 let prune = try await scene.queue.run("prune", ["--older-than", "7d"], timeout: .seconds(480))
+                let window = "prune ran from \(pruneStarted) to \(Date())"
                 #expect(ProcessTable.isAlive(child.pid),
                         "the job had finished before prune did (prune took \(prune.elapsed)): the test proves nothing; make the job longer")
 
-                let job = try await scene.finished(id, timeout: .seconds(300))
+                let job = try await scene.finished(id, timeout: .seconds(900))
                 #expect(job.state == "succeeded", "\(job)")
                 let stops = [await busy.stop(), await rescuer.stop()]
                 #expect(stops == [.exited(0), .exited(0)], "\(stops)")
-                return (id, prune, "busy: \(busy.log)\nrescuer: \(rescuer.log)")
+                return (id, prune, "busy: \(busy.log)\nrescuer: \(rescuer.log)", window)
             }
 
             print("prune of \(Self.finishedJobs) finished jobs (\(store)) took \(prune.elapsed)")
@@ -96,7 +98,7 @@ struct TrustPruneUnderLoadTests {
             let (job, _) = try await scene.queue.status(id)
             #expect(job.state == "succeeded" && job.attempts == 1, "the job must not have been run twice: \(job)")
             let events = try await scene.queue.events(["--job", String(id)])
-            #expect(events.map(\.to) == ["queued", "running", "succeeded"], "never rescued: \(events); \(logs)")
+            #expect(events.map(\.to) == ["queued", "running", "succeeded"], "never rescued (\(window)): \(events); \(logs)")
             #expect(events.allSatisfy { $0.errorCode == nil }, "no lost_lease or other failure: \(events)")
             #expect(!logs.contains("job \(id) queued"), "no worker put the job back: \(logs)")
             #expect(try await scene.queue.query("SELECT count(*) FROM jobs") == ["1"], "only the new job is left")

@@ -147,12 +147,12 @@ struct TrustScriptContractTests {
     func waitJSONIsOneDocument(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)
-            try await withProcessSlot {
+            do {
                 let worker = try scene.queue.startWorker(["--concurrency", "1"])
                 defer { killIfRunning(worker) }
 
                 let submitted = try await scene.queue.run("submit", ["--wait", "--json", Locations.fixture(Fixture.small).path,
-                                                                      scene.output("ok.mp4").path], timeout: .seconds(120))
+                                                                      scene.output("ok.mp4").path], timeout: .seconds(300))
                 #expect(submitted.exitCode == 0, "\(submitted)")
                 _ = try Self.oneJSONObject(submitted)
                 let ok = try? JobStatus.decode(submitted.stdout)
@@ -161,7 +161,7 @@ struct TrustScriptContractTests {
 
                 // A truncated upload passes submit's checks and fails in the worker, for good.
                 let failing = try await scene.queue.submit(Locations.fixture("truncated_30pct.mp4"), scene.output("cut.mp4"))
-                let waited = try await scene.queue.run("status", [String(failing), "--wait", "--json"], timeout: .seconds(120))
+                let waited = try await scene.queue.run("status", [String(failing), "--wait", "--json"], timeout: .seconds(300))
                 #expect(waited.exitCode == 1, "\(waited)")
                 _ = try Self.oneJSONObject(waited)
                 let failed = try? JobStatus.decode(waited.stdout)

@@ -12,7 +12,7 @@ struct TrustStaleTemporaryFileTests {
     static let lease = 2.0
 
     @Test("kill -9 of a worker and its child mid-job, then cancel: a worker started afterwards removes the stale .part within its lease plus a margin, the job stays cancelled, and retry then succeeds once",
-          .timeLimit(.minutes(15)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func killedWorkerThenCancel(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)
@@ -24,7 +24,7 @@ struct TrustStaleTemporaryFileTests {
                 let victim = try scene.queue.startLoggedWorker(workerArguments, logFile: directory.appendingPathComponent("victim.log"))
                 defer { victim.send(signal: SIGKILL) }
                 let id = try await scene.queue.submit(input, output, LongJob.options)
-                _ = try await scene.queue.jobCaughtRunning(id)
+                _ = try await scene.queue.jobCaughtRunning(id, timeout: .seconds(300))
                 let children = ProcessTable.jobChildren(writing: output)
                 let child = try #require(children.first, "job \(id) runs in no child")
                 try #require(FileManager.default.fileExists(atPath: child.temporary), "the child has written nothing yet")
@@ -62,7 +62,7 @@ struct TrustStaleTemporaryFileTests {
                 // Retry: it runs again and succeeds once.
                 let retry = try await scene.queue.run("retry", [String(id)])
                 #expect(retry.exitCode == 0, "\(retry)")
-                let finished = try await scene.finished(id, timeout: .seconds(180))
+                let finished = try await scene.finished(id, timeout: .seconds(900))
                 #expect(finished.state == "succeeded", "\(finished); log: \(cleaner.log)")
                 #expect(finished.attempts == 1, "a retry counts attempts afresh: \(finished)")
                 #expect(finished.workerPID == cleaner.pid, "\(finished)")
