@@ -14,9 +14,10 @@ struct TrustLostMountTests {
     static let watch = Duration.seconds(6)
 
     /// A job submitted as `submitted/in/clip.mp4 -> submitted/out/clip.mp4`, the folder then gone
-    /// from this box; `workerArguments` run a worker that needs `missing`; `heal` brings it back.
-    private func rideOutLostFolder(_ store: TestQueue.Store, in directory: URL, workerArguments: (URL) -> [String],
-                                   missing: URL, heal: @escaping () throws -> Void, published: URL,
+    /// from this box (moved to `away/`); `workerArguments` run a worker that needs `missing`; `heal`
+    /// brings it back; `expectedClaims` is how often the job may be claimed while it is missing.
+    private func rideOutLostFolder(_ store: TestQueue.Store, in directory: URL, workerArguments: [String],
+                                   missing: URL, heal: () throws -> Void, published: URL,
                                    expectedClaims: ClosedRange<Int> = 0...0,
                                    sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let queue = try await TestQueue.make(in: directory, store: store)
@@ -31,7 +32,7 @@ struct TrustLostMountTests {
         try FileManager.default.moveItem(at: submitted, to: away)
 
         do {
-            let worker = try queue.startLoggedWorker(["--lease", "3s", "--concurrency", "1"] + workerArguments(away),
+            let worker = try queue.startLoggedWorker(["--lease", "3s", "--concurrency", "1"] + workerArguments,
                                                      logFile: directory.appendingPathComponent("worker.log"))
             defer { worker.send(signal: SIGKILL) }
 
@@ -87,7 +88,7 @@ struct TrustLostMountTests {
             let submitted = directory.appendingPathComponent("submitted", isDirectory: true)
             let mounted = directory.appendingPathComponent("mounted", isDirectory: true)
             try await rideOutLostFolder(store, in: directory,
-                                        workerArguments: { _ in ["--path-map", "\(submitted.path)=\(mounted.path)"] },
+                                        workerArguments: ["--path-map", "\(submitted.path)=\(mounted.path)"],
                                         missing: mounted,
                                         heal: { try FileManager.default.moveItem(at: directory.appendingPathComponent("away"), to: mounted) },
                                         published: mounted.appendingPathComponent("out/clip.mp4"))
@@ -100,7 +101,7 @@ struct TrustLostMountTests {
         try await withTemporaryDirectory { directory in
             let submitted = directory.appendingPathComponent("submitted", isDirectory: true)
             try await rideOutLostFolder(store, in: directory,
-                                        workerArguments: { _ in ["--allow-dir", submitted.path] },
+                                        workerArguments: ["--allow-dir", submitted.path],
                                         missing: submitted,
                                         heal: { try FileManager.default.moveItem(at: directory.appendingPathComponent("away"), to: submitted) },
                                         published: submitted.appendingPathComponent("out/clip.mp4"))
@@ -113,7 +114,7 @@ struct TrustLostMountTests {
         try await withTemporaryDirectory { directory in
             let submitted = directory.appendingPathComponent("submitted", isDirectory: true)
             // The worker can only learn of the missing folder by trying the job: one claim, put back.
-            try await rideOutLostFolder(store, in: directory, workerArguments: { _ in [] },
+            try await rideOutLostFolder(store, in: directory, workerArguments: [],
                                         missing: submitted,
                                         heal: { try FileManager.default.moveItem(at: directory.appendingPathComponent("away"), to: submitted) },
                                         published: submitted.appendingPathComponent("out/clip.mp4"),

@@ -53,6 +53,36 @@ struct TrustOutputAppearsTests {
         }
     }
 
+    @Test("a symbolic link created at OUT while the job runs, pointing nowhere: the job fails for good with output_exists and the link is left as it is",
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
+    func appearedLinkIsKept(_ store: TestQueue.Store) async throws {
+        try await withTemporaryDirectory { directory in
+            let scene = try await QueueScene(in: directory, store: store)
+            let input = try await LongJob.sample(in: directory, seconds: 8)
+            let output = scene.output("clip.mp4")
+            // A name on its way (a dangling link is an entry at OUT all the same: a publish that
+            // never replaces what is there, renameat2 with RENAME_NOREPLACE, refuses it).
+            let target = directory.appendingPathComponent("elsewhere/not-yet.mp4").path
+
+            let job = try await withProcessSlot {
+                let worker = try scene.queue.startWorker(["--concurrency", "1"])
+                defer { killIfRunning(worker) }
+                let id = try await scene.queue.submit(input, output, LongJob.options)
+                _ = try await scene.queue.jobCaughtRunning(id, timeout: .seconds(300))
+                try FileManager.default.createSymbolicLink(atPath: output.path, withDestinationPath: target)
+                let job = try await scene.finished(id, timeout: .seconds(900))
+                let log = await stopWorker(worker)
+                #expect(log.exitCode == 0, "\(log)")
+                return job
+            }
+
+            #expect(job.state == "failed" && job.errorCode == "output_exists", "\(job)")
+            #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: output.path)) == target,
+                    "the link at OUT was replaced: \(directoryListing(scene.outputs))")
+            #expect(directoryListing(scene.outputs) == ["clip.mp4"], "\(directoryListing(scene.outputs))")
+        }
+    }
+
     @Test("with --overwrite, a file created at OUT while the job runs is replaced by the transcode",
           .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func appearedOutputIsReplacedWithOverwrite(_ store: TestQueue.Store) async throws {
