@@ -39,6 +39,8 @@ struct FarmEvent: Decodable, Sendable, Equatable {
     let to: String
     let worker: String?
     let detail: String?
+    /// For a failure or a retry: the stable code of its error.
+    let errorCode: String?
 
     /// Every line of `events --json` output, decoded; a line that is not an event fails the test.
     static func decodeLines(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [FarmEvent] {
@@ -57,6 +59,8 @@ struct FarmEvent: Decodable, Sendable, Equatable {
 struct FarmWorker: Decodable, Sendable {
     let id: String
     let state: String
+    /// Why an `unhealthy` worker takes no jobs (null in every other state).
+    let reason: String?
     let host: String
     let pid: Int
     let concurrency: Int
