@@ -325,10 +325,12 @@ actor LocalUsers {
 
     /// The users' and group's ids.
     nonisolated static func ids(tag: String) throws -> (web: uid_t, worker: uid_t, group: gid_t) {
-        guard let web = getpwnam("vqt\(tag)-web"), let worker = getpwnam("vqt\(tag)-wk"), let group = getgrnam("vqt\(tag)") else {
+        // getpwnam and getgrnam return the same static buffer each time: read each id at once.
+        guard let web = getpwnam("vqt\(tag)-web")?.pointee.pw_uid, let worker = getpwnam("vqt\(tag)-wk")?.pointee.pw_uid,
+              let group = getgrnam("vqt\(tag)")?.pointee.gr_gid else {
             throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "the test users vqt\(tag)-* are missing"])
         }
-        return (web.pointee.pw_uid, worker.pointee.pw_uid, group.pointee.gr_gid)
+        return (web, worker, group)
     }
 
     /// Runs one of shadow's tools; exit 10 (cannot lock the password or group file) is tried again.
