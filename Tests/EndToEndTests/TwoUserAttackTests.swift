@@ -283,7 +283,7 @@ struct TwoUserAttackTests {
           .timeLimit(.minutes(4)), arguments: [false, true])
     func outputLinkedWhileRunning(_ overwrite: Bool) async throws {
         try await TwoUserSite.with { site in
-            let sample = try await makeLongSample(in: site.logs, seconds: 20)
+            let sample = try await makeLongSample(in: site.logs, seconds: 10)
             let input = site.uploads.appendingPathComponent("long.mp4")
             try await site.install(sample, at: input, owner: .web)
             let target = try await workerOnlyFile(.privateFolder, in: site)
