@@ -316,6 +316,11 @@ struct TwoUserAttackTests {
         }
     }
 
+    /// submit checks that the web user may write OUT's folder; the worker then checks only that the
+    /// folder it opens lies inside --allow-dir. A folder the web user swaps for a link to a
+    /// worker-only folder inside the allowed folders must not let it replace (with --overwrite) a
+    /// file there it could never have written: the folder the worker writes must be the one submit
+    /// checked (as the input must be the file submit checked).
     @Test("OUT's folder swapped for a symlink after submit: nothing is written where it points",
           .timeLimit(.minutes(3)), arguments: LinkTarget.allCases)
     func outputFolderReplacedByLink(_ target: LinkTarget) async throws {
@@ -603,6 +608,9 @@ struct TwoUserAttackTests {
         }
     }
 
+    /// In JSON a name that is not UTF-8 cannot be carried as bytes; it must be spelled the way
+    /// `probe --json` spells it (`\xNN`, DisplayText.jsonSafe), never as U+FFFD and never as the
+    /// private-use characters vqueue carries such bytes in internally (a path that names no file).
     @Test("a name that is not UTF-8 goes through submit, worker and output byte for byte", .timeLimit(.minutes(3)))
     func nonUTF8NamesAreKeptByteForByte() async throws {
         try await TwoUserSite.with { site in
