@@ -18,8 +18,9 @@ public protocol JobLeasing: Sendable {
     /// The worker has begun to stop (finishing its running jobs).
     func workerStopping(id: String, reason: String) async throws
     func workerStopped(id: String) async throws
-    /// Marks workers that missed their heartbeats as gone (with an event).
-    func markSilentWorkers() async throws -> [WorkerRecord]
+    /// Marks workers that missed their heartbeats as gone (with an event);
+    /// never `caller`, which is alive since it asks.
+    func markSilentWorkers(except caller: String?) async throws -> [WorkerRecord]
     /// What this worker has been asked through the store (`vqueue worker stop`).
     func stopRequest(worker id: String) async throws -> ShutdownRequest.Level
 
@@ -49,8 +50,11 @@ public protocol JobLeasing: Sendable {
     func settleStopped(_ jobs: [LeasedJob], worker: String) async throws
     /// Re-queues or fails (as `AttemptDecision` says) running jobs whose
     /// lease expired, and reports what else a dead worker left: publications
-    /// to finish, attempts to clean up.
-    func rescue(retry: RetryPolicy) async throws -> RescueReport
+    /// to finish, attempts to clean up. Never touches the attempts of
+    /// `caller`: a worker that asks is alive, and one whose own heartbeat
+    /// was late (its writes waited behind a lock) must not rescue its jobs
+    /// from itself.
+    func rescue(retry: RetryPolicy, by caller: String?) async throws -> RescueReport
     /// Takes over a dead worker's publication (same attempt), to finish it.
     func takeOverPublication(_ job: Job, worker: String, leaseSeconds: Double) async throws -> Bool
     /// Forgets an abandoned attempt once its leftovers are removed.
@@ -64,6 +68,15 @@ public protocol JobLeasing: Sendable {
 }
 
 extension JobLeasing {
+    /// A rescue by no worker in particular (tests, tools).
+    public func rescue(retry: RetryPolicy) async throws -> RescueReport {
+        try await rescue(retry: retry, by: nil)
+    }
+
+    public func markSilentWorkers() async throws -> [WorkerRecord] {
+        try await markSilentWorkers(except: nil)
+    }
+
     /// Claims without leaving any job to others.
     public func claim(worker: String, queues: [String], limit: Int, leaseSeconds: Double) async throws -> [Job] {
         try await claim(worker: worker, queues: queues, limit: limit, leaseSeconds: leaseSeconds, excluding: [])

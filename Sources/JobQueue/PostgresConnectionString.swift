@@ -72,8 +72,17 @@ public struct PostgresConnectionString: Sendable, Equatable {
     /// of it in an error: a URL whose password holds a character that ends
     /// the user part early.
     public var problem: String? {
-        guard let scheme = text.range(of: "://") else { return nil }
+        guard let scheme = text.range(of: "://") else {
+            // libpq's complaint about words it cannot read quotes them, and
+            // one of them may be (part of) a password.
+            return parsed() == nil && vq_libpq_available(nil) != 0
+                ? "libpq cannot read this connection string (a value with spaces goes in single quotes: password='a b')"
+                : nil
+        }
         let rest = text[scheme.upperBound...]
+        if Self.hasBadPercentEscape(rest) {
+            return "the URL has a '%' not followed by two hex digits; write a literal % as %25"
+        }
         guard let at = rest.lastIndex(of: "@") else { return nil }
         let credentials = rest[..<at]
         if credentials.contains("/") || credentials.contains("@") || credentials.contains("?") || credentials.contains("#") {
@@ -81,6 +90,16 @@ public struct PostgresConnectionString: Sendable, Equatable {
                 + "or keep the password in ~/.pgpass or PGPASSWORD"
         }
         return nil
+    }
+
+    private static func hasBadPercentEscape(_ text: Substring) -> Bool {
+        var index = text.startIndex
+        while let percent = text[index...].firstIndex(of: "%") {
+            let digits = text[text.index(after: percent)...].prefix(2)
+            if digits.count < 2 || !digits.allSatisfy(\.isHexDigit) { return true }
+            index = text.index(percent, offsetBy: 3)
+        }
+        return false
     }
 
     /// Every spelling of the password this string holds, to scrub from
@@ -93,10 +112,20 @@ public struct PostgresConnectionString: Sendable, Equatable {
                 let raw = String(rest[rest.index(after: colon)..<at])
                 found += [raw, raw.removingPercentEncoding ?? raw]
             }
+            // `?password=…` in the query, as libpq also reads it.
+            if let question = rest.firstIndex(of: "?") {
+                for item in rest[rest.index(after: question)...].split(separator: "&") where item.hasPrefix("password=") {
+                    let raw = String(item.dropFirst("password=".count))
+                    found += [raw, raw.removingPercentEncoding ?? raw]
+                }
+            }
         } else if let password = parsed()?["password"] {
             found.append(password)
+        } else if let range = text.range(of: "password") {
+            // Unreadable words: everything after `password` may be it.
+            found.append(String(text[range.upperBound...]).trimmingCharacters(in: CharacterSet(charactersIn: " =")))
         }
-        return found.filter { $0.count >= 1 }.sorted { $0.count > $1.count }
+        return found.filter { !$0.isEmpty }.sorted { $0.count > $1.count }
     }
 
     /// `text` with every spelling of the password replaced by `***`.

@@ -147,12 +147,13 @@ extension SQLJobStore: JobLeasing {
         }
     }
 
-    public func rescue(retry: RetryPolicy) async throws -> RescueReport {
+    public func rescue(retry: RetryPolicy, by caller: String?) async throws -> RescueReport {
         try await write { db in
             var report = RescueReport()
+            let notMine = caller == nil ? "" : "AND (lease_owner IS NULL OR lease_owner <> ?)"
             let expired = try db.query("""
-                SELECT * FROM jobs WHERE lease_expires_at < vqueue_now() ORDER BY id LIMIT 1000 \(db.dialect.skipLocked)
-                """).map(Job.init(row:))
+                SELECT * FROM jobs WHERE lease_expires_at < vqueue_now() \(notMine) ORDER BY id LIMIT 1000 \(db.dialect.skipLocked)
+                """, caller.map { [$0.sqlValue] } ?? []).map(Job.init(row:))
             for job in expired {
                 if job.state != .running {
                     report.abandoned.append(job)

@@ -62,13 +62,14 @@ extension SQLJobStore {
         }
     }
 
-    public func markSilentWorkers() async throws -> [WorkerRecord] {
+    public func markSilentWorkers(except caller: String?) async throws -> [WorkerRecord] {
         try await write { db in
             let silent = try db.query("""
                 UPDATE workers SET gone_at = vqueue_now()
                 WHERE stopped_at IS NULL AND gone_at IS NULL AND heartbeat_at + lease_seconds < vqueue_now()
+                      \(caller == nil ? "" : "AND id <> ?")
                 RETURNING *, vqueue_now() - heartbeat_at AS silence
-                """)
+                """, caller.map { [$0.sqlValue] } ?? [])
             for worker in silent {
                 try Self.workerEvent(worker.string("id"), "offline", detail: "no heartbeat for \(Int(worker.double("silence").rounded())) s", db)
             }

@@ -189,6 +189,13 @@ public struct Worker: Sendable {
         try await settle(&state, settler: settler)
 
         if state.schedule.isDue(.stopRequest, at: now) {
+            // An SQLite file removed or replaced under us: everything we would
+            // write from now on would go where nobody reads (one stat).
+            do {
+                try store.checkIdentity()
+            } catch let error as StoreUnavailable {
+                throw Failure.databaseReplaced(error.description)
+            }
             // `vqueue worker stop` from any process reaches us through the store.
             shutdown.request(try await store.stopRequest(worker: identity.id))
             answerStopRequest(shutdown.level, &state)
@@ -209,16 +216,11 @@ public struct Worker: Sendable {
         }
 
         if state.schedule.isDue(.renewal, at: now) {
-            do {
-                try store.checkIdentity()
-            } catch let error as StoreUnavailable {
-                throw Failure.databaseReplaced(error.description)
-            }
             try await store.heartbeat(worker: identity.id, jobs: Array(state.running.keys), leaseSeconds: configuration.leaseSeconds)
-            for worker in try await store.markSilentWorkers() {
+            for worker in try await store.markSilentWorkers(except: identity.id) {
                 log("worker \(worker.id) is gone: no heartbeat within its lease")
             }
-            try await settler.handle(try await store.rescue(retry: configuration.retry))
+            try await settler.handle(try await store.rescue(retry: configuration.retry, by: identity.id))
             try await judgeFailureStreak(&state, at: now)
         }
 

@@ -17,6 +17,9 @@ public final class OutputFolder {
     /// The longest name its file system takes, in bytes.
     public let maximumNameBytes: Int
 
+    /// The folder's device and inode, as opened.
+    public var identity: FileIdentity? { FileIdentity(descriptor: descriptor) }
+
     /// Opens `path`, which must be a folder. Throws `outputFolder` saying why
     /// not.
     public init(path: String) throws(TranscodeError) {

@@ -13,18 +13,25 @@ public struct TranscodeJob: Codable, Equatable, Sendable {
     /// The input as `submit` checked it, so the worker transcodes that very
     /// file and not one swapped in since (nil for jobs of earlier releases).
     public var inputFile: SubmittedFile?
+    /// OUT's folder as `submit` checked it (writable by the submitter), so
+    /// the worker writes into that very folder and not one a symlink swapped
+    /// in since points to.
+    public var outputFolder: SubmittedFolder?
 
-    public init(input: String, output: String, options: TranscodeOptions, overwrite: Bool, inputFile: SubmittedFile? = nil) {
+    public init(input: String, output: String, options: TranscodeOptions, overwrite: Bool, inputFile: SubmittedFile? = nil,
+                outputFolder: SubmittedFolder? = nil) {
         self.input = input
         self.output = output
         self.options = options
         self.overwrite = overwrite
         self.inputFile = inputFile
+        self.outputFolder = outputFolder
     }
 
     enum CodingKeys: String, CodingKey {
         case input, output, options, overwrite
         case inputFile = "input_file"
+        case outputFolder = "output_folder"
     }
 
     public func encoded() throws -> String {
@@ -39,6 +46,13 @@ public struct TranscodeJob: Codable, Equatable, Sendable {
     public func isSubmittedInput(_ file: InputFile) -> Bool {
         guard let inputFile else { return true }
         return inputFile.inode == file.identity.inode && inputFile.size == file.size
+    }
+
+    /// Whether the worker's opened output folder is the one that was
+    /// submitted (same inode).
+    public func isSubmittedFolder(_ folder: OutputFolder) -> Bool {
+        guard let outputFolder else { return true }
+        return folder.identity?.inode == outputFolder.inode
     }
 
     public static func decode(_ payload: String) -> TranscodeJob? {
@@ -59,5 +73,15 @@ public struct SubmittedFile: Codable, Equatable, Sendable {
     public init(_ file: InputFile) {
         inode = file.identity.inode
         size = file.size
+    }
+}
+
+/// What identifies OUT's folder across boxes: its inode number.
+public struct SubmittedFolder: Codable, Equatable, Sendable {
+    public var inode: UInt64
+
+    public init?(_ folder: OutputFolder) {
+        guard let identity = folder.identity else { return nil }
+        inode = identity.inode
     }
 }

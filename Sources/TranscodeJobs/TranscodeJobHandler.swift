@@ -131,6 +131,11 @@ public struct TranscodeJobHandler: JobHandler {
             return .failure(JobFailure("\(DisplayText.escaped(transcode.input)) is not the file that was submitted (it was "
                                        + "replaced since); refusing to transcode it", code: "input_replaced", permanent: true))
         }
+        if !transcode.isSubmittedFolder(folder) {
+            return .failure(JobFailure("\(DisplayText.escaped(OutputFolder.folder(of: transcode.output))) is not the folder that "
+                                       + "was submitted (it was replaced since); refusing to write there",
+                                       code: "output_folder_replaced", permanent: true))
+        }
         if let allowed {
             if !allowed.contains(resolved: input.realPath) {
                 return .failure(Self.notAllowed("\(DisplayText.escaped(transcode.input)) is outside the allowed folders (\(allowed.list))"))

@@ -74,7 +74,8 @@ struct BatchReport: Encodable {
     var failures: [Failure] {
         jobs.filter { $0.state == .failed }.map { job in
             let transcode = TranscodeJob.decode(job.payload)
-            return Failure(id: job.id, input: transcode?.input, output: transcode?.output, error: job.error, errorCode: job.errorCode)
+            return Failure(id: job.id, input: transcode.map { DisplayText.jsonSafe($0.input) },
+                           output: transcode.map { DisplayText.jsonSafe($0.output) }, error: job.error, errorCode: job.errorCode)
         }
     }
 

@@ -33,8 +33,9 @@ struct JobReport: Encodable {
         try c.encode(progress, forKey: .progress)
         try c.encode(job.state == .running ? job.fps : nil, forKey: .fps)
         try c.encode(job.state == .running ? job.eta : nil, forKey: .eta)
-        try c.encode(transcode?.input, forKey: .input)
-        try c.encode(transcode?.output, forKey: .output)
+        // Exact names, but bytes that are not UTF-8 as `\xNN` (JSON cannot carry them).
+        try c.encode(transcode.map { DisplayText.jsonSafe($0.input) }, forKey: .input)
+        try c.encode(transcode.map { DisplayText.jsonSafe($0.output) }, forKey: .output)
         try c.encode(job.queue, forKey: .queue)
         try c.encode(job.priority, forKey: .priority)
         try c.encode(job.attemptsUsed, forKey: .attempts)

@@ -191,13 +191,19 @@ enum SubmissionCheck {
         } catch {
             throw CommandFailure.report(DisplayText.escaped(output), error.description)
         }
+        let folder: OutputFolder
+        do {
+            folder = try OutputFolder(containing: outputPath)
+        } catch {
+            throw CommandFailure.report(DisplayText.escaped(output), error.description)
+        }
         do {
             media = try MediaProbe.checkTranscodable(file: file, maxPixels: options.maxPixels)
         } catch {
             throw CommandFailure.report(DisplayText.escaped(input), error.description)
         }
         return (TranscodeJob(input: inputPath, output: outputPath, options: options, overwrite: overwrite,
-                             inputFile: SubmittedFile(file)), media.duration)
+                             inputFile: SubmittedFile(file), outputFolder: SubmittedFolder(folder)), media.duration)
     }
 
     /// One job per input into `outDir`, every input checked first and no two

@@ -174,7 +174,11 @@ struct WorkerRunCommand: AsyncParsableCommand {
                     logged = true
                 }
             }
-            try? await Task.sleep(for: backoff)
+            // In short naps, so that a stop request is answered at once.
+            let waitUntil = ContinuousClock.now + backoff
+            while shutdown.level == .none && ContinuousClock.now < waitUntil {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
             backoff = min(backoff * 2, .seconds(5))
         }
         return nil
