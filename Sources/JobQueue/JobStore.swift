@@ -67,6 +67,16 @@ public protocol JobLeasing: Sendable {
     func interrupt()
 }
 
+extension JobAdministration {
+    public func retry(id: Int64) async throws -> Job? {
+        try await retry(id: id, payload: nil)
+    }
+
+    public func retryBatch(id: Int64) async throws -> [Job]? {
+        try await retryBatch(id: id, payloads: [:])
+    }
+}
+
 extension JobLeasing {
     /// A rescue by no worker in particular (tests, tools).
     public func rescue(retry: RetryPolicy) async throws -> RescueReport {
@@ -98,10 +108,13 @@ public protocol JobAdministration: Sendable {
     /// Cancels a batch's queued and running jobs; returns the batch's jobs.
     func cancelBatch(id: Int64) async throws -> [Job]?
     /// Queues a failed or cancelled job again with its attempts counted
-    /// afresh (their numbers go on from the last one).
-    func retry(id: Int64) async throws -> Job?
-    /// Queues a batch's failed jobs again; returns the batch's jobs.
-    func retryBatch(id: Int64) async throws -> [Job]?
+    /// afresh (their numbers go on from the last one), with `payload` in
+    /// place of its old one when given (what the submitter's checks,
+    /// made again, recorded).
+    func retry(id: Int64, payload: String?) async throws -> Job?
+    /// Queues a batch's failed jobs again (with new payloads for the jobs
+    /// given); returns the batch's jobs.
+    func retryBatch(id: Int64, payloads: [Int64: String]) async throws -> [Job]?
     /// Asks workers (one, or all live ones when `id` is nil) to stop;
     /// returns the ids asked.
     func requestStop(worker id: String?, level: ShutdownRequest.Level) async throws -> [String]

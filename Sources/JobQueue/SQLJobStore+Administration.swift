@@ -128,7 +128,7 @@ extension SQLJobStore: JobAdministration {
                         publishing = NULL, updated_at = vqueue_now()
         """
 
-    public func retry(id: Int64) async throws -> Job? {
+    public func retry(id: Int64, payload: String?) async throws -> Job? {
         let target = try await job(id: id)?.target
         return try await claimingTargets([NewJob(kind: "", payload: "", target: target)]) {
             try await self.write { db in
@@ -136,19 +136,26 @@ extension SQLJobStore: JobAdministration {
                    job.state == .failed || job.state == .cancelled {
                     try Self.checkTargets(job.target.map { [$0] } ?? [], db)
                 }
-                try db.execute("\(Self.requeueing) WHERE id = ? AND state IN ('failed', 'cancelled')", id)
+                if try db.execute("\(Self.requeueing) WHERE id = ? AND state IN ('failed', 'cancelled')", id) > 0, let payload {
+                    try db.execute("UPDATE jobs SET payload = ? WHERE id = ?", payload, id)
+                }
                 return try db.queryOne("SELECT * FROM jobs WHERE id = ?", id).map(Job.init(row:))
             }
         }
     }
 
-    public func retryBatch(id: Int64) async throws -> [Job]? {
+    public func retryBatch(id: Int64, payloads: [Int64: String]) async throws -> [Job]? {
         let targets = try await batch(id: id)?.filter { $0.state == .failed }.compactMap(\.target) ?? []
         return try await claimingTargets(targets.map { NewJob(kind: "", payload: "", target: $0) }) {
             try await self.write { db in
                 let failed = try db.query("SELECT target FROM jobs WHERE batch_id = ? AND state = 'failed' AND target IS NOT NULL", id)
                 try Self.checkTargets(failed.map { $0.string("target") }, db)
-                try db.execute("\(Self.requeueing) WHERE batch_id = ? AND state = 'failed'", id)
+                let requeued = try db.query("\(Self.requeueing) WHERE batch_id = ? AND state = 'failed' RETURNING id", id)
+                for row in requeued {
+                    if let payload = payloads[row.int64("id")] {
+                        try db.execute("UPDATE jobs SET payload = ? WHERE id = ?", payload, row.int64("id"))
+                    }
+                }
                 return try Self.batchJobs(id, db)
             }
         }

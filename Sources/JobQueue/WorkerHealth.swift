@@ -24,7 +24,8 @@ struct WorkerHealth {
     let streakLimit: Int
 
     enum Cause {
-        /// A root of the box (an allowed folder, a path-map target) is missing.
+        /// The handler says the box cannot run jobs (a root of the box, an
+        /// allowed folder or a path-map target, is missing).
         case roots
         /// A job's own folder was missing.
         case jobFolder
@@ -43,8 +44,8 @@ struct WorkerHealth {
 
     var isHealthy: Bool { problem == nil }
 
-    /// The box cannot run jobs: a root is missing.
-    mutating func rootsMissing(_ reason: String) {
+    /// The box cannot run jobs (`JobHandler.healthProblem`): until it heals.
+    mutating func boxProblem(_ reason: String) {
         problem = reason
         cause = .roots
         pauseEnds = nil
@@ -71,6 +72,13 @@ struct WorkerHealth {
         problem = nil
         cause = nil
         pauseEnds = nil
+    }
+
+    /// The box reports no problem: jobs left alone for their folders may
+    /// run here again (a folder missing for long is no longer reported, and
+    /// its job is then retried here when its avoidance runs out).
+    mutating func foldersBack() {
+        avoided.removeAll()
     }
 
     /// Whether the worker may claim again: the box reports no problem (for

@@ -291,19 +291,24 @@ private final class UnsharedFile: @unchecked Sendable {
     init(_ file: TemporaryOutput) { self.file = file }
 }
 
-/// Folders jobs found missing on this box, until they are back.
+/// Folders jobs found missing on this box lately: the box's problem until
+/// they are back, or for a minute (after which a folder still missing is
+/// taken for the job's problem, not the box's: the worker leaves that job
+/// to others and takes other jobs).
 private final class MissingFolders: Sendable {
-    private let folders = Mutex<Set<String>>([])
+    private let folders = Mutex<[String: ContinuousClock.Instant]>([:])
+    static let patience = Duration.seconds(60)
 
     func add(_ folder: String) {
-        folders.withLock { _ = $0.insert(folder) }
+        folders.withLock { $0[folder] = $0[folder] ?? .now }
     }
 
-    /// Those still missing; the ones back are forgotten.
+    /// Those still missing and missed within the last minute; the rest are forgotten.
     func stillMissing() -> [String] {
         folders.withLock { folders in
-            folders = folders.filter { AllowedFolders.resolve($0) == nil }
-            return folders.sorted()
+            let now = ContinuousClock.now
+            folders = folders.filter { AllowedFolders.resolve($0.key) == nil && now - $0.value < Self.patience }
+            return folders.keys.sorted()
         }
     }
 }

@@ -1,13 +1,19 @@
 import ArgumentParser
 import JobQueue
 import Transcode
+import TranscodeJobs
 
 struct RetryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retry",
         abstract: "Queue a failed or cancelled job (or a batch's failed jobs) again, with fresh attempts.",
         discussion: """
-        Exit status: 0 queued again, 1 the job is not failed or cancelled, 4 no such job.
+        The input and OUT's folder are checked again as `submit` checks them, as this user: a
+        fixed upload put in place of a broken one is the file transcoded; one that cannot be
+        read, or is no video, refuses the retry with one line (a batch: all or nothing).
+
+        Exit status: 0 queued again, 1 the job is not failed or cancelled (or its input is
+        refused), 4 no such job.
 
         Examples:
           vqueue retry 42
@@ -21,9 +27,13 @@ struct RetryCommand: AsyncParsableCommand {
     var queueOptions: QueueOptions
 
     func run() async throws {
+        LibAVLogging.configure(verbose: false)
         let store = try await queueOptions.openStore()
         if let batch = target.batch {
-            try await JobOrBatch.printBatch(batch, store.retryBatch)
+            let failed = try await store.batch(id: batch)?.filter { $0.state == .failed } ?? []
+            var payloads: [Int64: String] = [:]
+            for job in failed { payloads[job.id] = try Self.checkedAgain(job) }
+            try await JobOrBatch.printBatch(batch) { id in try await retrying(id) { try await store.retryBatch(id: id, payloads: payloads) } }
             return
         }
         guard let id = target.id else { return }
@@ -33,15 +43,30 @@ struct RetryCommand: AsyncParsableCommand {
         guard before.state == .failed || before.state == .cancelled else {
             throw CommandFailure.report("job \(id)", "is \(before.state.rawValue); only failed or cancelled jobs can be retried")
         }
-        let job: Job?
-        do {
-            job = try await store.retry(id: id)
-        } catch let busy as JobStoreError {
-            throw CommandFailure.report("job \(id)", "not retried: \(DisplayText.escaped(busy.description))")
-        }
+        let payload = try Self.checkedAgain(before)
+        let job = try await retrying(id) { try await store.retry(id: id, payload: payload) }
         guard let job, job.state == .queued else {
             throw CommandFailure.report("job \(id)", "changed state meanwhile; not retried")
         }
         print(JobReport(job).line)
+    }
+
+    /// A transcode's payload with its input and output folder checked again
+    /// (what is recorded of them is what the worker will insist on); nil
+    /// for another kind of job.
+    static func checkedAgain(_ job: Job) throws -> String? {
+        guard job.kind == TranscodeJob.kind, let transcode = TranscodeJob.decode(job.payload) else { return nil }
+        let (checked, _) = try SubmissionCheck.transcodeJob(input: transcode.input, output: transcode.output,
+                                                             options: transcode.options, overwrite: transcode.overwrite)
+        return try checked.encoded()
+    }
+
+    private func retrying<T>(_ id: Int64, _ work: () async throws -> T) async throws -> T {
+        do {
+            return try await work()
+        } catch let busy as JobStoreError {
+            throw CommandFailure.report(target.batch.map { "batch \($0)" } ?? "job \(id)",
+                                        "not retried: \(DisplayText.escaped(busy.description))")
+        }
     }
 }

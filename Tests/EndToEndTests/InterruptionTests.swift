@@ -25,7 +25,7 @@ struct InterruptionCase: Sendable, CustomTestStringConvertible {
 
 @Suite("An interrupted transcode leaves neither OUT nor a temporary file")
 struct InterruptionTests {
-    @Test("interrupted transcode", .timeLimit(.minutes(5)), arguments: InterruptionCase.all)
+    @Test("interrupted transcode", .timeLimit(.minutes(30)), arguments: InterruptionCase.all)
     func interrupted(_ testCase: InterruptionCase) async throws {
         try await withTemporaryDirectory { directory in
             let input = try await makeLongSample(in: directory, seconds: 20)

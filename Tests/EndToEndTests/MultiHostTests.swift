@@ -14,7 +14,7 @@ struct MultiHostTests {
     static let slowJob = ["--threads", "1", "--x264-preset", "medium"]
 
     @Test("nine jobs, three boxes: every job succeeds exactly once and every box runs some",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(30)))
     func jobsSpreadOverBoxes() async throws {
         try await withTemporaryDirectory { directory in
             try await Farm.with(boxes: ["a", "b", "c"], in: directory) { farm in
@@ -83,7 +83,7 @@ struct MultiHostTests {
     @Test("""
           a box cut off the network mid-job: another box rescues the job once the lease has run out; \
           the cut-off box's late result is thrown away and the box carries on when the link is back
-          """, .timeLimit(.minutes(3)))
+          """, .timeLimit(.minutes(30)))
     func boxCutOff() async throws {
         try await withTemporaryDirectory { directory in
             let input = try await makeLongSample(in: directory, seconds: 10)
@@ -161,7 +161,7 @@ struct MultiHostTests {
     }
 
     @Test("a box whose clock is an hour ahead neither steals a live job nor keeps one after it dies",
-          .timeLimit(.minutes(3)))
+          .timeLimit(.minutes(30)))
     func clockSkew() async throws {
         let libfaketime = try #require(Self.libfaketime,
                                        "libfaketime not found (/usr/lib/*/faketime/libfaketime.so.1): apt-get install faketime")

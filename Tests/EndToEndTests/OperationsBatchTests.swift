@@ -7,7 +7,7 @@ import Testing
 struct OperationsBatchTests {
     static let good = ["one_frame.mp4", "rotated_90.mp4", "video_only.mp4"]
 
-    @Test("a batch prints its id then one job id per line and writes DIR/<name>.<format>", .timeLimit(.minutes(2)),
+    @Test("a batch prints its id then one job id per line and writes DIR/<name>.<format>", .timeLimit(.minutes(30)),
           arguments: TestQueue.Store.allCases)
     func batchSubmitAndFinish(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
@@ -134,7 +134,7 @@ struct OperationsBatchTests {
     }
 
     @Test("a batch with a failed job exits 1, lists the failure, and retry --batch requeues only it",
-          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func failedJobAndRetry(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)

@@ -19,7 +19,7 @@ struct OperationsEventsTests {
     }
 
     @Test("each job goes submitted -> running -> finished, ids increase, workers come online and stop",
-          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func inOrder(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let (queue, ok, failed) = try await drainedQueue(in: directory, store: store)
@@ -61,7 +61,7 @@ struct OperationsEventsTests {
         }
     }
 
-    @Test("--since N prints exactly the events after N", .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+    @Test("--since N prints exactly the events after N", .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func resumable(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let (queue, _, _) = try await drainedQueue(in: directory, store: store)
@@ -81,7 +81,7 @@ struct OperationsEventsTests {
     }
 
     @Test("--follow prints a new event within about a second and stops promptly on SIGINT",
-          .timeLimit(.minutes(1)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func follow(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)

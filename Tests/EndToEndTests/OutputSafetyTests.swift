@@ -35,7 +35,7 @@ enum SameFileCase: String, Sendable, CaseIterable, CustomTestStringConvertible {
 
 @Suite("vqueue never damages what is already there")
 struct OutputSafetyTests {
-    @Test("refuses to write over its own input, even with --overwrite", .timeLimit(.minutes(5)),
+    @Test("refuses to write over its own input, even with --overwrite", .timeLimit(.minutes(30)),
           arguments: SameFileCase.allCases)
     func refusesOutputThatIsInput(_ testCase: SameFileCase) async throws {
         try await withTemporaryDirectory { directory in
@@ -55,7 +55,7 @@ struct OutputSafetyTests {
         }
     }
 
-    @Test("an existing OUT is kept unless --overwrite is given", .timeLimit(.minutes(5)), arguments: ["flv", "mp4"])
+    @Test("an existing OUT is kept unless --overwrite is given", .timeLimit(.minutes(30)), arguments: ["flv", "mp4"])
     func existingOutputNeedsOverwrite(container: String) async throws {
         try await withTemporaryDirectory { directory in
             let input = Locations.fixture(Fixture.plain)
@@ -75,7 +75,7 @@ struct OutputSafetyTests {
         }
     }
 
-    @Test("a failed run with --overwrite leaves the existing OUT as it was", .timeLimit(.minutes(5)),
+    @Test("a failed run with --overwrite leaves the existing OUT as it was", .timeLimit(.minutes(30)),
           arguments: ["zero_bytes.mp4", "truncated_30pct.mp4", "huge_dimensions.mp4"])
     func failedOverwriteKeepsOldOutput(fixture: String) async throws {
         try await withTemporaryDirectory { directory in
@@ -90,7 +90,7 @@ struct OutputSafetyTests {
         }
     }
 
-    @Test("OUT gets the permissions of any new file, so a web server can read it", .timeLimit(.minutes(5)),
+    @Test("OUT gets the permissions of any new file, so a web server can read it", .timeLimit(.minutes(30)),
           arguments: ["mp4", "flv"])
     func outputPermissions(container: String) async throws {
         try await withTemporaryDirectory { directory in
@@ -111,7 +111,7 @@ struct OutputSafetyTests {
     }
 
     @Test("an output extension vqueue cannot write is refused before anything is written",
-          .timeLimit(.minutes(5)), arguments: ["out.avi", "out.webm", "out", "out.MP4.txt"])
+          .timeLimit(.minutes(30)), arguments: ["out.avi", "out.webm", "out", "out.MP4.txt"])
     func unsupportedOutputExtension(name: String) async throws {
         try await withTemporaryDirectory { directory in
             let output = directory.appendingPathComponent(name)
@@ -124,7 +124,7 @@ struct OutputSafetyTests {
         }
     }
 
-    @Test("an output folder that does not exist fails in one line", .timeLimit(.minutes(5)))
+    @Test("an output folder that does not exist fails in one line", .timeLimit(.minutes(30)))
     func missingOutputFolder() async throws {
         try await withTemporaryDirectory { directory in
             let output = directory.appendingPathComponent("no/such/folder/out.mp4")
@@ -137,7 +137,7 @@ struct OutputSafetyTests {
         }
     }
 
-    @Test("a missing input fails in one line naming it", .timeLimit(.minutes(5)))
+    @Test("a missing input fails in one line naming it", .timeLimit(.minutes(30)))
     func missingInput() async throws {
         try await withTemporaryDirectory { directory in
             let result = try await vqueue(["transcode", directory.appendingPathComponent("nope.mp4").path,

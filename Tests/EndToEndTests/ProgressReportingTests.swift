@@ -4,7 +4,7 @@ import Testing
 @Suite("--progress-json speaks JSON lines a supervisor can read")
 struct ProgressReportingTests {
     @Test("every stdout line is a progress object; percent climbs to 100 and ends with done",
-          .timeLimit(.minutes(5)), arguments: ["flv", "mp4"])
+          .timeLimit(.minutes(30)), arguments: ["flv", "mp4"])
     func progressLines(container: String) async throws {
         try await withTemporaryDirectory { directory in
             let input = try await makeLongSample(in: directory, seconds: 4)
@@ -48,7 +48,7 @@ struct ProgressReportingTests {
         }
     }
 
-    @Test("a long transcode reports about twice a second", .timeLimit(.minutes(5)))
+    @Test("a long transcode reports about twice a second", .timeLimit(.minutes(30)))
     func progressIsPeriodic() async throws {
         try await withTemporaryDirectory { directory in
             let input = try await makeLongSample(in: directory, seconds: 8)
@@ -65,7 +65,7 @@ struct ProgressReportingTests {
         }
     }
 
-    @Test("without a terminal, stderr carries no progress bar", .timeLimit(.minutes(5)))
+    @Test("without a terminal, stderr carries no progress bar", .timeLimit(.minutes(30)))
     func noProgressBarIntoPipes() async throws {
         try await withTemporaryDirectory { directory in
             let input = try await makeLongSample(in: directory, seconds: 3)

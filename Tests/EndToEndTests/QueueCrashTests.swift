@@ -8,7 +8,7 @@ extension QueueWorkerTests {
     @Suite("A crash costs at most a retry")
     struct Crashes {
         @Test("kill -9 of a worker mid-job: another worker finishes it, nothing is left behind",
-              .timeLimit(.minutes(4)), arguments: TestQueue.Store.allCases)
+              .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
         func killedWorker(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in
                 let scene = try await QueueScene(in: directory, store: store)
@@ -54,7 +54,7 @@ extension QueueWorkerTests {
         }
 
         @Test("kill -SEGV of a job's child: the worker lives on and the job is retried",
-              .timeLimit(.minutes(4)), arguments: TestQueue.Store.allCases)
+              .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
         func crashedChild(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in
                 let scene = try await QueueScene(in: directory, store: store)
@@ -97,7 +97,7 @@ extension QueueWorkerTests {
         }
 
         @Test("a job whose child crashes on every attempt fails as poison, naming the signal",
-              .timeLimit(.minutes(4)), arguments: TestQueue.Store.allCases)
+              .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
         func poisonJob(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in
                 let scene = try await QueueScene(in: directory, store: store)

@@ -13,7 +13,7 @@ struct QueueEndToEndTests {
     ]
 
     @Test("submitted uploads are transcoded by a draining worker; status reports each end with its exit code",
-          .timeLimit(.minutes(4)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func submitWorkStatus(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             // VQUEUE_DB here; every other queue test passes --db.
@@ -107,7 +107,7 @@ struct QueueEndToEndTests {
     }
 
     @Test("cancel: a queued job is cancelled at once and never runs; a finished or missing job is refused",
-          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func cancelQueued(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)
@@ -137,7 +137,7 @@ struct QueueEndToEndTests {
         }
     }
 
-    @Test("retry puts a failed job back in the queue; list --state failed finds it", .timeLimit(.minutes(3)),
+    @Test("retry puts a failed job back in the queue; list --state failed finds it", .timeLimit(.minutes(30)),
           arguments: TestQueue.Store.allCases)
     func retryFailed(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
@@ -196,7 +196,7 @@ struct QueueEndToEndTests {
     ]
 
     @Test("file names with spaces, quotes, $(...), a leading dash and non-ASCII are only names",
-          .timeLimit(.minutes(4)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func awkwardFileNames(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)

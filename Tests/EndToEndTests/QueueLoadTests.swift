@@ -12,7 +12,7 @@ extension QueueWorkerTests {
         static let jobsPerSubmitter = 75
 
         @Test("4 workers and 4 submitters over 300 jobs: every job succeeds exactly once, none lost, never locked",
-              .timeLimit(.minutes(5)), arguments: TestQueue.Store.allCases)
+              .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
         func everyJobExactlyOnce(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in
                 let scene = try await QueueScene(in: directory, store: store)

@@ -7,7 +7,7 @@ import Glibc
 extension QueueWorkerTests {
     @Suite("Stopping a worker, cancelling a job, waking an idle worker")
     struct Stopping {
-        @Test("SIGTERM lets the running job finish, claims nothing more, and exits 0", .timeLimit(.minutes(3)),
+        @Test("SIGTERM lets the running job finish, claims nothing more, and exits 0", .timeLimit(.minutes(30)),
               arguments: TestQueue.Store.allCases)
         func gracefulShutdown(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in
@@ -46,7 +46,7 @@ extension QueueWorkerTests {
         }
 
         @Test("a second SIGTERM stops the job, puts it back unspent, leaves nothing, exits 0",
-              .timeLimit(.minutes(3)), arguments: TestQueue.Store.allCases)
+              .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
         func forcedShutdown(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in
                 let scene = try await QueueScene(in: directory, store: store)
@@ -84,7 +84,7 @@ extension QueueWorkerTests {
         }
 
         @Test("cancel of a running job: cancelled at once, child stopped, nothing written",
-              .timeLimit(.minutes(3)), arguments: TestQueue.Store.allCases)
+              .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
         func cancelRunning(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in
                 let scene = try await QueueScene(in: directory, store: store)
@@ -125,7 +125,7 @@ extension QueueWorkerTests {
             }
         }
 
-        @Test("a worker idle for 2 s starts a new job within a second of its submit", .timeLimit(.minutes(2)),
+        @Test("a worker idle for 2 s starts a new job within a second of its submit", .timeLimit(.minutes(30)),
               arguments: TestQueue.Store.allCases)
         func idleWorkerWakesUp(_ store: TestQueue.Store) async throws {
             try await withTemporaryDirectory { directory in

@@ -92,7 +92,7 @@ struct SubmitRefusal: Sendable, CustomTestStringConvertible {
 
 @Suite("submit refuses what cannot work, queueing nothing and leaving the database alone")
 struct QueueSubmitRefusalTests {
-    @Test("refused", .timeLimit(.minutes(2)),
+    @Test("refused", .timeLimit(.minutes(30)),
           arguments: TestQueue.Store.allCases, SubmitRefusal.refusedFiles + SubmitRefusal.badCommandLines)
     func refused(_ store: TestQueue.Store, _ refusal: SubmitRefusal) async throws {
         try await withTemporaryDirectory { directory in
@@ -126,7 +126,7 @@ struct QueueSubmitRefusalTests {
         }
     }
 
-    @Test("a refused submit does not create the queue database", .timeLimit(.minutes(1)))
+    @Test("a refused submit does not create the queue database", .timeLimit(.minutes(30)))
     func refusalCreatesNoDatabase() async throws {
         try await withTemporaryDirectory { directory in
             let queue = TestQueue(in: directory.appendingPathComponent("new", isDirectory: true))

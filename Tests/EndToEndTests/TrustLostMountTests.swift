@@ -82,7 +82,7 @@ struct TrustLostMountTests {
     }
 
     @Test("--path-map to a folder missing on this box: the job stays queued unspent, the worker is unhealthy naming it (workers --json, events, log); once the folder is there it resumes by itself and the job succeeds on its first attempt",
-          .timeLimit(.minutes(10)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func pathMapTargetMissing(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let submitted = directory.appendingPathComponent("submitted", isDirectory: true)
@@ -96,7 +96,7 @@ struct TrustLostMountTests {
     }
 
     @Test("--allow-dir naming a folder missing on this box: the job stays queued unspent, the worker is unhealthy naming it; once the folder is back it resumes by itself and the job succeeds on its first attempt",
-          .timeLimit(.minutes(10)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func allowedFolderMissing(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let submitted = directory.appendingPathComponent("submitted", isDirectory: true)
@@ -109,7 +109,7 @@ struct TrustLostMountTests {
     }
 
     @Test("a job whose folders are missing on this box (no --allow-dir or --path-map): put back unspent, the worker unhealthy naming the folder and not claiming it again until it is back; then it succeeds on its first attempt",
-          .timeLimit(.minutes(10)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func jobFolderMissing(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let submitted = directory.appendingPathComponent("submitted", isDirectory: true)

@@ -20,7 +20,7 @@ struct TrustOneJobPerOutputTests {
     }
 
     @Test("a second submit for OUT while a job writes it is refused naming that job (with --overwrite too, and OUT spelled another way); once that job ended, a new one is accepted",
-          .timeLimit(.minutes(10)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func secondSubmitRefused(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)
@@ -53,7 +53,7 @@ struct TrustOneJobPerOutputTests {
     }
 
     @Test("submits for one OUT started at the same instant from many processes: exactly one gets in, every other is refused naming it",
-          .timeLimit(.minutes(10)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func racingSubmitsOneWins(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)
@@ -79,7 +79,7 @@ struct TrustOneJobPerOutputTests {
     }
 
     @Test("submit --key: the same key prints the same id with exit 0, also after the job finished and for another OUT; one job in list",
-          .timeLimit(.minutes(10)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func keyReturnsTheSameJob(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)
@@ -106,7 +106,7 @@ struct TrustOneJobPerOutputTests {
     }
 
     @Test("submit --key from many processes at the same instant: every one exits 0 printing the same id; one job queued",
-          .timeLimit(.minutes(10)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func racingKeysOneJob(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)

@@ -33,7 +33,7 @@ struct TrustScriptContractTests {
     }
 
     @Test("every command on an SQLite queue it cannot read (another user's 0600 file) exits 75 with one line",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(30)))
     func unreadableDatabase() async throws {
         try await withTemporaryDirectory { directory in
             let queue = TestQueue(in: directory)
@@ -58,7 +58,7 @@ struct TrustScriptContractTests {
     }
 
     @Test("every command on a file that is not an SQLite database, or a queue file with damaged pages, exits 75 with one line",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(30)))
     func corruptDatabase() async throws {
         try await withTemporaryDirectory { directory in
             let text = directory.appendingPathComponent("text.db")
@@ -85,7 +85,7 @@ struct TrustScriptContractTests {
     }
 
     @Test("every command but worker on a stopped PostgreSQL server exits 75 with one line, at once",
-          .timeLimit(.minutes(10)))
+          .timeLimit(.minutes(30)))
     func stoppedPostgres() async throws {
         try await withTemporaryDirectory { directory in
             try await ThrowawayPostgres.with { server in
@@ -102,7 +102,7 @@ struct TrustScriptContractTests {
         }
     }
 
-    @Test("--db \"\" is a usage error (64) for every command, not the default queue", .timeLimit(.minutes(5)))
+    @Test("--db \"\" is a usage error (64) for every command, not the default queue", .timeLimit(.minutes(30)))
     func emptyDatabaseOption() async throws {
         try await withTemporaryDirectory { directory in
             let home = directory.appendingPathComponent("home", isDirectory: true)
@@ -119,7 +119,7 @@ struct TrustScriptContractTests {
     }
 
     @Test("--db in a missing folder: every reading command exits 75 with one line and creates nothing; submit and worker create the folder",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(30)))
     func databaseInMissingFolder() async throws {
         try await withTemporaryDirectory { directory in
             let missing = directory.appendingPathComponent("missing/folder/q.db")
@@ -143,7 +143,7 @@ struct TrustScriptContractTests {
     }
 
     @Test("submit --wait --json and status --wait --json print exactly one JSON document, the job as it ended (a success and a permanent failure with its error_code)",
-          .timeLimit(.minutes(10)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func waitJSONIsOneDocument(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: store)
@@ -198,7 +198,7 @@ struct TrustScriptContractTests {
     }
 
     @Test("a batch submit of every transcodable fixture prints nothing on stderr (no libav lines); each refused fixture gets exactly one line",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(30)))
     func noLibavChatter() async throws {
         try await withTemporaryDirectory { directory in
             let queue = TestQueue(in: directory)

@@ -92,7 +92,7 @@ struct TrustStuckStoreSignalTests {
     }
 
     @Test("workers started while their PostgreSQL server is stopped keep running, say once that they cannot reach the database, and each answers SIGTERM at once",
-          .timeLimit(.minutes(8)))
+          .timeLimit(.minutes(30)))
     func sigtermWhileServerStopped() async throws {
         try await withTemporaryDirectory { directory in
             try await ThrowawayPostgres.with { server in

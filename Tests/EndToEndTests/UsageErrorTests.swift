@@ -5,7 +5,7 @@ import Testing
 struct UsageErrorTests {
     // Every malformed command line is checked in-process (vqueueTests' UsageErrorParsingTests); these
     // few check the real binary's exit status, its silence on stdout and the untouched folder.
-    @Test("bad option value", .timeLimit(.minutes(5)), arguments: [
+    @Test("bad option value", .timeLimit(.minutes(30)), arguments: [
         ["--crf", "52"],
         ["-b", "200k", "--crf", "20"],
         ["--no-such-option"],
@@ -22,7 +22,7 @@ struct UsageErrorTests {
         }
     }
 
-    @Test("missing arguments", .timeLimit(.minutes(5)), arguments: [
+    @Test("missing arguments", .timeLimit(.minutes(30)), arguments: [
         ["transcode"], ["no-such-command"],
     ])
     func missingArguments(_ arguments: [String]) async throws {

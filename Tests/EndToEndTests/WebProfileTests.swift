@@ -14,7 +14,7 @@ struct TranscodeCase: Sendable, CustomTestStringConvertible {
 
 @Suite("Every accepted input becomes web video in every container")
 struct WebProfileTests {
-    @Test("transcode meets the web profile", .timeLimit(.minutes(5)), arguments: TranscodeCase.all)
+    @Test("transcode meets the web profile", .timeLimit(.minutes(30)), arguments: TranscodeCase.all)
     func meetsWebProfile(_ testCase: TranscodeCase) async throws {
         try await withTemporaryDirectory { directory in
             try await transcodeExpectingSuccess(Locations.fixture(testCase.fixture), to: testCase.container,

@@ -5,7 +5,7 @@ import Testing
 @Suite("worker --path-map: the shared folder under another name on this box")
 struct WorkerPathMapTests {
     @Test("a job submitted under /shared runs under /mounted, and --allow-dir judges the mapped paths",
-          .timeLimit(.minutes(2)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func mapsInputAndOutput(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)
@@ -43,7 +43,7 @@ struct WorkerPathMapTests {
         }
     }
 
-    @Test("a malformed --path-map is a usage error", .timeLimit(.minutes(1)))
+    @Test("a malformed --path-map is a usage error", .timeLimit(.minutes(30)))
     func refusesMalformedMaps() async throws {
         try await withTemporaryDirectory { directory in
             let queue = TestQueue(in: directory)

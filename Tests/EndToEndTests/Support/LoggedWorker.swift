@@ -40,12 +40,14 @@ extension ProcessTable {
 
     /// The `vqueue transcode` children writing a temporary sibling of `output` (any attempt, however
     /// the temporary file is named: a hidden `.part` file in OUT's folder whose name starts with
-    /// OUT's), each with the temporary path it writes.
+    /// OUT's, handed to the child as its descriptor 4), each with the temporary path it writes.
     static func jobChildren(writing output: URL) -> [(pid: pid_t, temporary: String)] {
         let prefix = output.deletingLastPathComponent().path + "/." + output.lastPathComponent
-        return pids(withArgumentContaining: prefix).compactMap { pid in
+        return pids(withArgumentContaining: output.path).compactMap { pid in
             guard isAlive(pid), let arguments = arguments(of: pid), arguments.contains("transcode"),
-                  let temporary = arguments.first(where: { $0.hasPrefix(prefix) && $0.hasSuffix(".part") })
+                  arguments.contains("--output-fd"),
+                  let temporary = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/4"),
+                  temporary.hasPrefix(prefix), temporary.hasSuffix(".part")
             else { return nil }
             return (pid, temporary)
         }

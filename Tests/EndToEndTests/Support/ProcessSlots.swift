@@ -2,6 +2,11 @@ import Foundation
 
 /// A counting semaphore for child processes. Swift Testing runs every test at once; on a two-core box
 /// that would start dozens of encoders together and turn every time limit into a coin toss.
+///
+/// A test's `.timeLimit` counts its wait for a slot too, which on a loaded box can be most of the
+/// run; so the end-to-end tests' limits are 30 minutes: they catch a hang, not slowness. Deadlines
+/// that are part of a behaviour (a reaction within a second, a lease running out) are checked
+/// inside the tests, from the moment the behaviour starts.
 actor ProcessSlots {
     static let shared = ProcessSlots(count: max(2, ProcessInfo.processInfo.activeProcessorCount) + 1)
 
