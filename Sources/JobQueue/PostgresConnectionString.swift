@@ -81,7 +81,7 @@ public struct PostgresConnectionString: Sendable, Equatable {
         }
         let rest = text[scheme.upperBound...]
         if Self.hasBadPercentEscape(rest) {
-            return "the URL has a '%' not followed by two hex digits; write a literal % as %25"
+            return "the URL has an invalid percent escape ('%' not followed by two hex digits); write a literal % as %25"
         }
         guard let at = rest.lastIndex(of: "@") else { return nil }
         let credentials = rest[..<at]
