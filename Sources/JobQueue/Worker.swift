@@ -182,6 +182,12 @@ public struct Worker: Sendable {
     /// when the worker is done.
     private func storeRound(_ state: inout WorkerState, shutdown: ShutdownRequest, settler: AttemptSettler,
                             at now: ContinuousClock.Instant) async throws -> Bool {
+        // While the store is out, a pass may have no call due (nothing running, no check due,
+        // and looking for jobs is no round trip on PostgreSQL): one statement proves the store
+        // is back before the worker says so, or it would announce each outage many times over.
+        if state.outage != nil {
+            _ = try await store.now()
+        }
         if !state.registered {
             try await store.registerWorker(identity)
             state.registered = true
