@@ -60,4 +60,24 @@ extension WorkerInProcessTests {
             await workerStore.close()
         }
     }
+
+    @Test("a worker whose registration was committed but whose answer was lost registers once and runs its jobs",
+          arguments: StoreKind.allCases)
+    func registrationWithALostAnswer(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            let store = try await database.open()
+            let lossy = LostAnswerExecutor(try database.makeExecutor())
+            let workerStore = try await SQLJobStore(executor: lossy)
+            lossy.loseAnswers(ofWritesContaining: "INSERT INTO workers", times: 1)
+            let handler = ScriptedHandler { _ in .succeed(result: nil) }
+            let worker = WorkerUnderTest.start(store: workerStore, handler: handler)
+            let job = try await store.submitOne(newJob())
+            await eventually("the job succeeds") { try await store.existing(job.id).state == .succeeded }
+            #expect(lossy.lost == 1)
+            #expect(try await store.workerEvents(worker.id).map(\.to) == ["online"], "registered once")
+            await eventually("the worker says the database is back") { worker.log.contains("the queue database is back after") }
+            try await worker.stop()
+            await workerStore.close()
+        }
+    }
 }
