@@ -198,6 +198,39 @@ final class ThrowawayPostgres: Sendable {
         try #require(result.exitCode == 0, "pg_ctl start failed: \(result); log: \(serverLog)", sourceLocation: sourceLocation)
     }
 
+    /// SIGSTOP to the postmaster and every process of the server: the kernel still accepts TCP
+    /// connections to it, and nothing answers, until `thaw`.
+    func freeze() {
+        guard let postmaster = postmasterPID else { return }
+        kill(postmaster, SIGSTOP)
+        // Stopped, the postmaster starts no new process: one look finds them all.
+        for child in serverProcesses(of: postmaster) { kill(child, SIGSTOP) }
+    }
+
+    /// SIGCONT to every process of the server.
+    func thaw() {
+        guard let postmaster = postmasterPID else { return }
+        for child in serverProcesses(of: postmaster) { kill(child, SIGCONT) }
+        kill(postmaster, SIGCONT)
+    }
+
+    /// The first line of postmaster.pid (nil while the server is down).
+    private var postmasterPID: pid_t? {
+        guard let text = try? String(contentsOfFile: directory.appendingPathComponent("data/postmaster.pid").path, encoding: .utf8),
+              let first = text.split(whereSeparator: \.isNewline).first, let pid = pid_t(first), kill(pid, 0) == 0 else { return nil }
+        return pid
+    }
+
+    /// The postmaster's children, from /proc ("pid (comm) state ppid ...").
+    private func serverProcesses(of postmaster: pid_t) -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { name -> pid_t? in
+            guard let pid = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && pid_t(fields[1]) == postmaster ? pid : nil
+        }
+    }
+
     /// Ends every session on `database` but the caller's, as an administrator would; returns how many.
     func terminateConnections(to database: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Int {
         let rows = try await query("postgres", """
