@@ -27,6 +27,7 @@ struct QueueDatabaseFaultTests {
                     Locations.vqueue, ["submit", "--db", url, "--", Locations.fixture("one_frame.mp4").path, output.path],
                     timeout: .seconds(60))
                 for result in [try await status, try await submit] {
+                    print("QueueDatabaseFaultTests: \(result.command[1]) against a silent server: exit \(result.exitCode ?? -1) after \(result.elapsed)")
                     #expect(!result.timedOut && result.exitCode == 75, "\(result)")
                     #expect(result.elapsed <= Self.deadline + Self.margin, "\(result)")
                     #expect(result.stdoutLines.isEmpty, "\(result)")
@@ -57,6 +58,7 @@ struct QueueDatabaseFaultTests {
             worker.send(signal: SIGTERM)
             let exit = await worker.wait(timeout: .seconds(30))
             let took = ContinuousClock.now - asked
+            print("QueueDatabaseFaultTests: a worker starting against a silent server exited \(took) after SIGTERM")
             await silent.end()
             #expect(took < .seconds(1), "exited \(took) after SIGTERM; log: \(worker.log)")
             #expect(exit == .exited(0), "\(exit); log: \(worker.log)")
@@ -81,6 +83,7 @@ struct QueueDatabaseFaultTests {
             worker.send(signal: SIGTERM)
             let exit = await worker.wait(timeout: .seconds(30))
             let took = ContinuousClock.now - asked
+            print("QueueDatabaseFaultTests: a worker waiting for a refusing server exited \(took) after SIGTERM")
             #expect(took < .seconds(1), "exited \(took) after SIGTERM; log: \(worker.log)")
             #expect(exit == .exited(0), "\(exit); log: \(worker.log)")
         }
@@ -140,6 +143,7 @@ struct QueueDatabaseFaultTests {
         worker.send(signal: SIGTERM)
         let exit = await worker.wait(timeout: .seconds(60))
         let took = ContinuousClock.now - forced
+        print("QueueDatabaseFaultTests: frozen server: 'stopping' logged \(answered) after the first SIGTERM, exit \(took) after the second")
         #expect(took < .seconds(10), "exited \(took) after the second SIGTERM; log: \(worker.log)")
         #expect(exit == .exited(0), "\(exit); log: \(worker.log)")
         #expect(worker.log.contains("stopping now"), "\(worker.log)")

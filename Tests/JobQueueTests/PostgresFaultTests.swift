@@ -319,7 +319,8 @@ private func interruptedCall(_ url: String, _ timings: Timings) async throws {
     let result = try await value(of: call, within: .seconds(10), "the interrupted call")
     let took = ContinuousClock.now - asked
     timings.record("interrupted call", took)
-    #expect(took < .seconds(1), "an interrupted call ended \(took) after the interrupt")
+    // It notices within a tenth of a second; the slack is for a loaded machine's scheduling.
+    #expect(took < .seconds(1) + FaultBench.slack, "an interrupted call ended \(took) after the interrupt")
     if let result {
         switch result {
         case .success: Issue.record("a call on a server that never answers succeeded")
