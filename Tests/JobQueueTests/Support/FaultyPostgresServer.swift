@@ -77,6 +77,8 @@ final class FaultyPostgresServer: Sendable {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? [] where name.hasPrefix(folderPrefix) {
             let owner = name.dropFirst(folderPrefix.count).split(separator: "-").first.flatMap { pid_t($0) }
             guard let owner, owner != getpid(), kill(owner, 0) != 0, errno == ESRCH else { continue }
+            // Its test may have died with the server frozen: a frozen server does not stop.
+            thaw(in: "/tmp/\(name)")
             _ = try? await DaemonCommand(["/bin/bash", script, "stop", "/tmp/\(name)"]).run()
         }
     }
@@ -145,7 +147,7 @@ final class FaultyPostgresServer: Sendable {
     /// SIGSTOP to the postmaster and every process of the server: it still accepts TCP
     /// connections (the kernel completes them), and answers nothing, until `thaw`.
     func freeze() {
-        guard let postmaster = postmasterPID else { return }
+        guard let postmaster = Self.postmasterPID(in: directory) else { return }
         kill(postmaster, SIGSTOP)
         // Stopped, the postmaster starts no new process: one look finds them all.
         for child in Self.children(of: postmaster) { kill(child, SIGSTOP) }
@@ -153,13 +155,17 @@ final class FaultyPostgresServer: Sendable {
 
     /// SIGCONT to every process of the server.
     func thaw() {
-        guard let postmaster = postmasterPID else { return }
-        for child in Self.children(of: postmaster) { kill(child, SIGCONT) }
+        Self.thaw(in: directory)
+    }
+
+    private static func thaw(in directory: String) {
+        guard let postmaster = postmasterPID(in: directory) else { return }
+        for child in children(of: postmaster) { kill(child, SIGCONT) }
         kill(postmaster, SIGCONT)
     }
 
     /// The postmaster's pid: the first line of postmaster.pid (nil while the server is down).
-    private var postmasterPID: pid_t? {
+    private static func postmasterPID(in directory: String) -> pid_t? {
         guard let text = try? String(contentsOfFile: "\(directory)/data/postmaster.pid", encoding: .utf8),
               let first = text.split(whereSeparator: \.isNewline).first, let pid = pid_t(first), kill(pid, 0) == 0 else { return nil }
         return pid
