@@ -80,4 +80,31 @@ extension WorkerInProcessTests {
             await workerStore.close()
         }
     }
+
+    @Test("a claim committed but whose answer was lost: its jobs wait out their lease and lose an attempt (known issue)",
+          arguments: StoreKind.allCases)
+    func claimWithALostAnswer(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            let store = try await database.open()
+            let lossy = LostAnswerExecutor(try database.makeExecutor())
+            let workerStore = try await SQLJobStore(executor: lossy)
+            let handler = ScriptedHandler { _ in .succeed(result: nil) }
+            let worker = WorkerUnderTest.start(store: workerStore, handler: handler,
+                                               configuration: WorkerUnderTest.configuration(leaseSeconds: 2))
+            await eventually("the worker is registered") { try await store.workers().contains { $0.id == worker.id } }
+            lossy.loseAnswers(ofWritesContaining: "SET state = 'running'", times: 1)
+            let job = try await store.submitOne(newJob())
+            await eventually("the job succeeds") { try await store.existing(job.id).state == .succeeded }
+            #expect(lossy.lost == 1)
+            // The worker cannot know the claim went through: the job, running under its name,
+            // is rescued once its lease has run out, and run again as a second attempt.
+            let attemptsUsed = try await store.existing(job.id).attemptsUsed
+            withKnownIssue("a claim whose answer was lost leaves its jobs to their lease, and costs them an attempt") {
+                #expect(attemptsUsed == 1)
+            }
+            #expect(try await store.history(job.id).filter { $0 == "succeeded" }.count == 1, "succeeded once all the same")
+            try await worker.stop()
+            await workerStore.close()
+        }
+    }
 }
