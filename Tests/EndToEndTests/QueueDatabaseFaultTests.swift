@@ -53,15 +53,8 @@ struct QueueDatabaseFaultTests {
                                            logFile: directory.appendingPathComponent("worker.log"))
             // Its first connection is accepted, and waits for an answer that never comes.
             try await Task.sleep(for: .seconds(2))
-            #expect(worker.isRunning, "\(worker.log)")
-            let asked = ContinuousClock.now
-            worker.send(signal: SIGTERM)
-            let exit = await worker.wait(timeout: .seconds(30))
-            let took = ContinuousClock.now - asked
-            print("QueueDatabaseFaultTests: a worker starting against a silent server exited \(took) after SIGTERM")
+            await expectExitWithinASecondOfSIGTERM(worker, "a worker starting against a silent server")
             await silent.end()
-            #expect(took < .seconds(1), "exited \(took) after SIGTERM; log: \(worker.log)")
-            #expect(exit == .exited(0), "\(exit); log: \(worker.log)")
         }
     }
 
@@ -78,15 +71,21 @@ struct QueueDatabaseFaultTests {
             #expect(waiting != nil, "\(worker.log)")
             // Its tries are seconds apart by now.
             try await Task.sleep(for: .seconds(5))
-            #expect(worker.isRunning, "\(worker.log)")
-            let asked = ContinuousClock.now
-            worker.send(signal: SIGTERM)
-            let exit = await worker.wait(timeout: .seconds(30))
-            let took = ContinuousClock.now - asked
-            print("QueueDatabaseFaultTests: a worker waiting for a refusing server exited \(took) after SIGTERM")
-            #expect(took < .seconds(1), "exited \(took) after SIGTERM; log: \(worker.log)")
-            #expect(exit == .exited(0), "\(exit); log: \(worker.log)")
+            await expectExitWithinASecondOfSIGTERM(worker, "a worker waiting for a refusing server")
         }
+    }
+
+    /// A worker still waiting for its database exits 0 within a second of SIGTERM.
+    private func expectExitWithinASecondOfSIGTERM(_ worker: LoggedProcess, _ what: String,
+                                                  sourceLocation: SourceLocation = #_sourceLocation) async {
+        #expect(worker.isRunning, "\(what) must wait, not exit: \(worker.log)", sourceLocation: sourceLocation)
+        let asked = ContinuousClock.now
+        worker.send(signal: SIGTERM)
+        let exit = await worker.wait(timeout: .seconds(30))
+        let took = ContinuousClock.now - asked
+        print("QueueDatabaseFaultTests: \(what) exited \(took) after SIGTERM")
+        #expect(took < .seconds(1), "\(what) exited \(took) after SIGTERM; log: \(worker.log)", sourceLocation: sourceLocation)
+        #expect(exit == .exited(0), "\(what): \(exit); log: \(worker.log)", sourceLocation: sourceLocation)
     }
 
     @Test("a worker whose server is frozen (SIGSTOP) mid-job answers SIGTERM within a second, and a second SIGTERM makes it exit within seconds",
