@@ -3,7 +3,7 @@ import Synchronization
 @testable import JobQueue
 
 /// A real executor whose next few write transactions that run a statement containing some text
-/// are committed, and then reported failed with `StoreUnavailable`: the connection died after the
+/// (one that changed or returned rows) are committed, and then reported failed with `StoreUnavailable`: the connection died after the
 /// server committed and before its answer arrived, which no client can tell from a failed commit
 /// (a PostgreSQL server shutting down ends its sessions so, mid-COMMIT).
 final class LostAnswerExecutor: SQLExecutor {
@@ -14,7 +14,8 @@ final class LostAnswerExecutor: SQLExecutor {
         self.base = base
     }
 
-    /// The next `times` committed writes that run a statement containing `text` are reported failed.
+    /// The next `times` committed writes that run a statement containing `text`, which changed or
+    /// returned rows, are reported failed.
     func loseAnswers(ofWritesContaining text: String, times: Int) {
         state.withLock { $0 = (text, times, $0.lost) }
     }
@@ -33,7 +34,8 @@ final class LostAnswerExecutor: SQLExecutor {
         let ran = StatementLog()
         let value = try await base.write { db in try body(RecordingConnection(base: db, log: ran)) }
         let loses = state.withLock { state -> Bool in
-            guard let text = state.text, state.left > 0, ran.statements.contains(where: { $0.contains(text) }) else { return false }
+            guard let text = state.text, state.left > 0,
+                  ran.statements.contains(where: { $0.sql.contains(text) && $0.rows > 0 }) else { return false }
             state.left -= 1
             state.lost += 1
             return true
@@ -57,11 +59,11 @@ final class LostAnswerExecutor: SQLExecutor {
     func close() async { await base.close() }
 }
 
-/// The statements one transaction ran.
+/// The statements one transaction ran, with the rows each changed or returned.
 private final class StatementLog: Sendable {
-    private let list = Mutex<[String]>([])
-    func append(_ sql: String) { list.withLock { $0.append(sql) } }
-    var statements: [String] { list.withLock { $0 } }
+    private let list = Mutex<[(sql: String, rows: Int)]>([])
+    func append(_ sql: String, rows: Int) { list.withLock { $0.append((sql, rows)) } }
+    var statements: [(sql: String, rows: Int)] { list.withLock { $0 } }
 }
 
 private struct RecordingConnection: SQLConnection {
@@ -71,12 +73,14 @@ private struct RecordingConnection: SQLConnection {
     var dialect: SQLDialect { base.dialect }
 
     func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int {
-        log.append(sql)
-        return try base.execute(sql, arguments)
+        let changed = try base.execute(sql, arguments)
+        log.append(sql, rows: changed)
+        return changed
     }
 
     func query(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
-        log.append(sql)
-        return try base.query(sql, arguments)
+        let rows = try base.query(sql, arguments)
+        log.append(sql, rows: rows.count)
+        return rows
     }
 }
