@@ -44,7 +44,7 @@ build: deps
 PG_SERVER := Tests/Support/postgres-server.sh
 # Suites that cut links, restart servers and wait out leases run after the rest,
 # on an idle machine, so their timing is theirs and not the other suites' load.
-NETWORK_SUITES := MultiHostTests|QueueDatabaseRestartTests
+NETWORK_SUITES := MultiHostTests|QueueDatabaseRestartTests|PostgresFaultTests|QueueDatabaseFaultTests
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -86,6 +86,15 @@ final class PostgresConnection {
         return PQstatus(connection) == CONNECTION_OK
     }
 
+    /// Whether the server has sent something since the last statement's answer. Nothing comes
+    /// unasked to an idle connection that does not LISTEN but the end of its session
+    /// (pg_terminate_backend, a server shutting down): its reason, then the end of the stream.
+    var hasUnreadInput: Bool {
+        guard let connection else { return false }
+        var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) > 0
+    }
+
     /// Closes the connection. A statement still running on the server is
     /// cancelled from another thread (PQcancel opens a connection of its
     /// own, which must not hold this one up).

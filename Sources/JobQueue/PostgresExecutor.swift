@@ -6,7 +6,8 @@ import Synchronization
 /// behind one serial queue (as GRDB keeps SQLite's writer), opened on first
 /// use and again after it broke. Every statement has a deadline
 /// (`PostgresConnection`), so no call hangs; a broken or silent connection
-/// fails the call with `StoreUnavailable`, and the next call reconnects.
+/// fails the call with `StoreUnavailable`, and the next call reconnects (a
+/// session the server ended while idle is replaced before the call).
 final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
     let dialect = SQLDialect.postgres
     let location: PostgresConnectionString
@@ -87,7 +88,9 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
         // An interrupt asked for between two calls is for this one (a stop request must not
         // wait out a silent server because it came a moment early); the call uses it up.
         defer { interruption.reset() }
-        if let existing = connection, !existing.isOpen {
+        // A connection the server ended while it sat idle is replaced before the call, not
+        // found broken by it: the call after a restart or a pg_terminate_backend works.
+        if let existing = connection, !existing.isOpen || existing.hasUnreadInput {
             existing.close()
             connection = nil
         }

@@ -2,12 +2,17 @@
 extension SQLJobStore {
     public func registerWorker(_ worker: WorkerRecord) async throws {
         try await write { db in
-            try db.execute("""
+            // Worker ids are unique (host, pid, random): a record already there is this worker's,
+            // written by an earlier call whose answer was lost (the connection died mid-COMMIT).
+            // Registering again must not fail, or the worker would retry the INSERT forever.
+            let inserted = try db.execute("""
                 INSERT INTO workers (id, host, pid, concurrency, queues, started_at, heartbeat_at, lease_seconds)
-                VALUES (?, ?, ?, ?, ?, vqueue_now(), vqueue_now(), ?)
+                VALUES (?, ?, ?, ?, ?, vqueue_now(), vqueue_now(), ?) ON CONFLICT (id) DO NOTHING
                 """, worker.id, worker.host, worker.pid, worker.concurrency, worker.queues.joined(separator: ","),
                 worker.leaseSeconds)
-            try Self.workerEvent(worker.id, "online", detail: "pid \(worker.pid) on \(worker.host), concurrency \(worker.concurrency)", db)
+            if inserted > 0 {
+                try Self.workerEvent(worker.id, "online", detail: "pid \(worker.pid) on \(worker.host), concurrency \(worker.concurrency)", db)
+            }
         }
     }
 

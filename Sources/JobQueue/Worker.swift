@@ -182,6 +182,12 @@ public struct Worker: Sendable {
     /// when the worker is done.
     private func storeRound(_ state: inout WorkerState, shutdown: ShutdownRequest, settler: AttemptSettler,
                             at now: ContinuousClock.Instant) async throws -> Bool {
+        // While the store is out, a pass may have no call due (nothing running, no check due,
+        // and looking for jobs is no round trip on PostgreSQL): one statement proves the store
+        // is back before the worker says so, or it would announce each outage many times over.
+        if state.outage != nil {
+            _ = try await store.now()
+        }
         if !state.registered {
             try await store.registerWorker(identity)
             state.registered = true
@@ -328,8 +334,17 @@ public struct Worker: Sendable {
         }
         let ready = state.successes.filter { $0.publication == nil || $0.published }
         guard !ready.isEmpty else { return }
-        let recorded = try await store.complete(ready.map { JobCompletion(job: $0.job.lease, result: $0.result) },
+        var recorded = try await store.complete(ready.map { JobCompletion(job: $0.job.lease, result: $0.result) },
                                                 worker: identity.id)
+        // A completion tried again because the answer to its COMMIT was lost (the connection died
+        // mid-commit, which no client can tell from a failed commit) finds its attempt already
+        // succeeded, by this worker: recorded, not lost to another.
+        for success in ready where !recorded.contains(success.job.lease) {
+            if let now = try await store.job(id: success.job.id), now.state == .succeeded, now.lease == success.job.lease,
+               now.leaseOwner == identity.id {
+                recorded.insert(success.job.lease)
+            }
+        }
         for success in ready {
             if recorded.contains(success.job.lease) {
                 log(settler.line(success.job.id, .succeeded, nil))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import JobQueue
 import Transcode
 import TranscodeJobs
@@ -166,7 +167,7 @@ struct WorkerRunCommand: AsyncParsableCommand {
         var logged = false
         while shutdown.level == .none {
             do {
-                return try await QueueLocation(queueOptions.text).open(createFolder: true)
+                return try await open(QueueLocation(queueOptions.text), unless: shutdown)
             } catch let unavailable as StoreUnavailable {
                 if !logged {
                     StandardError.write("\(Timestamp.iso(Date().timeIntervalSince1970)) worker: cannot reach the queue database "
@@ -174,13 +175,37 @@ struct WorkerRunCommand: AsyncParsableCommand {
                     logged = true
                 }
             }
-            // In short naps, so that a stop request is answered at once.
-            let waitUntil = ContinuousClock.now + backoff
-            while shutdown.level == .none && ContinuousClock.now < waitUntil {
+            // In short steps: a stop request ends the wait at once.
+            let retry = ContinuousClock.now + backoff
+            while shutdown.level == .none && ContinuousClock.now < retry {
                 try? await Task.sleep(for: .milliseconds(50))
             }
             backoff = min(backoff * 2, .seconds(5))
         }
         return nil
     }
+
+    /// Opens the queue in a task of its own and waits for it or for a stop request: opening may
+    /// wait out the whole deadline (15 s) on a server that accepts connections and never
+    /// answers, and SIGTERM is answered within a second. Nil when asked to stop (the abandoned
+    /// attempt ends with the process).
+    private func open(_ location: QueueLocation, unless shutdown: ShutdownRequest) async throws -> SQLJobStore? {
+        let finished = Finished()
+        let attempt = Task {
+            defer { finished.set() }
+            return try await location.open(createFolder: true)
+        }
+        while !finished.isSet {
+            if shutdown.level != .none { return nil }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return try await attempt.value
+    }
+}
+
+/// Set once an opening attempt has ended, read by the waiting loop.
+private final class Finished: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }

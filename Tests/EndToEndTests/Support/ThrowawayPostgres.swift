@@ -119,8 +119,9 @@ final class ThrowawayPostgres: Sendable {
         let description: String
     }
 
-    /// Stops the server (fast, then immediate) and removes its folder.
+    /// Stops the server (fast, then immediate; thawed first, if frozen) and removes its folder.
     func destroy() async {
+        thaw()
         let result = try? await NetworkPlace.here.run(URL(fileURLWithPath: "/bin/bash"),
                                                       [Self.script.path, "stop", directory.path], timeout: .seconds(90))
         if result?.exitCode != 0 {
@@ -134,6 +135,8 @@ final class ThrowawayPostgres: Sendable {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix(folderPrefix) {
             let owner = name.dropFirst(folderPrefix.count).split(separator: "-").first.flatMap { pid_t($0) }
             guard let owner, owner != getpid(), kill(owner, 0) != 0, errno == ESRCH else { continue }
+            // Its test may have died with the server frozen: a frozen server does not stop.
+            thaw(URL(fileURLWithPath: "\(tmp)/\(name)", isDirectory: true))
             _ = try? await NetworkPlace.here.run(URL(fileURLWithPath: "/bin/bash"), [script.path, "stop", "\(tmp)/\(name)"])
         }
     }
@@ -196,6 +199,43 @@ final class ThrowawayPostgres: Sendable {
     func startAgain(sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let result = try await pgCtl(["start", "--wait", "--timeout=60", "--log=\(directory.path)/log"])
         try #require(result.exitCode == 0, "pg_ctl start failed: \(result); log: \(serverLog)", sourceLocation: sourceLocation)
+    }
+
+    /// SIGSTOP to the postmaster and every process of the server: the kernel still accepts TCP
+    /// connections to it, and nothing answers, until `thaw`.
+    func freeze() {
+        guard let postmaster = Self.postmasterPID(in: directory) else { return }
+        kill(postmaster, SIGSTOP)
+        // Stopped, the postmaster starts no new process: one look finds them all.
+        for child in Self.serverProcesses(of: postmaster) { kill(child, SIGSTOP) }
+    }
+
+    /// SIGCONT to every process of the server.
+    func thaw() {
+        Self.thaw(directory)
+    }
+
+    private static func thaw(_ directory: URL) {
+        guard let postmaster = postmasterPID(in: directory) else { return }
+        for child in serverProcesses(of: postmaster) { kill(child, SIGCONT) }
+        kill(postmaster, SIGCONT)
+    }
+
+    /// The first line of postmaster.pid (nil while the server is down).
+    private static func postmasterPID(in directory: URL) -> pid_t? {
+        guard let text = try? String(contentsOfFile: directory.appendingPathComponent("data/postmaster.pid").path, encoding: .utf8),
+              let first = text.split(whereSeparator: \.isNewline).first, let pid = pid_t(first), kill(pid, 0) == 0 else { return nil }
+        return pid
+    }
+
+    /// The postmaster's children, from /proc ("pid (comm) state ppid ...").
+    private static func serverProcesses(of postmaster: pid_t) -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { name -> pid_t? in
+            guard let pid = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && pid_t(fields[1]) == postmaster ? pid : nil
+        }
     }
 
     /// Ends every session on `database` but the caller's, as an administrator would; returns how many.
