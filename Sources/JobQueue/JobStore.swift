@@ -50,11 +50,12 @@ public protocol JobLeasing: Sendable {
     func settleStopped(_ jobs: [LeasedJob], worker: String) async throws
     /// Re-queues or fails (as `AttemptDecision` says) running jobs whose
     /// lease expired, and reports what else a dead worker left: publications
-    /// to finish, attempts to clean up. Never touches the attempts of
-    /// `caller`: a worker that asks is alive, and one whose own heartbeat
-    /// was late (its writes waited behind a lock) must not rescue its jobs
-    /// from itself.
-    func rescue(retry: RetryPolicy, by caller: String?) async throws -> RescueReport
+    /// to finish, attempts to clean up. Never touches the attempts `caller`
+    /// holds: a worker that asks is alive, and one whose own heartbeat was
+    /// late (its writes waited behind a lock) must not rescue its jobs from
+    /// itself. Attempts under its name that it does not hold (a claim whose
+    /// answer it never got) are rescued like any other.
+    func rescue(retry: RetryPolicy, by caller: String?, holding: Set<LeasedJob>) async throws -> RescueReport
     /// Takes over a dead worker's publication (same attempt), to finish it.
     func takeOverPublication(_ job: Job, worker: String, leaseSeconds: Double) async throws -> Bool
     /// Forgets an abandoned attempt once its leftovers are removed.
@@ -80,7 +81,7 @@ extension JobAdministration {
 extension JobLeasing {
     /// A rescue by no worker in particular (tests, tools).
     public func rescue(retry: RetryPolicy) async throws -> RescueReport {
-        try await rescue(retry: retry, by: nil)
+        try await rescue(retry: retry, by: nil, holding: [])
     }
 
     public func markSilentWorkers() async throws -> [WorkerRecord] {

@@ -147,14 +147,13 @@ extension SQLJobStore: JobLeasing {
         }
     }
 
-    public func rescue(retry: RetryPolicy, by caller: String?) async throws -> RescueReport {
+    public func rescue(retry: RetryPolicy, by caller: String?, holding: Set<LeasedJob>) async throws -> RescueReport {
         try await write { db in
             var report = RescueReport()
-            let notMine = caller == nil ? "" : "AND (lease_owner IS NULL OR lease_owner <> ?)"
             let expired = try db.query("""
-                SELECT * FROM jobs WHERE lease_expires_at < vqueue_now() \(notMine) ORDER BY id LIMIT 1000 \(db.dialect.skipLocked)
-                """, caller.map { [$0.sqlValue] } ?? []).map(Job.init(row:))
-            for job in expired {
+                SELECT * FROM jobs WHERE lease_expires_at < vqueue_now() ORDER BY id LIMIT 1000 \(db.dialect.skipLocked)
+                """).map(Job.init(row:))
+            for job in expired where !(job.leaseOwner == caller && holding.contains(job.lease)) {
                 if job.state != .running {
                     report.abandoned.append(job)
                 } else if job.publishing != nil {

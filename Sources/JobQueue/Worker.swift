@@ -226,7 +226,8 @@ public struct Worker: Sendable {
             for worker in try await store.markSilentWorkers(except: identity.id) {
                 log("worker \(worker.id) is gone: no heartbeat within its lease")
             }
-            try await settler.handle(try await store.rescue(retry: configuration.retry, by: identity.id))
+            try await settler.handle(try await store.rescue(retry: configuration.retry, by: identity.id,
+                                                            holding: state.heldAttempts))
             try await judgeFailureStreak(&state, at: now)
         }
 
@@ -292,7 +293,7 @@ public struct Worker: Sendable {
                 state.health.attemptFailed(job: job.id)
             }
             if case .unavailableHere(let reason) = outcome {
-                state.health.jobUnavailable(job.id, "job \(job.id): \(reason)", at: ContinuousClock.now)
+                state.health.jobUnavailable(job.id, reason, at: ContinuousClock.now)
             }
             state.failures.removeFirst()
         }

@@ -44,6 +44,13 @@ struct WorkerState {
         }
     }
 
+    /// Every attempt this worker still answers for: running, or ended and
+    /// not yet recorded.
+    var heldAttempts: Set<LeasedJob> {
+        Set(running.keys).union(successes.map(\.job.lease)).union(failures.map(\.0.lease))
+            .union(released.map(\.lease)).union(stopped.map(\.lease))
+    }
+
     /// Nothing running and nothing left to record.
     var isIdle: Bool {
         running.isEmpty && successes.isEmpty && failures.isEmpty && released.isEmpty && stopped.isEmpty
