@@ -97,6 +97,26 @@ static void vq_close_all(struct vq_spawn_fds *fds) {
     }
 }
 
+/// Resident memory from /proc/self/statm (its second field, in pages); 0 if
+/// it cannot be read.
+static int64_t vq_resident_bytes(void) {
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char text[128];
+    ssize_t length;
+    do {
+        length = read(fd, text, sizeof text - 1);
+    } while (length < 0 && errno == EINTR);
+    close(fd);
+    if (length <= 0) return 0;
+    text[length] = 0;
+    char *field = strchr(text, ' ');
+    if (field == NULL) return 0;
+    long long pages = strtoll(field + 1, NULL, 10);
+    long page_size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page_size > 0 ? (int64_t)pages * page_size : 0;
+}
+
 static int vq_set_nonblocking(int fd) {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0) return -1;
@@ -326,6 +346,7 @@ int vq_spawn(const struct vq_spawn_request *request, struct vq_spawned_child *ch
         goto fail;
     }
     pid_t parent = getpid();
+    int64_t parent_rss = vq_resident_bytes();
     pid_t pid = fork();
     if (pid == 0) vq_child_run(request, &fds, parent, highest);
     int fork_error = errno;
@@ -366,6 +387,7 @@ int vq_spawn(const struct vq_spawn_request *request, struct vq_spawned_child *ch
     child->pidfd = pidfd;
     child->stdout_fd = fds.stdout_pipe[0];
     child->stderr_fd = fds.stderr_pipe[0];
+    child->parent_rss_bytes = parent_rss;
     return 0;
 
 fail:

@@ -45,7 +45,10 @@ public struct ChildProcess: Sendable {
         /// cut at ``maximumErrorLineLength`` bytes), trimmed, oldest first.
         public var errorLines: [String]
         /// Its peak resident memory (ru_maxrss from wait4), including any
-        /// children it waited for.
+        /// children it waited for. Linux counts in it the pages the child
+        /// shared with the supervisor until exec, so it is at least about the
+        /// supervisor's resident size at the start (a worker's: 20 to 40 MB);
+        /// `memoryLimitReached` only trusts a peak clearly above that.
         public var peakMemoryBytes: Int
         /// It ran under `memoryLimit` and most likely ended because an
         /// allocation was refused (see ``MemoryLimitKind``).

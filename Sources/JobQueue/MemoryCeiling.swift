@@ -66,7 +66,8 @@ struct MemoryCeiling: Sendable, Equatable {
     /// the ceiling or more: the kernel counts more than the resident peak
     /// (see ``ChildProcess/MemoryLimitKind``), so such a child was at the
     /// ceiling. An allocation refused at once (an 8192x4320 encoder at
-    /// 138 MB resident) leaves only the child's own word.
+    /// 138 MB resident) leaves only the child's own word. `peakMemoryBytes`
+    /// is the child's own peak, 0 when it is not known.
     func wasMostLikelyReached(termination: ChildProcess.Termination, stop: ChildProcess.StopReason?,
                               peakMemoryBytes: Int, saidSo: Bool) -> Bool {
         guard stop == nil, termination != .exited(0) else { return false }

@@ -18,6 +18,8 @@ final class RunningChild {
     let continuation: ChildProcessMonitor.Continuation
     let pid: pid_t
     let startedAt: ContinuousClock.Instant
+    /// The supervisor's resident memory at the fork (see `result`).
+    let supervisorResidentBytes: Int
     /// Open descriptors, by stream; removed when closed (each exactly once).
     private(set) var descriptors: [Stream: Int32]
     private var output = LineSplitter(maximumLineLength: ChildProcess.maximumOutputLineLength)
@@ -37,6 +39,7 @@ final class RunningChild {
         self.launch = launch
         self.continuation = continuation
         pid = spawned.pid
+        supervisorResidentBytes = Int(spawned.parent_rss_bytes)
         descriptors = [.exit: spawned.pidfd, .stdout: spawned.stdout_fd, .stderr: spawned.stderr_fd]
         startedAt = now
         lastLineAt = now
@@ -110,6 +113,9 @@ final class RunningChild {
 
     // MARK: The end
 
+    /// What this process may grow by between measuring itself and forking.
+    static let forkAccountingSlack = 16 << 20
+
     /// The result once the child has been reaped and its pipes drained.
     func result(ending: vq_child_exit, now: ContinuousClock.Instant) -> ChildProcess.Result {
         output.finish { launch.onLine($0) }
@@ -117,8 +123,13 @@ final class RunningChild {
         let termination: ChildProcess.Termination = ending.exited != 0
             ? .exited(ending.code) : .signalled(ending.signal)
         let peak = Int(ending.peak_rss_bytes)
+        // ru_maxrss counts the pages the child shared with this process
+        // between fork and exec: a peak not clearly above this process's size
+        // then says nothing of the child's own use (a big supervisor, a test
+        // runner, would otherwise pass for a child at its ceiling).
+        let ownPeak = peak > supervisorResidentBytes + Self.forkAccountingSlack ? peak : 0
         let memoryLimitReached = launch.memoryLimit?.wasMostLikelyReached(
-            termination: termination, stop: stop, peakMemoryBytes: peak, saidSo: saidMemoryExhausted) ?? false
+            termination: termination, stop: stop, peakMemoryBytes: ownPeak, saidSo: saidMemoryExhausted) ?? false
         return ChildProcess.Result(
             termination: termination, stop: stop, errorLines: errors.lines, peakMemoryBytes: peak,
             memoryLimitReached: memoryLimitReached, duration: now - startedAt)

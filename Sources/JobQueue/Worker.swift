@@ -107,7 +107,9 @@ public struct Worker: Sendable {
                 // free, rather than waiting for the next tick: a busy worker
                 // turns over batches of short jobs without idling.
                 if !(state.running.isEmpty || state.successes.count >= max(1, configuration.concurrency / 2)) { continue }
-            case .tick, .stopRequested:
+            case .tick:
+                ticker.taken()
+            case .stopRequested:
                 break
             }
 

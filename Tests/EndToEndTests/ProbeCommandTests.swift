@@ -116,6 +116,21 @@ struct ProbeCommandTests {
         expectOneLineError(json, naming: fixture)
     }
 
+    /// libav's own lines ("[h264 @ 0x55d…] …") never reach the user, whether the file probes or not.
+    /// (Run here, in a process of its own: a test that redirected the test runner's stderr to
+    /// catch them raced with every other test's output.)
+    @Test("probe prints nothing of libav's own", .timeLimit(.minutes(30)),
+          arguments: ["zero_bytes.mp4", "text_file.avi", "no_moov.mp4", "huge_dimensions.h264", "huge_dimensions.mp4",
+                      "bitflip.mp4"])
+    func quietProbe(fixture: String) async throws {
+        for arguments in [["probe"], ["probe", "--json"]] {
+            let result = try await vqueue(arguments + [Locations.fixture(fixture).path], timeout: .seconds(30))
+            let libavLines = result.stderrLines.filter { $0.hasPrefix("[") || $0.contains(" @ 0x") }
+            #expect(libavLines.isEmpty, "libav printed: \(result)")
+            #expect(result.stderrLines.count <= 1, "\(result)")
+        }
+    }
+
     @Test("the human summary names the streams", .timeLimit(.minutes(30)))
     func humanSummary() async throws {
         let result = try await vqueue(["probe", Locations.fixture("h264_aac_1080p.mp4").path], timeout: .seconds(30))

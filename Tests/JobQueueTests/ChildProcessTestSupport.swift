@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import Synchronization
 @testable import JobQueue
 
@@ -24,6 +25,31 @@ enum TestChild {
     }()
 }
 
+/// What `child-bench` measured: its own descriptors and resident memory after each stretch of
+/// children. A process of its own, so that what other suites open and allocate meanwhile in this
+/// one does not count.
+struct ChildBenchReport: Sendable, CustomStringConvertible {
+    let children: Int
+    let descriptors: Int
+    let residentMB: Double
+
+    var description: String { "\(children) children: \(descriptors) fds, \(residentMB) MB" }
+
+    /// Runs `child-bench` with `arguments`; its report rows, or an issue if it failed.
+    static func run(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> [ChildBenchReport] {
+        let lines = LineRecorder()
+        let result = try await ChildProcess(executable: TestChild.bench, arguments: arguments).run { lines.append($0) }
+        #expect(result.termination == .exited(0), "\(result.errorLines)", sourceLocation: sourceLocation)
+        // "children  descriptors  resident MB" rows.
+        return lines.all.compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, let children = Int(fields[0]), let descriptors = Int(fields[1]),
+                  let resident = Double(fields[2]) else { return nil }
+            return ChildBenchReport(children: children, descriptors: descriptors, residentMB: resident)
+        }
+    }
+}
+
 /// The stdout lines a child printed, as they arrived.
 final class LineRecorder: Sendable {
     private let lines = Mutex<[String]>([])
@@ -43,35 +69,8 @@ final class LineRecorder: Sendable {
     }
 }
 
-/// Facts about this process and others, from /proc.
+/// Facts about processes, from /proc.
 enum ProcessProbe {
-    /// This process's open descriptors of the kinds ChildProcess opens
-    /// (pipes, pidfds, /dev/null, its epoll and eventfd), so that database
-    /// files and sockets other suites keep open meanwhile do not count.
-    static func childDescriptorCount() -> Int {
-        openDescriptors().filter { descriptor in
-            descriptor.target.hasPrefix("pipe:") || descriptor.target.hasPrefix("anon_inode:")
-                || descriptor.target == "/dev/null"
-        }.count
-    }
-
-    static func openDescriptors() -> [(fd: Int32, target: String)] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        return names.compactMap { name in
-            guard let fd = Int32(name),
-                  let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")
-            else { return nil }
-            return (fd, target)
-        }
-    }
-
-    /// Resident memory, from /proc/self/statm.
-    static func residentBytes() -> Int {
-        guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let pages = statm.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
-
     /// The process no longer runs: no such pid, or a zombie nobody reaped yet.
     static func isGone(_ pid: pid_t) -> Bool {
         if kill(pid, 0) != 0 { return errno == ESRCH }

@@ -45,11 +45,12 @@ import Testing
     }
 
     @Test func theResultCarriesThePeakMemoryOfTheChild() async throws {
-        // 64 MB touched by the child.
-        let result = try await TestChild.python("x = bytearray(64_000_000); x[::4096] = b'1' * len(x[::4096])").run { _ in }
+        // 400 MB touched by the child: more than this test runner's own size, which the
+        // kernel counts in a child's peak too (the pages they share until exec).
+        let result = try await TestChild.python("x = bytearray(400_000_000); x[::4096] = b'1' * len(x[::4096])").run { _ in }
         #expect(result.termination == .exited(0))
-        #expect(result.peakMemoryBytes > 64_000_000)
-        #expect(result.peakMemoryBytes < 200_000_000)
+        #expect(result.peakMemoryBytes > 400_000_000)
+        #expect(result.peakMemoryBytes < 550_000_000)
     }
 
     @Test func theStderrTailKeepsTheLastLinesEachCut() async throws {
@@ -97,19 +98,21 @@ import Testing
     }
 
     @Test func aMissingExecutableIsAClearErrorAndLeavesNoDescriptorBehind() async throws {
-        _ = try await TestChild.shell("true").run { _ in }  // the monitor's own descriptors, once
-        let before = ProcessProbe.childDescriptorCount()
-        for _ in 0..<50 {
-            await #expect(throws: ChildProcessError.cannotStart(executable: "/nonexistent/vqueue", step: "execve", errno: ENOENT)) {
-                try await ChildProcess(executable: "/nonexistent/vqueue", arguments: ["transcode"]).run { _ in }
-            }
+        await #expect(throws: ChildProcessError.cannotStart(executable: "/nonexistent/vqueue", step: "execve", errno: ENOENT)) {
+            try await ChildProcess(executable: "/nonexistent/vqueue", arguments: ["transcode"]).run { _ in }
         }
         let error = ChildProcessError.cannotStart(executable: "/nonexistent/vqueue", step: "execve", errno: ENOENT)
         #expect(error.description == "cannot start /nonexistent/vqueue: execve: No such file or directory")
         await #expect(throws: ChildProcessError.cannotStart(executable: "/etc/passwd", step: "execve", errno: EACCES)) {
             try await ChildProcess(executable: "/etc/passwd", arguments: []).run { _ in }
         }
-        #expect(await ProcessProbe.eventually { ProcessProbe.childDescriptorCount() == before })
+        // Counted in child-bench, a supervisor of its own (here other suites open descriptors
+        // meanwhile): 10 failed starts for the monitor's own descriptors, then 90 more.
+        let rows = try await ChildBenchReport.run(["--children", "100", "--every", "10", "--cannot-start",
+                                                   "--program", "/nonexistent/vqueue"])
+        let warm = try #require(rows.first { $0.children == 10 }, "\(rows)")
+        let done = try #require(rows.first { $0.children == 100 }, "\(rows)")
+        #expect(done.descriptors == warm.descriptors, "\(rows)")
     }
 
     @Test func aBadDescriptorToPassIsAClearError() async throws {

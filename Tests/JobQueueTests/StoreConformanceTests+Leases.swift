@@ -89,9 +89,10 @@ extension StoreConformanceTests {
             let before = try await store.now()
             let decision = AttemptDecision(message: "could not read the input: I/O error", code: "io_error", retryAfter: 45)
             #expect(try await store.fail(attempt.lease, worker: "w1", decision: decision))
+            let after = try await store.now()
             let queued = try await store.existing(job.id)
             #expect(queued.state == .queued && queued.isRetrying && queued.attempts == 1 && queued.attemptsUsed == 1)
-            #expect(queued.runAt >= before + 44 && queued.runAt <= before + 47, "retry after 45 s: \(queued.runAt - before)")
+            #expect(queued.runAt >= before + 44.5 && queued.runAt <= after + 45.5, "retry after 45 s: \(queued.runAt - before)")
             #expect(queued.error == decision.message && queued.errorCode == "io_error")
             #expect(queued.leaseExpiresAt == nil && queued.progress == nil && queued.finishedAt == nil)
 

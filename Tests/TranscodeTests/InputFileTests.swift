@@ -32,27 +32,6 @@ struct InputFileTests {
         #expect(file.realPath == target)
         #expect(file.identity == FileIdentity(path: target, followingSymlink: true))
     }
-
-    @Test("probing prints nothing of libav's own, whoever calls it", arguments: [
-        "zero_bytes.mp4", "text_file.avi", "no_moov.mp4", "huge_dimensions.h264", "huge_dimensions.mp4", "bitflip.mp4",
-    ])
-    func probeIsQuiet(fixture: String) throws {
-        let captured = FileManager.default.temporaryDirectory.appendingPathComponent("vqueue-stderr-\(UUID().uuidString)").path
-        let capture = open(captured, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        try #require(capture >= 0)
-        defer { unlink(captured) }
-        let saved = dup(STDERR_FILENO)
-        dup2(capture, STDERR_FILENO)
-        close(capture)
-        _ = try? MediaProbe.probe(path: fixtures.appendingPathComponent(fixture).path)
-        dup2(saved, STDERR_FILENO)
-        close(saved)
-        // Other tests running meanwhile print their progress here too; libav's
-        // lines are the ones that name a context: "[h264 @ 0x55d…] …".
-        let printed = String(decoding: FileManager.default.contents(atPath: captured) ?? Data(), as: UTF8.self)
-        let libavLines = printed.split(separator: "\n").filter { $0.hasPrefix("[") || $0.contains(" @ 0x") }
-        #expect(libavLines.isEmpty, "libav printed: \(libavLines)")
-    }
 }
 
 @Suite("A finished output is checked before it is published")

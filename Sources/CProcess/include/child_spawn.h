@@ -43,6 +43,11 @@ struct vq_spawned_child {
     int pidfd;
     int stdout_fd;
     int stderr_fd;
+    /// This process's resident memory just before the fork, in bytes (0 if
+    /// unknown). Linux counts the pages a forked child shares with its parent
+    /// until exec in the child's ru_maxrss: a peak no higher than this may be
+    /// this process's size rather than the child's.
+    int64_t parent_rss_bytes;
 };
 
 /// The step that failed, for the error message.
@@ -76,7 +81,8 @@ struct vq_child_exit {
     int exited;
     int code;
     int signal;
-    /// ru_maxrss, in bytes: the child's peak resident memory.
+    /// ru_maxrss, in bytes: the child's peak resident memory, or its
+    /// parent's size at the fork if that was larger (see parent_rss_bytes).
     int64_t peak_rss_bytes;
 };
 

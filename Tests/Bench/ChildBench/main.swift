@@ -1,12 +1,13 @@
 // child-bench: what running many children through ChildProcess costs the
 // supervisor (issue 10: descriptors and resident memory must stay flat).
 //
-//   child-bench [--children N] [--concurrency C] [--every K] [--program PATH ARG...]
+//   child-bench [--children N] [--concurrency C] [--every K] [--cannot-start] [--program PATH ARG...]
 //       Runs N children (default 10,000; /bin/true unless --program), C at a
 //       time (default 4), and prints this process's open descriptors and
 //       resident memory at 0, K, 2K, ... N children (K default 1,000; the
 //       children in flight are waited for before each report), then
-//       children per second.
+//       children per second. Each child must exit 0; with --cannot-start,
+//       each must fail to start instead (a program that does not exist).
 //   child-bench hold
 //       For the tests: prints "holder PID", starts `sleep 3600` through
 //       ChildProcess, prints "sleeper PID" and waits. Kill it with SIGKILL:
@@ -45,6 +46,7 @@ func hold() async throws -> Never {
 func bench(arguments: ArraySlice<String>) async throws {
     var children = 10_000, concurrency = 4, every = 1_000
     var program = ["/bin/true"]
+    var cannotStart = false
     var rest = arguments
     while let option = rest.popFirst() {
         func number() -> Int {
@@ -55,14 +57,28 @@ func bench(arguments: ArraySlice<String>) async throws {
         case "--children": children = number()
         case "--concurrency": concurrency = number()
         case "--every": every = number()
+        case "--cannot-start": cannotStart = true
         case "--program": program = Array(rest); rest = []
         default: fail("unknown option \(option)")
         }
     }
     guard !program.isEmpty else { fail("--program needs a path") }
     let child = ChildProcess(executable: program[0], arguments: Array(program.dropFirst()))
-    func check(_ result: ChildProcess.Result) {
-        if result.termination != .exited(0) { fail("a child ended with \(result.termination)") }
+    let expectCannotStart = cannotStart
+    func check(_ result: ChildProcess.Result?) {
+        if expectCannotStart {
+            if let result { fail("a child started and ended with \(result.termination)") }
+        } else if let result, result.termination != .exited(0) {
+            fail("a child ended with \(result.termination)")
+        }
+    }
+    @Sendable func runOne() async throws -> ChildProcess.Result? {
+        guard expectCannotStart else { return try await child.run { _ in } }
+        do {
+            return try await child.run { _ in }
+        } catch is ChildProcessError {
+            return nil
+        }
     }
     print("children  descriptors  resident MB")
     func report(_ done: Int) {
@@ -74,10 +90,10 @@ func bench(arguments: ArraySlice<String>) async throws {
     while done < children {
         // Each stretch drained before its report: no child in flight then.
         let stretch = min(every, children - done)
-        try await withThrowingTaskGroup(of: ChildProcess.Result.self) { group in
+        try await withThrowingTaskGroup(of: ChildProcess.Result?.self) { group in
             for index in 0..<stretch {
                 if index >= concurrency, let result = try await group.next() { check(result) }
-                group.addTask { try await child.run { _ in } }
+                group.addTask { try await runOne() }
             }
             for try await result in group { check(result) }
         }

@@ -9,8 +9,9 @@ func newJob(_ name: String = "job", queue: String = "default", priority: Int = 0
            weight: weight, target: target, key: key)
 }
 
-/// A worker's record, unique per call unless named.
-func workerRecord(_ id: String = "worker-\(UUID().uuidString.prefix(8))", leaseSeconds: Double = 30,
+/// A worker's record, unique per call unless named. Its lease outlasts any test, however loaded the
+/// machine: only a record given a short lease goes silent.
+func workerRecord(_ id: String = "worker-\(UUID().uuidString.prefix(8))", leaseSeconds: Double = 600,
                   queues: [String] = []) -> WorkerRecord {
     WorkerRecord(id: id, host: "test-host", pid: 4242, concurrency: 2, queues: queues, leaseSeconds: leaseSeconds)
 }
