@@ -548,9 +548,13 @@ struct TwoUserAttackTests {
             let failingInput = site.uploads.appendingPathComponent(failingName)
             let failingOutput = site.video.appendingPathComponent(failingName)
             try await site.install(Media.upload, at: failingInput, owner: .web)
+            // The replacement, where the web user can read it (the checkout may not be: a clone in
+            // a `mktemp -d` folder is the caller's alone).
+            let replacement = site.uploads.appendingPathComponent("replacement.avi")
+            try await site.install(Media.otherUpload, at: replacement, owner: .web)
             let failingID = try await site.mustSubmit(failingInput, failingOutput)
             // Replaced after submit: the job fails with a message naming the file.
-            try await site.mustShell(as: .web, #"cp -- "$1" "$2""#, [Media.otherUpload.path, failingInput.path])
+            try await site.mustShell(as: .web, #"cp -- "$1" "$2""#, [replacement.path, failingInput.path])
             let (ended, log) = try await site.drain()
             expectDrained(ended, log)
             expectNoRawControls(Data(log.utf8), "the worker's log")

@@ -6,8 +6,12 @@ import Testing
 /// what it records in the store when attempts crash, fail, lose their lease, cannot run on this
 /// box, or publish and die; how it stops gracefully, by force, when drained, and while the
 /// store is down or stuck. Everything is checked through the store, as another process sees it.
+///
+/// One test at a time: dozens of workers in this one process, each waking every poll interval
+/// beside the end-to-end suites' load, starved each other of the runner's two cooperative threads
+/// (an attempt's outcome took over 20 s to be recorded in a loaded full run).
 @Suite("Worker in-process: outcomes, lost leases, shutdown, drain, publications, health, store outages",
-       .timeLimit(.minutes(2)))
+       .serialized, .timeLimit(.minutes(2)))
 struct WorkerInProcessTests {
     @Test("a crashed attempt is retried, and a job that crashes on its last attempt is failed as poison",
           arguments: StoreKind.allCases)

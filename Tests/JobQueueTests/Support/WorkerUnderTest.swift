@@ -12,9 +12,10 @@ struct WorkerUnderTest: Sendable {
     let task: Task<Void, any Error>
     private let returned: Flag
 
-    /// A configuration for tests: no backoff, no streak pauses, quick polling.
+    /// A configuration for tests: no backoff, no streak pauses, polling every 50 ms (quick enough
+    /// for any test, and a fifth of the default's wake-ups: many workers share this process).
     static func configuration(concurrency: Int = 2, leaseSeconds: Double = longLease, drain: Bool = false) -> WorkerConfiguration {
-        WorkerConfiguration(concurrency: concurrency, queues: [], leaseSeconds: leaseSeconds, drain: drain, pollInterval: 0.01,
+        WorkerConfiguration(concurrency: concurrency, queues: [], leaseSeconds: leaseSeconds, drain: drain, pollInterval: 0.05,
                             retry: noBackoff, failureStreakLimit: 0)
     }
 
