@@ -92,10 +92,7 @@ struct QueueDatabaseFaultTests {
           .timeLimit(.minutes(3)))
     func workerAgainstAFrozenServerAnswersSignals() async throws {
         try await withTemporaryDirectory { directory in
-            let input = try await makeLongSample(in: directory, seconds: 10)
-            let outputs = directory.appendingPathComponent("out", isDirectory: true)
-            try FileManager.default.createDirectory(at: outputs, withIntermediateDirectories: false)
-            let output = outputs.appendingPathComponent("long.mp4")
+            let (input, output) = try await makeLongJobFiles(in: directory, seconds: 10)
             try await ThrowawayPostgres.with { server in
                 _ = try await server.createDatabase("frozen")
                 let queue = PostgresQueueClient(server: server, database: "frozen", place: .here)

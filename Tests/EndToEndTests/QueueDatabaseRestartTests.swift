@@ -57,10 +57,7 @@ struct QueueDatabaseRestartTests {
     private func rideOut(mustNotice: Bool, _ outage: Outage,
                          sourceLocation: SourceLocation = #_sourceLocation) async throws {
         try await withTemporaryDirectory { directory in
-            let input = try await makeLongSample(in: directory, seconds: 10)
-            let outputs = directory.appendingPathComponent("out", isDirectory: true)
-            try FileManager.default.createDirectory(at: outputs, withIntermediateDirectories: false)
-            let output = outputs.appendingPathComponent("long.mp4")
+            let (input, output) = try await makeLongJobFiles(in: directory, seconds: 10)
 
             try await ThrowawayPostgres.with { server in
                 let database = "restart"

@@ -23,10 +23,7 @@ struct TrustStuckStoreSignalTests {
           .timeLimit(.minutes(30)))
     func sigtermWhileServerFrozen() async throws {
         try await withTemporaryDirectory { directory in
-            let input = try await LongJob.sample(in: directory, seconds: 20)
-            let outputs = directory.appendingPathComponent("out", isDirectory: true)
-            try FileManager.default.createDirectory(at: outputs, withIntermediateDirectories: false)
-            let output = outputs.appendingPathComponent("long.mp4")
+            let (input, output) = try await makeLongJobFiles(in: directory, seconds: 20)
 
             try await ThrowawayPostgres.with { server in
                 _ = try await server.createDatabase("frozen")
@@ -85,7 +82,7 @@ struct TrustStuckStoreSignalTests {
                 let job = try await queue.finished(id, timeout: .seconds(60))
                 #expect(job.state == "succeeded", "\(job)")
                 #expect(try await queue.successCount(id) == 1)
-                #expect(directoryListing(outputs) == ["long.mp4"], "\(directoryListing(outputs))")
+                #expect(directoryListing(output.deletingLastPathComponent()) == ["long.mp4"], "\(directoryListing(output.deletingLastPathComponent()))")
             }
             try await expectWebProfile(output, from: input)
         }

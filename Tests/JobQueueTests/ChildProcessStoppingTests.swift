@@ -87,13 +87,8 @@ extension ChildProcessTests {
             var child = TestChild.shell("echo ready; kill -STOP $$; echo resumed")
             child.timeLimit = .seconds(1)
             child.gracePeriod = .seconds(1)
-            let started = ContinuousClock.now
-            let result = try await child.run { _ in }
-            let took = ContinuousClock.now - started
-            #expect(result.stop == .timeLimit)
-            #expect(result.termination == .signalled(SIGTERM))
+            let took = try await expectStopped(child, by: .timeLimit)
             #expect(took >= .milliseconds(950))
-            #expect(took < .seconds(5), "limit 1 s, took \(took)")
         }
 
         @Test func theTimeLimitStopsAChildBlockedReadingAFIFO() async throws {
@@ -103,24 +98,14 @@ extension ChildProcessTests {
             var child = ChildProcess(executable: "/bin/cat", arguments: [fifo])
             child.timeLimit = .seconds(1)
             child.gracePeriod = .seconds(1)
-            let started = ContinuousClock.now
-            let result = try await child.run { _ in }
-            let took = ContinuousClock.now - started
-            #expect(result.stop == .timeLimit)
-            #expect(result.termination == .signalled(SIGTERM))
-            #expect(took < .seconds(5), "limit 1 s, took \(took)")
+            try await expectStopped(child, by: .timeLimit)
         }
 
         @Test func theStallLimitStopsAChildThatPrintsNothing() async throws {
             var child = TestChild.shell("echo started; exec sleep 60")
             child.stallLimit = .seconds(1)
             child.gracePeriod = .seconds(1)
-            let started = ContinuousClock.now
-            let result = try await child.run { _ in }
-            let took = ContinuousClock.now - started
-            #expect(result.stop == .stalled)
-            #expect(result.termination == .signalled(SIGTERM))
-            #expect(took < .seconds(5), "stall limit 1 s, took \(took)")
+            try await expectStopped(child, by: .stalled)
         }
 
         @Test func theStallLimitSparesAChildThatPrintsRegularly() async throws {
@@ -134,4 +119,18 @@ extension ChildProcessTests {
             #expect(lines.all.count == 15)
         }
     }
+}
+
+/// Runs `child`, whose limit of `reason`'s kind is 1 s, and expects the supervisor to have stopped
+/// it for that reason with SIGTERM, soon after the limit. Returns how long the run took.
+@discardableResult
+private func expectStopped(_ child: ChildProcess, by reason: ChildProcess.StopReason,
+                           sourceLocation: SourceLocation = #_sourceLocation) async throws -> Duration {
+    let started = ContinuousClock.now
+    let result = try await child.run { _ in }
+    let took = ContinuousClock.now - started
+    #expect(result.stop == reason, sourceLocation: sourceLocation)
+    #expect(result.termination == .signalled(SIGTERM), sourceLocation: sourceLocation)
+    #expect(took < .seconds(5), "limit 1 s, took \(took)", sourceLocation: sourceLocation)
+    return took
 }

@@ -18,6 +18,14 @@ func makeLongSample(in directory: URL, named name: String = "long.mp4", seconds:
     return file
 }
 
+/// A long sample in `directory` and the output a job of it writes: `out/long.mp4`, its folder made.
+func makeLongJobFiles(in directory: URL, seconds: Int) async throws -> (input: URL, output: URL) {
+    let input = try await makeLongSample(in: directory, seconds: seconds)
+    let outputs = directory.appendingPathComponent("out", isDirectory: true)
+    try FileManager.default.createDirectory(at: outputs, withIntermediateDirectories: false)
+    return (input, outputs.appendingPathComponent("long.mp4"))
+}
+
 /// Makes really interlaced video: 50 moving pictures a second woven into 25 top-field-first frames,
 /// so every frame shows combing unless it is deinterlaced. (The interlaced.ts fixture is only
 /// flagged interlaced; its pictures are progressive, so it cannot show whether vqueue deinterlaces.)
