@@ -115,15 +115,9 @@ struct QueueDatabaseFaultTests {
 
     private func answersSignals(_ worker: LoggedProcess, server: ThrowawayPostgres, queue: PostgresQueueClient,
                                 input: URL, output: URL) async throws {
-        // One thread and x264's medium preset: a job of several seconds, frozen mid-way.
-        let id = try await queue.submit(input, output, ["--threads", "1", "--x264-preset", "medium"])
-        var child: pid_t?
-        let caught = try await eventually(within: .seconds(60)) {
-            child = ProcessTable.jobChild(for: output, job: id, attempt: 1)
-            guard child != nil else { return false }
-            return try await queue.job(id).progress > 0
-        }
-        try #require(caught, "job \(id) was never caught encoding; log: \(worker.log)")
+        // A job of several seconds, frozen mid-way.
+        let (id, caughtChild) = try await queue.submitCaughtEncoding(input, output)
+        let child = try #require(caughtChild, "job \(id) was never caught encoding; log: \(worker.log)")
 
         server.freeze()
         // The worker's next store calls (every quarter second) wait on the frozen server.
@@ -133,7 +127,7 @@ struct QueueDatabaseFaultTests {
         let stopping = await worker.line(within: .seconds(20)) { $0.contains("stopping after its 1 running job(s)") }
         let answered = ContinuousClock.now - asked
         #expect(stopping != nil && answered < .seconds(1), "answered SIGTERM after \(answered); log: \(worker.log)")
-        #expect(worker.isRunning && ProcessTable.isAlive(child!), "its job runs on after the first SIGTERM")
+        #expect(worker.isRunning && ProcessTable.isAlive(child), "its job runs on after the first SIGTERM")
 
         let forced = ContinuousClock.now
         worker.send(signal: SIGTERM)
@@ -143,7 +137,7 @@ struct QueueDatabaseFaultTests {
         #expect(took < .seconds(10), "exited \(took) after the second SIGTERM; log: \(worker.log)")
         #expect(exit == .exited(0), "\(exit); log: \(worker.log)")
         #expect(worker.log.contains("stopping now"), "\(worker.log)")
-        #expect(await eventually(within: .seconds(10)) { !ProcessTable.isAlive(child!) }, "the job's child is gone")
+        #expect(await eventually(within: .seconds(10)) { !ProcessTable.isAlive(child) }, "the job's child is gone")
         #expect(directoryListing(output.deletingLastPathComponent()).isEmpty,
                 "no output and no temporary file from a stopped job: \(directoryListing(output.deletingLastPathComponent()))")
     }

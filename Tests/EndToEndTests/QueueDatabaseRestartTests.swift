@@ -85,21 +85,15 @@ struct QueueDatabaseRestartTests {
     private func rideOut(_ outage: Outage, mustNotice: Bool, server: ThrowawayPostgres,
                          queue: PostgresQueueClient, worker: LoggedProcess, input: URL, output: URL,
                          sourceLocation: SourceLocation) async throws {
-        // One thread and x264's medium preset: a job of several seconds, so the outage lands mid-job.
-        let id = try await queue.submit(input, output, ["--threads", "1", "--x264-preset", "medium"])
-        var child: pid_t?
-        let caught = try await eventually(within: .seconds(60)) {
-            child = ProcessTable.jobChild(for: output, job: id, attempt: 1)
-            guard child != nil else { return false }
-            return try await queue.job(id).progress > 0
-        }
+        // A job of several seconds, so the outage lands mid-job.
+        let (id, caughtChild) = try await queue.submitCaughtEncoding(input, output)
         let caughtJob = try? await queue.job(id)
-        try #require(caught, "job \(id) was never caught encoding: \(String(describing: caughtJob)); log: \(worker.log)",
-                     sourceLocation: sourceLocation)
+        let child = try #require(caughtChild, "job \(id) was never caught encoding: \(String(describing: caughtJob)); log: \(worker.log)",
+                                 sourceLocation: sourceLocation)
 
         let sessionsBefore = try await sessions(queue)
         try #require(!sessionsBefore.isEmpty, "the worker has no session on the server", sourceLocation: sourceLocation)
-        try await outage(server, queue.database, child!)
+        try await outage(server, queue.database, child)
 
         if mustNotice {
             let lost = await worker.line(within: .seconds(20)) { $0.contains("cannot reach the queue database") }

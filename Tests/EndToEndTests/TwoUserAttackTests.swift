@@ -757,7 +757,7 @@ private struct PostgresPasswordCheck {
         let wrongEncoded = wrong.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
         let badEscape = "Bad%zz\(Self.token())"
         let spaced = "\(Self.token()) \(Self.token())"
-        let closedPort = try #require(closedLoopbackPort(), "no free port")
+        let closedPort = try #require(ThrowawayPostgres.freeLoopbackPort(), "no free port")
 
         // The right password, percent-encoded: the queue works, and says nothing of the password.
         let good = "postgres://\(role):\(encoded)@\(host):\(port)/\(db)"
@@ -836,20 +836,4 @@ private struct PostgresPasswordCheck {
             }
         }
     }
-}
-
-/// A loopback TCP port nobody listens on (bound to find it, then closed).
-private func closedLoopbackPort() -> Int? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    return bound ? Int(UInt16(bigEndian: address.sin_port)) : nil
 }

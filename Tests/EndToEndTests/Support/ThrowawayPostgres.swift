@@ -141,8 +141,8 @@ final class ThrowawayPostgres: Sendable {
         }
     }
 
-    /// A TCP port on 127.0.0.1 that nothing listens on right now.
-    private static func freeLoopbackPort() -> Int? {
+    /// A TCP port on 127.0.0.1 that nothing listens on right now (bound to find it, then closed).
+    static func freeLoopbackPort() -> Int? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -290,6 +290,20 @@ struct PostgresQueueClient: Sendable, JobStatusSource {
     /// `vqueue COMMAND --db URL ARGUMENTS...`, run to its end.
     func run(_ command: String, _ arguments: [String] = [], timeout: Duration = .seconds(60)) async throws -> ProcessResult {
         try await place.run(Locations.vqueue, [command, "--db", url] + arguments, timeout: timeout)
+    }
+
+    /// Submits a job of several seconds (one thread, x264's medium preset) for a running worker
+    /// and waits up to a minute for its child to be encoding (its progress above 0): the job's id,
+    /// and the child's pid (nil if it was never caught so).
+    func submitCaughtEncoding(_ input: URL, _ output: URL) async throws -> (id: Int64, child: pid_t?) {
+        let id = try await submit(input, output, ["--threads", "1", "--x264-preset", "medium"])
+        var child: pid_t?
+        let caught = try await eventually(within: .seconds(60)) {
+            child = ProcessTable.jobChild(for: output, job: id, attempt: 1)
+            guard child != nil else { return false }
+            return try await job(id).progress > 0
+        }
+        return (id, caught ? child : nil)
     }
 
     /// Starts `vqueue worker --db URL ARGUMENTS...` in `box` (default: this client's place), its
