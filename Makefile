@@ -42,13 +42,19 @@ build: deps
 # the tests by VQUEUE_TEST_POSTGRES. The server is stopped and its folder removed
 # however the tests end; make's exit status is swift test's.
 PG_SERVER := Tests/Support/postgres-server.sh
-# Suites that cut links, restart servers and wait out leases run after the rest,
-# on an idle machine, so their timing is theirs and not the other suites' load.
+# Three runs, each in a test process of its own: the unit, store and in-process
+# worker tests first (dozens of in-process workers share the runner's two
+# cooperative threads, which the end-to-end suites' hundreds of polling tasks
+# starved for tens of seconds at a time); then the end-to-end tests; then the
+# suites that cut links, restart servers and wait out leases, on an idle
+# machine, so their timing is theirs and not the other suites' load.
+UNIT_MODULES   := JobQueueTests|TranscodeTests|TranscodeJobsTests|vqueueTests
 NETWORK_SUITES := MultiHostTests|QueueDatabaseRestartTests|PostgresFaultTests|QueueDatabaseFaultTests
 
 test: deps
 	$(SWIFT) build --build-tests
-	bash $(PG_SERVER) run $(SWIFT) test --skip-build --skip "$(NETWORK_SUITES)"
+	bash $(PG_SERVER) run $(SWIFT) test --skip-build --filter "$(UNIT_MODULES)" --skip "$(NETWORK_SUITES)"
+	bash $(PG_SERVER) run $(SWIFT) test --skip-build --filter EndToEndTests --skip "$(NETWORK_SUITES)"
 	bash $(PG_SERVER) run $(SWIFT) test --skip-build --filter "$(NETWORK_SUITES)"
 
 demo: build
