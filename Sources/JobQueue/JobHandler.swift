@@ -21,6 +21,17 @@ public protocol JobHandler: Sendable {
     /// not mounted), or nil when it can. Asked before claiming while the
     /// worker is unhealthy.
     func healthProblem() -> String?
+
+    /// Whether a job's folder this box found missing is missing still, also
+    /// one `healthProblem()` no longer reports (a folder gone for long is
+    /// the job's problem, not the box's). Until it is back, the jobs left
+    /// alone for their folders stay left alone.
+    func jobFoldersStillMissing() -> Bool
+}
+
+extension JobHandler {
+    /// A handler that reports no job folders: none are.
+    public func jobFoldersStillMissing() -> Bool { false }
 }
 
 /// How an attempt ended.

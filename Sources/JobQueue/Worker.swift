@@ -370,7 +370,7 @@ public struct Worker: Sendable {
         if state.schedule.isDue(.health, at: now) || !state.checkedHealthOnce {
             state.checkedHealthOnce = true
             let boxProblem = handler.healthProblem()
-            if boxProblem == nil { state.health.foldersBack() }
+            if boxProblem == nil && !handler.jobFoldersStillMissing() { state.health.foldersBack() }
             if state.health.isHealthy {
                 if let boxProblem { state.health.boxProblem(boxProblem) }
             } else if state.health.canHeal(boxProblem: boxProblem, at: now) {

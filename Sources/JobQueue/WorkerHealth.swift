@@ -74,9 +74,9 @@ struct WorkerHealth {
         pauseEnds = nil
     }
 
-    /// The box reports no problem: jobs left alone for their folders may
-    /// run here again (a folder missing for long is no longer reported, and
-    /// its job is then retried here when its avoidance runs out).
+    /// The box reports no problem and every job folder found missing is
+    /// back: jobs left alone for their folders may run here again (a folder
+    /// still missing keeps its job left alone until its avoidance runs out).
     mutating func foldersBack() {
         avoided.removeAll()
     }

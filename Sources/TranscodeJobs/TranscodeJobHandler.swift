@@ -233,7 +233,11 @@ public struct TranscodeJobHandler: JobHandler {
     /// jobs could not find lately: the first that is missing, in words.
     public func healthProblem() -> String? {
         if let root = missingRoot() { return "\(DisplayText.escaped(root)) does not exist on this box" }
-        return missing.stillMissing().first.map { "\(DisplayText.escaped($0)) does not exist on this box (a job's folder)" }
+        return missing.recentlyMissing().first.map { "\(DisplayText.escaped($0)) does not exist on this box (a job's folder)" }
+    }
+
+    public func jobFoldersStillMissing() -> Bool {
+        missing.anyMissing
     }
 
     private func missingRoot() -> String? {
@@ -291,10 +295,11 @@ private final class UnsharedFile: @unchecked Sendable {
     init(_ file: TemporaryOutput) { self.file = file }
 }
 
-/// Folders jobs found missing on this box lately: the box's problem until
-/// they are back, or for a minute (after which a folder still missing is
-/// taken for the job's problem, not the box's: the worker leaves that job
-/// to others and takes other jobs).
+/// Folders jobs found missing on this box, until they are back. The box's
+/// problem for a minute from when one was first missed; after that, a
+/// folder still missing is the job's problem, not the box's (the worker
+/// leaves that job to others and takes other jobs), but it is remembered
+/// until it is back, so that its job stays left alone.
 private final class MissingFolders: Sendable {
     private let folders = Mutex<[String: ContinuousClock.Instant]>([:])
     static let patience = Duration.seconds(60)
@@ -303,12 +308,19 @@ private final class MissingFolders: Sendable {
         folders.withLock { $0[folder] = $0[folder] ?? .now }
     }
 
-    /// Those still missing and missed within the last minute; the rest are forgotten.
-    func stillMissing() -> [String] {
+    /// Those still missing, first missed within the last minute.
+    func recentlyMissing() -> [String] {
+        let now = ContinuousClock.now
+        return stillMissing().filter { now - $0.value < Self.patience }.map(\.key).sorted()
+    }
+
+    var anyMissing: Bool { !stillMissing().isEmpty }
+
+    /// Those still missing; the ones back are forgotten.
+    private func stillMissing() -> [String: ContinuousClock.Instant] {
         folders.withLock { folders in
-            let now = ContinuousClock.now
-            folders = folders.filter { AllowedFolders.resolve($0.key) == nil && now - $0.value < Self.patience }
-            return folders.keys.sorted()
+            folders = folders.filter { AllowedFolders.resolve($0.key) == nil }
+            return folders
         }
     }
 }

@@ -129,6 +129,33 @@ extension WorkerInProcessTests {
         }
     }
 
+    @Test("a job whose folder stays missing after the box is healthy again is left to others, and this worker takes other jobs; once the folder is back the job runs here",
+          arguments: StoreKind.allCases)
+    func aJobWhoseFolderStaysMissingIsLeftAlone(_ kind: StoreKind) async throws {
+        try await withTestDatabase(kind) { database in
+            let store = try await database.open()
+            let handler = ScriptedHandler { job in
+                job.payload.contains("gone") && job.attempts == 1 ? .unavailableHere("/srv/gone does not exist") : .succeed(result: nil)
+            }
+            let worker = WorkerUnderTest.start(store: try await database.open(), handler: handler)
+            let gone = try await store.submitOne(newJob("gone", priority: 10))
+            await eventually("the job goes back, its folder missing") { try await store.existing(gone.id).errorCode == "worker_unhealthy" }
+
+            // The folder is no longer the box's problem, but it is still missing.
+            handler.setFoldersStillMissing(true)
+            handler.setHealthProblem(nil)
+            let other = try await store.submitOne(newJob("other"))
+            await eventually("the worker takes another job") { try await store.existing(other.id).state == .succeeded }
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await store.existing(gone.id).state == .queued, "not claimed again while its folder is missing")
+            #expect(handler.started.filter { $0.id == gone.id }.count == 1)
+
+            handler.setFoldersStillMissing(false)
+            await eventually("the job runs here once its folder is back") { try await store.existing(gone.id).state == .succeeded }
+            try await worker.stop()
+        }
+    }
+
     @Test("a job that cannot run on this box goes back uncounted, and the worker is unhealthy until the box heals",
           arguments: StoreKind.allCases)
     func unavailableHereMakesTheWorkerUnhealthy(_ kind: StoreKind) async throws {

@@ -32,6 +32,7 @@ final class ScriptedHandler: JobHandler {
     private let script: Script
     private let record = Mutex(Record())
     private let problem = Mutex<String?>(nil)
+    private let foldersMissing = Mutex(false)
     /// Whether a recovered publication is found in place.
     private let publicationsInPlace = Mutex(true)
 
@@ -114,5 +115,15 @@ final class ScriptedHandler: JobHandler {
 
     func healthProblem() -> String? {
         problem.withLock { $0 }
+    }
+
+    /// What `jobFoldersStillMissing()` answers from now on: a folder gone for long, no longer
+    /// the box's problem, but its job's.
+    func setFoldersStillMissing(_ missing: Bool) {
+        foldersMissing.withLock { $0 = missing }
+    }
+
+    func jobFoldersStillMissing() -> Bool {
+        foldersMissing.withLock { $0 }
     }
 }
