@@ -184,22 +184,24 @@ extension SQLJobStore: JobAdministration {
         let finished = states.filter(\.isFinished).map(\.rawValue)
         guard !finished.isEmpty else { return 0 }
         var deleted = 0
-        // A chunk per transaction, and a pause after each (`yieldLock`):
-        // workers' lease renewals get in between, so no healthy job is
-        // rescued because prune held the lock.
+        // A chunk per transaction, each short, with a pause after each on
+        // SQLite (`LockShare`): workers' lease renewals get in between, so no
+        // healthy job is rescued because prune held the lock.
+        var share = LockShare(dialect: executor.dialect, largest: Self.chunk, smallest: 20)
         while true {
             let started = ContinuousClock.now
+            let size = share.size
             let count = try await write { db in
                 let ids = try db.query("SELECT id FROM jobs WHERE state IN (\(db.marks(finished.count))) AND finished_at < ? ORDER BY id LIMIT ?",
-                                       finished.map(\.sqlValue) + [before.sqlValue, Self.chunk.sqlValue]).map { $0.int64("id") }
+                                       finished.map(\.sqlValue) + [before.sqlValue, size.sqlValue]).map { $0.int64("id") }
                 guard !ids.isEmpty else { return 0 }
                 let marks = db.marks(ids.count)
                 try db.execute("DELETE FROM events WHERE job_id IN (\(marks))", ids.map(\.sqlValue))
                 return try db.execute("DELETE FROM jobs WHERE id IN (\(marks))", ids.map(\.sqlValue))
             }
             deleted += count
-            if count < Self.chunk { break }
-            try await yieldLock(after: ContinuousClock.now - started)
+            if count < size { break }
+            try await share.wrote(took: ContinuousClock.now - started)
         }
         try await write { db in
             // Worker rows and their events go too once the worker is long gone.
@@ -212,18 +214,6 @@ extension SQLJobStore: JobAdministration {
         }
         try await compact(full: false)
         return deleted
-    }
-
-    /// Between two writes of a long maintenance loop on SQLite: a pause as
-    /// long as the write took (20 ms at least). SQLite's lock is not fair: a
-    /// worker waiting for it polls (every 10 ms, `SQLiteExecutor`), and a loop
-    /// that takes the lock again at once can keep it from a worker for longer
-    /// than a short lease on a loaded machine (measured: a job with
-    /// `--lease 1s` rescued twice while prune ran for 42 s). PostgreSQL locks
-    /// rows, and waiters queue: no pause there.
-    private func yieldLock(after took: Duration) async throws {
-        guard executor.dialect == .sqlite else { return }
-        try await Task.sleep(for: max(.milliseconds(20), took))
     }
 
     public func compact(full: Bool) async throws {
@@ -245,18 +235,20 @@ extension SQLJobStore: JobAdministration {
                 }
                 return
             }
-            // A few hundred pages per write: each one short.
+            // A few hundred pages per write at most: each one short.
+            var share = LockShare(dialect: .sqlite, largest: 256, smallest: 16)
             while true {
                 let started = ContinuousClock.now
+                let pages = share.size
                 let left = try await write { db -> Int in
                     guard try db.queryOne("PRAGMA auto_vacuum")?.values.first == .integer(2) else { return 0 }
-                    try db.execute("PRAGMA incremental_vacuum(256)")
+                    try db.execute("PRAGMA incremental_vacuum(\(pages))")
                     return try db.queryOne("PRAGMA freelist_count")?.values.first.flatMap {
                         if case .integer(let pages) = $0 { return Int(pages) } else { return nil }
                     } ?? 0
                 }
                 if left == 0 { break }
-                try await yieldLock(after: ContinuousClock.now - started)
+                try await share.wrote(took: ContinuousClock.now - started)
             }
             try await executor.maintain { db in try db.execute("PRAGMA wal_checkpoint(PASSIVE)") }
         }
