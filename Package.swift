@@ -1,5 +1,14 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
+
+// What `vqueue --version` prints: the VERSION file (which `make deb` reads
+// too), and the commit when built from a git checkout.
+let version = (try? String(contentsOfFile: Context.packageDirectory + "/VERSION", encoding: .utf8))?
+    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
+let commit = Context.gitInformation.map {
+    String($0.currentCommit.prefix(12)) + ($0.hasUncommittedChanges ? "+changes" : "")
+} ?? ""
 
 let package = Package(
     name: "vqueue",
@@ -22,6 +31,10 @@ let package = Package(
         // Starting a job's child process: fork + execve with what a supervisor
         // needs set between them (see child_spawn.c).
         .target(name: "CProcess"),
+        .target(name: "CBuildInfo", cSettings: [
+            .define("VQ_VERSION", to: "\"\(version)\""),
+            .define("VQ_COMMIT", to: "\"\(commit)\""),
+        ]),
         .target(name: "JobQueue", dependencies: [
             "CLibPQ",
             "CProcess",
@@ -37,6 +50,7 @@ let package = Package(
                 "Transcode",
                 "JobQueue",
                 "TranscodeJobs",
+                "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

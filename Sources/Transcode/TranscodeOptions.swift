@@ -6,7 +6,7 @@ public struct TranscodeOptions: Sendable, Equatable, Codable {
     /// x264 constant rate factor, used when no bitrate is given.
     public var crf: Double
     /// x264 speed/size trade-off (`ultrafast` … `veryslow`).
-    public var x264Preset: String
+    public var x264Preset: X264Preset
     /// Scale down to at most this height (never up), keeping the aspect ratio.
     public var maxHeight: Int?
     /// AAC bitrate in bits per second.
@@ -31,10 +31,8 @@ public struct TranscodeOptions: Sendable, Equatable, Codable {
     /// The longest time limit taken, in seconds (ten years): past it a
     /// deadline cannot be represented, and no transcode needs it.
     public static let longestTimeLimit = 10 * 365 * 86_400.0
-    public static let x264Presets = ["ultrafast", "superfast", "veryfast", "faster", "fast",
-                                     "medium", "slow", "slower", "veryslow"]
 
-    public init(videoBitrate: Int? = nil, crf: Double = 23, x264Preset: String = "veryfast",
+    public init(videoBitrate: Int? = nil, crf: Double = 23, x264Preset: X264Preset = .veryfast,
                 maxHeight: Int? = nil, audioBitrate: Int = 128_000, includeAudio: Bool = true,
                 threads: Int = 0, maxPixels: Int = TranscodeOptions.defaultMaxPixels,
                 timeLimit: Double? = nil, allowPartial: Bool = false, maxMemory: Int? = nil) {

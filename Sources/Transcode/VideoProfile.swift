@@ -64,7 +64,7 @@ struct VideoProfile: StreamProfile {
     func makeEncoder(for graph: FilterGraph, globalHeader: Bool) throws(TranscodeError) -> StreamEncoder {
         // CABAC always: without it (ultrafast turns it off) x264 writes
         // Constrained Baseline, which is not the Main/High we promise.
-        var privateOptions = ["preset": options.x264Preset, "profile": "high", "coder": "cabac"]
+        var privateOptions = ["preset": options.x264Preset.rawValue, "profile": "high", "coder": "cabac"]
         if options.videoBitrate == nil {
             privateOptions["crf"] = String(options.crf)
         }

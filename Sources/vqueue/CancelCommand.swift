@@ -6,8 +6,8 @@ struct CancelCommand: AsyncParsableCommand {
         commandName: "cancel",
         abstract: "Cancel a queued or running job, or a batch's unfinished jobs.",
         discussion: """
-        A queued job is cancelled at once; a running one within about a second (its
-        transcoder is stopped and its temporary file removed; OUT is not written).
+        A queued job is cancelled at once; a running one within about a second (its \
+        transcoder is stopped and its temporary file removed; OUT is not written). \
         Exit status: 0 cancelled, 1 already finished (nothing changed), 4 no such job.
 
         Examples:

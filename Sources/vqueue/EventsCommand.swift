@@ -7,14 +7,15 @@ struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
         abstract: "Print job transitions and workers coming and going, in order.",
+        usage: "vqueue events [--follow] [--json] [--since <event-id>] [<options>]",
         discussion: """
-        One line per event; with --json one JSON object per line, each with its event id, so
-        a consumer can resume where it stopped with --since. With --follow new events are
+        One line per event; with --json one JSON object per line, each with its event id, so \
+        a consumer can resume where it stopped with --since. With --follow new events are \
         printed as they happen (within a second) until interrupted.
 
-        JSON fields: id, kind ("job" or "worker"), at (ISO 8601 UTC), job (id or null),
-        from (previous job state or null), to (job state, or for workers online, stopping,
-        stopped, offline, unhealthy, healthy), worker, detail, error_code (for a failure or a
+        JSON fields: id, kind ("job" or "worker"), at (ISO 8601 UTC), job (id or null), \
+        from (previous job state or null), to (job state, or for workers online, stopping, \
+        stopped, offline, unhealthy, healthy), worker, detail, error_code (for a failure or a \
         retry: the stable code of its error, else null).
 
         Examples:

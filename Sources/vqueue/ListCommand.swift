@@ -11,10 +11,10 @@ struct ListCommand: AsyncParsableCommand {
           vqueue list --state failed --json | jq -r '.[].error'
         """)
 
-    @Option(help: ArgumentHelp("Only jobs in this state: queued, running, succeeded, failed, cancelled.", valueName: "state"))
-    var state: String?
+    @Option(help: ArgumentHelp("Only jobs in this state.", valueName: "state"))
+    var state: JobState?
 
-    @Option(help: ArgumentHelp("At most this many. Default: 50.", valueName: "n"))
+    @Option(help: ArgumentHelp("At most this many.", valueName: "n"))
     var limit = 50
 
     @Flag(help: "Print a JSON array of job objects.")
@@ -24,15 +24,12 @@ struct ListCommand: AsyncParsableCommand {
     var queueOptions: QueueOptions
 
     func validate() throws {
-        if let state, JobState(rawValue: state) == nil {
-            throw ValidationError("unknown --state '\(state)'; use \(JobState.allCases.map(\.rawValue).joined(separator: ", ")).")
-        }
         if limit < 1 { throw ValidationError("--limit must be at least 1.") }
     }
 
     func run() async throws {
         let store = try await queueOptions.openStore()
-        let jobs = try await store.jobs(state: state.flatMap(JobState.init(rawValue:)), limit: limit)
+        let jobs = try await store.jobs(state: state, limit: limit)
         if json {
             print(try JobReport.json(jobs.map(JobReport.init)))
         } else {

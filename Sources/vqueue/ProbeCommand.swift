@@ -11,14 +11,14 @@ struct ProbeCommand: ParsableCommand {
           vqueue probe upload.avi
           vqueue probe upload.avi --json | jq '.streams[0].rotation'
 
-        Only a single self-contained media file is read: a playlist, a list of other files or
+        Only a single self-contained media file is read: a playlist, a list of other files or \
         an image sequence is refused, and libav reads nothing but the file itself.
 
-        Exit status: 0 read, 1 not a readable media file (one line on stderr says why),
+        Exit status: 0 read, 1 not a readable media file (one line on stderr says why), \
         75 a temporary failure (an I/O error).
         """)
 
-    @Argument(help: ArgumentHelp("The file to inspect.", valueName: "in"))
+    @Argument(help: ArgumentHelp("The file to inspect.", valueName: "in"), completion: .file())
     var input: String
 
     @Flag(help: "Print a JSON object (field names in the README).")

@@ -6,15 +6,16 @@ struct PruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
         abstract: "Delete finished jobs older than a given age, and their events.",
+        usage: "vqueue prune --older-than <duration> [--state <states>] [<options>]",
         discussion: """
-        Never touches queued or running jobs. Workers that stopped or went away before that
-        age go too. Deletes in short transactions, so running workers are never held up (no
-        healthy job is rescued because prune held the database). The freed space is then
-        given back to the file system a little at a time (SQLite: incremental vacuum;
+        Never touches queued or running jobs. Workers that stopped or went away before that \
+        age go too. Deletes in short transactions, so running workers are never held up (no \
+        healthy job is rescued because prune held the database). The freed space is then \
+        given back to the file system a little at a time (SQLite: incremental vacuum; \
         PostgreSQL: VACUUM, which blocks nobody). Prints how many jobs were deleted.
 
-        An SQLite queue created before incremental compaction existed needs --compact once:
-        a full VACUUM that blocks writers while it runs (seconds on a big queue) and
+        An SQLite queue created before incremental compaction existed needs --compact once: \
+        a full VACUUM that blocks writers while it runs (seconds on a big queue) and \
         switches the file to incremental compaction for every later prune.
 
         Examples:
@@ -25,7 +26,8 @@ struct PruneCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Age of the jobs to delete, by when they finished: 12h, 7d.", valueName: "duration"))
     var olderThan: TimeSpan
 
-    @Option(help: ArgumentHelp("States to delete, comma-separated. Default: succeeded,failed,cancelled.", valueName: "states"))
+    @Option(help: ArgumentHelp("States to delete, comma-separated.", valueName: "states"),
+            completion: .list(JobState.allCases.filter(\.isFinished).map(\.rawValue)))
     var state = "succeeded,failed,cancelled"
 
     @Flag(help: "Compact the whole database file in one pass (blocks writers while it runs).")

@@ -7,7 +7,7 @@ import JobQueue
 struct QueueOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "The queue database: a file, or a PostgreSQL URL or key=value string. Default: $VQUEUE_DB, else ~/.local/share/vqueue/queue.db.",
-        valueName: "path-or-url"))
+        valueName: "path-or-url"), completion: .file())
     var db: String?
 
     static let environmentVariable = "VQUEUE_DB"

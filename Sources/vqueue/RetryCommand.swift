@@ -8,11 +8,11 @@ struct RetryCommand: AsyncParsableCommand {
         commandName: "retry",
         abstract: "Queue a failed or cancelled job (or a batch's failed jobs) again, with fresh attempts.",
         discussion: """
-        The input and OUT's folder are checked again as `submit` checks them, as this user: a
-        fixed upload put in place of a broken one is the file transcoded; one that cannot be
+        The input and OUT's folder are checked again as `submit` checks them, as this user: a \
+        fixed upload put in place of a broken one is the file transcoded; one that cannot be \
         read, or is no video, refuses the retry with one line (a batch: all or nothing).
 
-        Exit status: 0 queued again, 1 the job is not failed or cancelled (or its input is
+        Exit status: 0 queued again, 1 the job is not failed or cancelled (or its input is \
         refused), 4 no such job.
 
         Examples:

@@ -6,9 +6,10 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show where a job (or a batch) stands.",
+        usage: "vqueue status (<id> | --batch <id>) [--json] [--wait] [<options>]",
         discussion: """
-        Exit status: 0 succeeded, 1 failed, 2 cancelled, 3 not finished yet (queued, retrying
-        or running), 4 no such job, 64 bad usage. For a batch: 0 only when every job
+        Exit status: 0 succeeded, 1 failed, 2 cancelled, 3 not finished yet (queued, retrying \
+        or running), 4 no such job, 64 bad usage. For a batch: 0 only when every job \
         succeeded, 3 while any is unfinished, then 1 if any failed, else 2.
 
         Examples:

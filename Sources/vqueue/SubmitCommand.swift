@@ -9,38 +9,39 @@ struct SubmitCommand: AsyncParsableCommand {
         commandName: "submit",
         abstract: "Queue a transcode (or a batch of them) and print its id at once.",
         discussion: """
-        Everything that can be checked before queueing is: IN exists and is readable, libav
-        recognises it as one media file with a video stream within the picture-size limit,
-        OUT's folder exists and is writable, OUT is not IN, OUT does not exist (unless
-        --overwrite) and no unfinished job writes it, OUT's extension is .flv, .mp4, .m4v or
-        .mkv, and the options are valid. A refusal is one line on stderr and queues nothing
-        (exit 1; 64 for bad usage; 75 when the queue database cannot be reached). Paths are
+        Everything that can be checked before queueing is: IN exists and is readable, libav \
+        recognises it as one media file with a video stream within the picture-size limit, \
+        OUT's folder exists and is writable, OUT is not IN, OUT does not exist (unless \
+        --overwrite) and no unfinished job writes it, OUT's extension is .flv, .mp4, .m4v or \
+        .mkv, and the options are valid. A refusal is one line on stderr and queues nothing \
+        (exit 1; 64 for bad usage; 75 when the queue database cannot be reached). Paths are \
         stored absolute.
 
-        --key K makes a retried submit safe: when a job with that key exists, whatever its
+        --key K makes a retried submit safe: when a job with that key exists, whatever its \
         state, its id is printed (exit 0) and nothing new is queued.
 
-        A batch (--out-dir DIR --format F IN...) queues one job per input, writing
-        DIR/<input name without extension>.F; it prints the batch id, then one job id per
-        line. Every input is checked before any job is queued: all or nothing. Two inputs
+        A batch (--out-dir DIR --format F IN...) queues one job per input, writing \
+        DIR/<input name without extension>.F; it prints the batch id, then one job id per \
+        line. Every input is checked before any job is queued: all or nothing. Two inputs \
         that would write the same output are refused.
 
         Examples:
           id=$(vqueue submit upload.avi /srv/video/42.flv -b 200k)
           id=$(vqueue submit --key upload-42 upload.avi /srv/video/42.flv)
           vqueue submit in.mov out.mp4 --preset 720p --priority 10 --queue fast
-          vqueue submit in.mkv out.mp4 --wait        # exit status as for `vqueue status`
+          vqueue submit in.mkv out.mp4 --wait       # exit status as for `vqueue status`
           vqueue submit --out-dir /srv/video --format mp4 uploads/*.mov
         """)
 
-    @Argument(help: ArgumentHelp("IN OUT, or with --out-dir the inputs.", valueName: "file"))
+    @Argument(help: ArgumentHelp("IN OUT, or with --out-dir the inputs.", valueName: "file"), completion: .file())
     var files: [String] = []
 
-    @Option(help: ArgumentHelp("Batch: write each input's output into this folder.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Batch: write each input's output into this folder.", valueName: "dir"),
+            completion: .directory)
     var outDir: String?
 
-    @Option(help: ArgumentHelp("Batch: the outputs' container: flv, mp4 or mkv.", valueName: "format"))
-    var format: String?
+    @Option(help: ArgumentHelp("Batch: the outputs' container.", valueName: "format"))
+    var format: OutputContainer?
 
     @OptionGroup(title: "Output")
     var transcodeOptions: TranscodeOptionGroup
@@ -48,18 +49,18 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(help: "Replace OUT if it exists when the job runs.")
     var overwrite = false
 
-    @Option(help: ArgumentHelp("Queue name; workers take from the queues they are given. Default: default.", valueName: "name"))
+    @Option(help: ArgumentHelp("Queue name; workers take from the queues they are given.", valueName: "name"))
     var queue = "default"
 
     // Unconditional, so that `--priority -1` reads -1 rather than an unknown option.
-    @Option(parsing: .unconditional, help: ArgumentHelp("Higher runs first; may be negative. Default: 0.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Higher runs first; may be negative.", valueName: "n"))
     var priority = 0
 
     @Option(help: ArgumentHelp("An idempotency key: if a job with this key exists, print its id instead of queueing another.",
                                valueName: "key"))
     var key: String?
 
-    @Option(help: ArgumentHelp("Attempts before a transiently failing job fails for good. Default: 3.", valueName: "n"))
+    @Option(help: ArgumentHelp("Attempts before a transiently failing job fails for good.", valueName: "n"))
     var maxAttempts = 3
 
     @Flag(help: "Wait for the job (or batch) to finish (progress bar on a terminal); exit as `vqueue status` does.")
@@ -80,7 +81,7 @@ struct SubmitCommand: AsyncParsableCommand {
             if format != nil { throw ValidationError("--format goes with --out-dir (a batch); a single job takes OUT's extension.") }
             if files.count != 2 { throw ValidationError("give IN and OUT, or --out-dir DIR --format F and the inputs.") }
         } else {
-            guard let format, OutputContainer(rawValue: format) != nil else {
+            guard format != nil else {
                 throw ValidationError("a batch needs --format flv, mp4 or mkv.")
             }
             if files.isEmpty { throw ValidationError("give the inputs to transcode into --out-dir.") }
@@ -127,7 +128,7 @@ struct SubmitCommand: AsyncParsableCommand {
         }
     }
 
-    private func submitBatch(outDir: String, format: String, options: TranscodeOptions) async throws {
+    private func submitBatch(outDir: String, format: OutputContainer, options: TranscodeOptions) async throws {
         let jobs = try SubmissionCheck.batch(inputs: files, outDir: outDir, format: format, options: options, overwrite: overwrite)
         // Batch progress is weighted by media duration.
         let weighted = try jobs.map { try newJob($0.job, weight: $0.duration ?? 1, key: nil) }
@@ -208,12 +209,12 @@ enum SubmissionCheck {
 
     /// One job per input into `outDir`, every input checked first and no two
     /// writing the same output.
-    static func batch(inputs: [String], outDir: String, format: String, options: TranscodeOptions,
+    static func batch(inputs: [String], outDir: String, format: OutputContainer, options: TranscodeOptions,
                       overwrite: Bool) throws -> [(job: TranscodeJob, duration: Double?)] {
         var seen: [String: String] = [:]
         return try inputs.map { input in
             let name = URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent
-            let output = URL(fileURLWithPath: absolute(outDir)).appendingPathComponent("\(name).\(format)").path
+            let output = URL(fileURLWithPath: absolute(outDir)).appendingPathComponent("\(name).\(format.rawValue)").path
             if let other = seen[output] {
                 throw CommandFailure.report(DisplayText.escaped(input), "would write \(DisplayText.escaped(output)), as "
                                             + "\(DisplayText.escaped(other)) would; rename one of them")

@@ -7,8 +7,8 @@ struct TopCommand: AsyncParsableCommand {
         commandName: "top",
         abstract: "Watch the farm live: workers, running jobs, queues, failures.",
         discussion: """
-        Refreshed about once a second. Keys: q quits; up/down select a running job; c cancels
-        the selected job (asks to confirm); ? shows help. Fits 80x24 and uses larger
+        Refreshed about once a second. Keys: q quits; up/down select a running job; c cancels \
+        the selected job (asks to confirm); ? shows help. Fits 80x24 and uses larger \
         terminals. --once prints one plain snapshot (no control characters) for scripts.
 
         Examples:

@@ -7,12 +7,12 @@ struct TranscodeCommand: ParsableCommand {
         commandName: "transcode",
         abstract: "Transcode one file to web video now, in this process (no queue).",
         discussion: """
-        The output is H.264 (High profile, 8-bit 4:2:0) with AAC-LC stereo audio, in the
-        container OUT's extension names: .flv, .mp4/.m4v (index at the front) or .mkv.
-        Whatever came in comes out upright, progressive, with square pixels and even
+        The output is H.264 (High profile, 8-bit 4:2:0) with AAC-LC stereo audio, in the \
+        container OUT's extension names: .flv, .mp4/.m4v (index at the front) or .mkv. \
+        Whatever came in comes out upright, progressive, with square pixels and even \
         dimensions; surround sound is downmixed.
 
-        OUT is written under a temporary name beside it and renamed when complete, so it
+        OUT is written under a temporary name beside it and renamed when complete, so it \
         never holds a partial file; on failure or Ctrl-C nothing is left behind.
 
         Examples:
@@ -21,25 +21,25 @@ struct TranscodeCommand: ParsableCommand {
           vqueue transcode in.mkv out.mp4 --crf 20 --x264-preset medium --max-height 480
           vqueue transcode in.mp4 out.flv --no-audio --timeout 10m
 
-        IN is opened once and read only as a single media file: a playlist, a list of other
-        files or an image sequence is refused, and libav opens nothing else. OUT is never
-        replaced without --overwrite, even if it appears while the transcode runs. Before OUT
-        takes its name the finished file is checked: it opens, holds H.264 of the expected
+        IN is opened once and read only as a single media file: a playlist, a list of other \
+        files or an image sequence is refused, and libav opens nothing else. OUT is never \
+        replaced without --overwrite, even if it appears while the transcode runs. Before OUT \
+        takes its name the finished file is checked: it opens, holds H.264 of the expected \
         size (and AAC when there is audio), and lasts as long as the source decoded to.
 
-        With --max-memory the process's private memory (RLIMIT_DATA) is capped; a transcode
+        With --max-memory the process's private memory (RLIMIT_DATA) is capped; a transcode \
         that needs more fails with "exceeded the memory limit".
 
-        Exit status: 0 done, 1 the transcode failed (one line on stderr says why),
-        75 a temporary failure worth retrying (disk full, I/O error), 64 bad usage.
-        Interrupted by SIGINT or SIGTERM: 130 or 143. With --progress-json a failure also
+        Exit status: 0 done, 1 the transcode failed (one line on stderr says why), \
+        75 a temporary failure worth retrying (disk full, I/O error), 64 bad usage. \
+        Interrupted by SIGINT or SIGTERM: 130 or 143. With --progress-json a failure also \
         ends stdout with {"error": ..., "error_code": ..., "permanent": ...}.
         """)
 
-    @Argument(help: ArgumentHelp("The file to read.", valueName: "in"))
+    @Argument(help: ArgumentHelp("The file to read.", valueName: "in"), completion: .file())
     var input: String
 
-    @Argument(help: ArgumentHelp("The file to write: .flv, .mp4, .m4v or .mkv.", valueName: "out"))
+    @Argument(help: ArgumentHelp("The file to write: .flv, .mp4, .m4v or .mkv.", valueName: "out"), completion: .file())
     var output: String
 
     @OptionGroup(title: "Output")
@@ -48,8 +48,8 @@ struct TranscodeCommand: ParsableCommand {
     @Flag(help: "Replace OUT if it exists.")
     var overwrite = false
 
-    @Option(help: ArgumentHelp("Container to write (flv, mp4, mkv) whatever OUT's extension.", valueName: "name"))
-    var format: String?
+    @Option(help: ArgumentHelp("Container to write whatever OUT's extension.", valueName: "name"))
+    var format: OutputContainer?
 
     /// A worker's child reads IN from this descriptor, which the worker
     /// opened and checked; IN is then only the name for messages.
@@ -75,12 +75,7 @@ struct TranscodeCommand: ParsableCommand {
         for (name, fd) in [("--input-fd", inputFd), ("--output-fd", outputFd)] {
             if let fd, fd < 3 { throw ValidationError("\(name) must be a descriptor above 2 (not stdin, stdout or stderr).") }
         }
-        if let format {
-            guard OutputContainer(rawValue: format) != nil else {
-                throw ValidationError("unknown --format '\(format)'; use flv, mp4 or mkv.")
-            }
-            return
-        }
+        if format != nil { return }
         do {
             _ = try OutputContainer(path: output)
         } catch {
@@ -106,7 +101,7 @@ struct TranscodeCommand: ParsableCommand {
         let display = ProgressDisplay(json: progressJson)
         let transcoder = Transcoder(source: inputFd.map { .descriptor($0) } ?? .path(input),
                                     destination: destination, options: options,
-                                    container: format.flatMap(OutputContainer.init(rawValue:)) ?? (try? OutputContainer(path: output)))
+                                    container: format ?? (try? OutputContainer(path: output)))
         do {
             // Before anything is opened, so every allocation counts.
             if let bytes = options.maxMemory { try MemoryLimit.apply(bytes: bytes) }

@@ -13,9 +13,8 @@ struct TranscodeOptionGroup: ParsableArguments {
                                valueName: "n"))
     var crf: Double?
 
-    @Option(help: ArgumentHelp("x264 speed preset: \(TranscodeOptions.x264Presets.joined(separator: ", ")). Default: veryfast.",
-                               valueName: "name"))
-    var x264Preset: String?
+    @Option(help: ArgumentHelp("x264 speed preset, fastest first. Default: veryfast.", valueName: "name"))
+    var x264Preset: X264Preset?
 
     @Option(help: ArgumentHelp("Scale down to at most this height, keeping the aspect ratio (never scales up).",
                                valueName: "px"))
@@ -27,10 +26,10 @@ struct TranscodeOptionGroup: ParsableArguments {
     @Flag(help: "Leave the audio out.")
     var noAudio = false
 
-    @Option(help: ArgumentHelp("Threads for decoding and for encoding; 0 picks one per core. Default: 0.", valueName: "n"))
+    @Option(help: ArgumentHelp("Threads for decoding and for encoding; 0 picks one per core.", valueName: "n"))
     var threads: Int = 0
 
-    @Option(help: ArgumentHelp("Refuse pictures larger than this many pixels, before decoding. Default: 35389440 (8192x4320).",
+    @Option(help: ArgumentHelp("Refuse pictures larger than this many pixels, before decoding (35389440 is 8192x4320).",
                                valueName: "n"))
     var maxPixels: Int = TranscodeOptions.defaultMaxPixels
 
@@ -46,7 +45,7 @@ struct TranscodeOptionGroup: ParsableArguments {
 
     @Option(help: ArgumentHelp("A web size: \(WebPreset.allCases.map(\.summary).joined(separator: "; ")). Options given explicitly win.",
                                valueName: "name"))
-    var preset: String?
+    var preset: WebPreset?
 
     @Flag(help: "Accept an input that decodes to much less than its container claims (a truncated upload).")
     var allowPartial = false
@@ -58,9 +57,6 @@ struct TranscodeOptionGroup: ParsableArguments {
         if let crf, !(0...51).contains(crf) {
             throw ValidationError("--crf must be between 0 and 51, not \(crf).")
         }
-        if let x264Preset, !TranscodeOptions.x264Presets.contains(x264Preset) {
-            throw ValidationError("unknown --x264-preset '\(x264Preset)'; use one of \(TranscodeOptions.x264Presets.joined(separator: ", ")).")
-        }
         if let maxHeight, maxHeight < 2 {
             throw ValidationError("--max-height must be at least 2 pixels.")
         }
@@ -70,16 +66,13 @@ struct TranscodeOptionGroup: ParsableArguments {
         if maxPixels < 4 || maxPixels > TranscodeOptions.largestMaxPixels {
             throw ValidationError("--max-pixels must be between 4 and \(TranscodeOptions.largestMaxPixels) pixels.")
         }
-        if let preset, WebPreset(rawValue: preset) == nil {
-            throw ValidationError("unknown --preset '\(preset)'; use one of \(WebPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
-        }
     }
 
     /// The transcoder's options: defaults, then the preset, then what was
     /// given explicitly.
     var options: TranscodeOptions {
         var options = TranscodeOptions()
-        if let preset = preset.flatMap(WebPreset.init(rawValue:)) {
+        if let preset {
             options.maxHeight = preset.maxHeight
             options.videoBitrate = preset.videoBitrate
             options.audioBitrate = preset.audioBitrate

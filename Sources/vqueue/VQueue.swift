@@ -1,4 +1,5 @@
 import ArgumentParser
+import CBuildInfo
 
 @main
 struct VQueue: AsyncParsableCommand {
@@ -15,9 +16,17 @@ struct VQueue: AsyncParsableCommand {
 
         The queue database: --db PATH, else $VQUEUE_DB, else ~/.local/share/vqueue/queue.db.
         """,
+        version: VQueue.version,
         subcommands: [SubmitCommand.self, WorkerCommand.self, StatusCommand.self, ListCommand.self,
                       CancelCommand.self, RetryCommand.self, WorkersCommand.self, EventsCommand.self,
                       TopCommand.self, PruneCommand.self, TranscodeCommand.self, ProbeCommand.self])
+
+    /// `vqueue --version`: "vqueue 0.3.0 (commit 359c40c1a2b3)"; the commit
+    /// when built from a git checkout ("+changes" when it had some).
+    static var version: String {
+        let commit = String(cString: vq_build_commit())
+        return "vqueue \(String(cString: vq_build_version()))" + (commit.isEmpty ? "" : " (commit \(commit))")
+    }
 
     /// ArgumentParser's entry point, given the arguments byte for byte
     /// (`CommandLine.arguments` would replace bytes that are not UTF-8 in a
@@ -30,6 +39,9 @@ struct VQueue: AsyncParsableCommand {
     }
 
     static func main(_ arguments: [String]) async {
+        if let mistyped = SubcommandSuggestion.error(for: arguments) {
+            exit(withError: ValidationError(mistyped))
+        }
         do {
             var command = try parseAsRoot(arguments)
             if var asynchronous = command as? AsyncParsableCommand {

@@ -18,33 +18,34 @@ struct WorkerRunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run queued jobs, several at once, until stopped.",
+        usage: "vqueue worker [run] [<options>]",
         discussion: """
-        Each job runs in a child process of its own (`vqueue transcode`), so a crash on a
+        Each job runs in a child process of its own (`vqueue transcode`), so a crash on a \
         hostile file costs one attempt, not the worker. Children die with the worker.
 
-        Defaults: --concurrency is the number of cores and --threads-per-job 0 (libav picks
+        Defaults: --concurrency is the number of cores and --threads-per-job 0 (libav picks \
         per core): a batch keeps every core busy, and a lone long job still uses them all.
 
-        SIGTERM or SIGINT: stop taking jobs and let running ones finish, then exit 0. A second
-        signal stops the running jobs and puts them back in the queue (attempt not counted).
+        SIGTERM or SIGINT: stop taking jobs and let running ones finish, then exit 0. A second \
+        signal stops the running jobs and puts them back in the queue (attempt not counted). \
         `vqueue worker stop` does the same from any process using the same database.
 
-        --allow-dir (repeatable; also $VQUEUE_ALLOW_DIRS, colon-separated): run only jobs
-        whose input and output, after resolving symlinks and `..`, lie inside one of these
+        --allow-dir (repeatable; also $VQUEUE_ALLOW_DIRS, colon-separated): run only jobs \
+        whose input and output, after resolving symlinks and `..`, lie inside one of these \
         folders; any other job fails saying so, and nothing outside is read or written.
 
-        --path-map FROM=TO (repeatable): this box mounts the shared folder that submitters
-        call FROM at TO; a job's input and output under FROM are read and written under TO
+        --path-map FROM=TO (repeatable): this box mounts the shared folder that submitters \
+        call FROM at TO; a job's input and output under FROM are read and written under TO \
         here. The longest FROM that matches wins; --allow-dir applies to the mapped paths.
 
         Limits on every job (a job's own options can lower them, never raise them):
-        --max-memory (default: 3/4 of this machine's memory divided by --concurrency, at
-        least 512M; the kernel's RLIMIT_DATA on the job's process), --timeout (default: 20x
-        the input's duration, at least 30m), --max-pixels, and --stall-timeout (a job that
+        --max-memory (default: 3/4 of this machine's memory divided by --concurrency, at \
+        least 512M; the kernel's RLIMIT_DATA on the job's process), --timeout (default: 20x \
+        the input's duration, at least 30m), --max-pixels, and --stall-timeout (a job that \
         reports no progress this long is stuck: stopped and retried; default 2m).
 
-        A job whose input or output folder is missing on this box goes back to the queue
-        without spending an attempt, and the worker shows as unhealthy (vqueue workers)
+        A job whose input or output folder is missing on this box goes back to the queue \
+        without spending an attempt, and the worker shows as unhealthy (vqueue workers) \
         until its folders are back.
 
         Examples:
@@ -55,8 +56,12 @@ struct WorkerRunCommand: AsyncParsableCommand {
           vqueue worker --db postgres://vqueue@db.example:5432/vqueue --path-map /srv/video=/mnt/video
         """)
 
-    @Option(help: ArgumentHelp("Jobs to run at once. Default: the number of cores.", valueName: "n"))
-    var concurrency: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("concurrency"), help: ArgumentHelp("Jobs to run at once. Default: the number of cores.", valueName: "n"))
+    var concurrencyGiven: Int?
+
+    /// Not the option's default value: help and man pages are printed on
+    /// other machines than the one the worker runs on.
+    var concurrency: Int { concurrencyGiven ?? ProcessInfo.processInfo.activeProcessorCount }
 
     @Option(name: .customLong("queue"), help: ArgumentHelp("Take jobs from this queue (repeatable). Default: every queue.",
                                                           valueName: "name"))
@@ -69,7 +74,7 @@ struct WorkerRunCommand: AsyncParsableCommand {
     @Flag(help: "Exit once nothing is queued, retrying or running anywhere.")
     var drain = false
 
-    @Option(help: ArgumentHelp("Lease time: a worker silent this long loses its jobs to others. Default: 30s.",
+    @Option(help: ArgumentHelp("Lease time: a worker silent this long loses its jobs to others.",
                                valueName: "duration"))
     var lease = TimeSpan(seconds: 30)
 
@@ -81,15 +86,15 @@ struct WorkerRunCommand: AsyncParsableCommand {
                                valueName: "duration"))
     var timeout: TimeSpan?
 
-    @Option(help: ArgumentHelp("Largest picture any job may decode, in pixels. Default: 8192x4320.", valueName: "n"))
+    @Option(help: ArgumentHelp("Largest picture any job may decode, in pixels (35389440 is 8192x4320).", valueName: "n"))
     var maxPixels: Int = TranscodeOptions.defaultMaxPixels
 
-    @Option(help: ArgumentHelp("A job silent this long is stuck: stopped, retried. Default: 2m.", valueName: "duration"))
+    @Option(help: ArgumentHelp("A job silent this long is stuck: stopped, retried.", valueName: "duration"))
     var stallTimeout = TimeSpan(seconds: TranscodeLimits.defaultStallLimit)
 
     @Option(name: .customLong("allow-dir"), help: ArgumentHelp(
         "Only run jobs whose input and output lie inside this folder (repeatable). Default: $VQUEUE_ALLOW_DIRS, else anywhere.",
-        valueName: "dir"))
+        valueName: "dir"), completion: .directory)
     var allowDirs: [String] = []
 
     @Option(name: .customLong("path-map"), help: ArgumentHelp(

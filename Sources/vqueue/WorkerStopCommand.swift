@@ -6,8 +6,8 @@ struct WorkerStopCommand: AsyncParsableCommand {
         commandName: "stop",
         abstract: "Ask a worker (or all of them) to stop, from any process using the same database.",
         discussion: """
-        By default the worker finishes its running jobs first, as after SIGTERM; with --now
-        it stops them and puts them back in the queue, as after a second signal. The worker
+        By default the worker finishes its running jobs first, as after SIGTERM; with --now \
+        it stops them and puts them back in the queue, as after a second signal. The worker \
         exits 0 within about a second of finishing, and `vqueue events` says so.
 
         Examples:

@@ -8,13 +8,13 @@ struct WorkersCommand: AsyncParsableCommand {
         commandName: "workers",
         abstract: "List the workers using this database and how each is doing.",
         discussion: """
-        States: alive; unhealthy (alive but taking no jobs: a folder it needs is missing on its
-        box, or its last attempts failed on jobs that succeeded elsewhere; the reason says
-        which, and it resumes by itself); stopping (finishing its jobs); stopped (exited
+        States: alive; unhealthy (alive but taking no jobs: a folder it needs is missing on its \
+        box, or its last attempts failed on jobs that succeeded elsewhere; the reason says \
+        which, and it resumes by itself); stopping (finishing its jobs); stopped (exited \
         cleanly); gone (no heartbeat within its lease time: killed, crashed or cut off).
 
-        JSON fields: id, state, reason (why unhealthy, else null), host, pid, concurrency,
-        queues, running, started_at, heartbeat_at, heartbeat_age (seconds), jobs_done,
+        JSON fields: id, state, reason (why unhealthy, else null), host, pid, concurrency, \
+        queues, running, started_at, heartbeat_at, heartbeat_age (seconds), jobs_done, \
         jobs_failed.
 
         Examples:
