@@ -3,6 +3,12 @@
 public struct TranscodeOptions: Sendable, Equatable, Codable {
     /// Video bitrate in bits per second; nil means constant quality (`crf`).
     public var videoBitrate: Int?
+    /// The pixel rate (pixels per second) `videoBitrate` was chosen for, when
+    /// it came from a preset: an output with fewer pixels per second gets
+    /// the bit rate scaled down in proportion, never up (a 180x320 upload
+    /// under `--preset 720p` gets a bit rate for 180x320, not for 1280x720).
+    /// nil (a bit rate given explicitly) is used as given.
+    public var videoBitratePixelRate: Int?
     /// x264 constant rate factor, used when no bitrate is given.
     public var crf: Double
     /// x264 speed/size trade-off (`ultrafast` … `veryslow`).
@@ -31,6 +37,16 @@ public struct TranscodeOptions: Sendable, Equatable, Codable {
     /// The longest time limit taken, in seconds (ten years): past it a
     /// deadline cannot be represented, and no transcode needs it.
     public static let longestTimeLimit = 10 * 365 * 86_400.0
+    /// A preset's bit rate is never scaled below this (bits per second).
+    public static let smallestScaledBitrate = 32_000
+
+    /// The video bit rate for an output of `width`x`height` at `framesPerSecond`.
+    public func videoBitrate(width: Int, height: Int, framesPerSecond: Double?) -> Int? {
+        guard let videoBitrate, let reference = videoBitratePixelRate, reference > 0 else { return videoBitrate }
+        let rate = framesPerSecond.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } ?? 30
+        let share = min(1, Double(width * height) * rate / Double(reference))
+        return min(videoBitrate, max(Self.smallestScaledBitrate, Int((Double(videoBitrate) * share).rounded())))
+    }
 
     public init(videoBitrate: Int? = nil, crf: Double = 23, x264Preset: X264Preset = .veryfast,
                 maxHeight: Int? = nil, audioBitrate: Int = 128_000, includeAudio: Bool = true,

@@ -78,7 +78,11 @@ struct VideoProfile: StreamProfile {
             if frameRate.num > 0 && frameRate.den > 0 { ctx.pointee.framerate = frameRate }
             ctx.pointee.field_order = AV_FIELD_PROGRESSIVE
             ctx.pointee.thread_count = Int32(options.threads)
-            if let bitrate = options.videoBitrate { ctx.pointee.bit_rate = Int64(bitrate) }
+            let framesPerSecond = frameRate.num > 0 && frameRate.den > 0 ? Double(frameRate.num) / Double(frameRate.den) : nil
+            if let bitrate = options.videoBitrate(width: Int(graph.outputWidth), height: Int(graph.outputHeight),
+                                                  framesPerSecond: framesPerSecond) {
+                ctx.pointee.bit_rate = Int64(bitrate)
+            }
         }
     }
 

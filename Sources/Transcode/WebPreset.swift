@@ -36,6 +36,14 @@ public enum WebPreset: String, CaseIterable, Sendable {
         }
     }
 
+    /// The picture the video bit rate is meant for: 16:9 at the preset's
+    /// height, 30 frames a second, in pixels per second. A smaller or slower
+    /// output gets proportionally less (`TranscodeOptions.videoBitratePixelRate`).
+    public var pixelRate: Int {
+        let width = (maxHeight * 16 / 9 + 1) / 2 * 2
+        return width * maxHeight * 30
+    }
+
     /// One line for `--help` and the README.
     public var summary: String {
         "\(rawValue): max height \(maxHeight), video \(videoBitrate / 1000)k, audio \(audioBitrate / 1000)k"

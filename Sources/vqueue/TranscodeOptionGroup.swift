@@ -43,7 +43,7 @@ struct TranscodeOptionGroup: ParsableArguments {
         """, valueName: "size"))
     var maxMemory: ByteSize?
 
-    @Option(help: ArgumentHelp("A web size: \(WebPreset.allCases.map(\.summary).joined(separator: "; ")). Options given explicitly win.",
+    @Option(help: ArgumentHelp("A web size: \(WebPreset.allCases.map(\.summary).joined(separator: "; ")). The video bit rate is for 16:9 at 30 fps: a smaller or slower output gets less in proportion. Options given explicitly win.",
                                valueName: "name"))
     var preset: WebPreset?
 
@@ -75,12 +75,17 @@ struct TranscodeOptionGroup: ParsableArguments {
         if let preset {
             options.maxHeight = preset.maxHeight
             options.videoBitrate = preset.videoBitrate
+            options.videoBitratePixelRate = preset.pixelRate
             options.audioBitrate = preset.audioBitrate
         }
-        if let videoBitrate { options.videoBitrate = videoBitrate.bitsPerSecond }
+        if let videoBitrate {
+            options.videoBitrate = videoBitrate.bitsPerSecond
+            options.videoBitratePixelRate = nil
+        }
         if let crf {
             options.crf = crf
             options.videoBitrate = nil
+            options.videoBitratePixelRate = nil
         }
         if let x264Preset { options.x264Preset = x264Preset }
         if let maxHeight { options.maxHeight = maxHeight }

@@ -40,6 +40,28 @@ struct TranscodeOptionsTests {
         }
     }
 
+    @Test("--preset 720p on a busy 180x320 upload: a bit rate for 180x320 at 25 fps (130k), not 720p's 2.5M; -b given explicitly is kept",
+          .timeLimit(.minutes(30)))
+    func presetBitrateFollowsTheOutputSize() async throws {
+        try await withTemporaryDirectory { directory in
+            let input = try await makeLongSample(in: directory, named: "phone.mp4", seconds: 3, size: "180x320", noisy: true)
+            let preset = try await transcodeExpectingSuccess(input, to: "mp4", in: directory, arguments: ["--preset", "720p"])
+            let video = try #require(preset.info.videoStreams.first)
+            #expect(video.width == 180 && video.height == 320, "never scaled up")
+            // 2.5 Mbit/s x (180x320x25) / (1280x720x30) = 130 kbit/s. Before the cap this noisy
+            // picture took well over 1 Mbit/s.
+            let scaled = try #require(video.bitRate.flatMap(Double.init))
+            #expect((65_000...260_000).contains(scaled), "video bitrate \(Int(scaled)) bit/s under --preset 720p")
+
+            let explicit = try await transcodeExpectingSuccess(input, to: "mkv", in: directory,
+                                                               arguments: ["--preset", "720p", "-b", "600k"])
+            // The whole file's rate (MKV keeps none per stream): 600k of video and 128k of audio,
+            // against about 260k had the video been scaled.
+            let given = try #require(explicit.info.format.bitRate.flatMap(Double.init))
+            #expect(given > 450_000, "an explicit -b 600k is not scaled: \(Int(given)) bit/s in all")
+        }
+    }
+
     @Test("-b 200k holds the video near 200 kbit/s on a busy picture", .timeLimit(.minutes(30)),
           arguments: [["-b", "200k"], ["--video-bitrate", "200000"], ["--video-bitrate", "0.2M"]])
     func videoBitrateIsHonoured(option: [String]) async throws {
