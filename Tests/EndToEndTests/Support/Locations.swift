@@ -38,6 +38,8 @@ enum Locations {
 
     static let ffmpeg = tool("ffmpeg")
     static let ffprobe = tool("ffprobe")
+    static let python = tool("python3")
+    static let php = tool("php")
 
     private static func tool(_ name: String) -> URL {
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
