@@ -231,10 +231,14 @@ public struct BatchSummary: Sendable, Equatable {
     public var doneWeight: Double
     /// When the batch's first job started, if any has.
     public var firstStart: Double?
+    /// Frames per second of its running jobs together.
+    public var fps: Double = 0
 
     public var total: Int { counts.values.reduce(0, +) }
     public var isFinished: Bool { counts.filter { !$0.key.isFinished }.values.reduce(0, +) == 0 }
     public var progress: Double { totalWeight > 0 ? min(1, doneWeight / totalWeight) : 1 }
+    /// Jobs that ended, however they ended.
+    public var finished: Int { counts.filter { $0.key.isFinished }.values.reduce(0, +) }
 
     public init(id: Int64, counts: [JobState: Int], retrying: Int, totalWeight: Double, doneWeight: Double, firstStart: Double?) {
         self.id = id

@@ -32,7 +32,8 @@ extension SQLJobStore: JobMonitoring {
                        SUM(weight) AS weight,
                        SUM(weight * CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN 1
                                          WHEN state = 'running' THEN COALESCE(progress, 0) ELSE 0 END) AS done,
-                       MIN(started_at) AS first_start
+                       MIN(started_at) AS first_start,
+                       SUM(CASE WHEN state = 'running' THEN COALESCE(fps, 0) ELSE 0 END) AS fps
                 FROM jobs WHERE batch_id = ? GROUP BY state
                 """, id)
             var summary = BatchSummary(id: id, counts: [:], retrying: 0, totalWeight: 0, doneWeight: 0, firstStart: nil)
@@ -42,6 +43,7 @@ extension SQLJobStore: JobMonitoring {
                 summary.retrying += row.int("retrying")
                 summary.totalWeight += row.double("weight")
                 summary.doneWeight += row.double("done")
+                summary.fps += row.double("fps")
                 if let start = row.optionalDouble("first_start") {
                     summary.firstStart = min(summary.firstStart ?? start, start)
                 }

@@ -12,7 +12,8 @@ struct ProgressDisplay {
         mode = json ? .json : (StandardError.isTerminal ? .bar : .silent)
     }
 
-    func show(_ progress: TranscodeProgress) {
+    /// `note`: words after the bar ("3 of 10 done").
+    func show(_ progress: TranscodeProgress, note: String? = nil) {
         switch mode {
         case .json:
             let encoder = JSONEncoder()
@@ -21,7 +22,7 @@ struct ProgressDisplay {
             line.append(UInt8(ascii: "\n"))
             FileHandle.standardOutput.write(line)
         case .bar:
-            StandardError.write("\r\u{1B}[2K" + Self.bar(progress) + (progress.done ? "\n" : ""))
+            StandardError.write("\r\u{1B}[2K" + Self.bar(progress) + (note.map { "  \($0)" } ?? "") + (progress.done ? "\n" : ""))
         case .silent:
             break
         }

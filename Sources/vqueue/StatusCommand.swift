@@ -52,8 +52,12 @@ struct StatusCommand: AsyncParsableCommand {
     static func finish(waitingFor id: Int64, store: any JobStore, timeout: Double?, json: Bool) async throws {
         let waiter = Waiter<Job>(fetch: { try await store.job(id: id) }, isFinished: { $0.state.isFinished },
                                  progress: { job in
-                                     job.state == .running ? (JobReport(job).progress, job.fps, job.eta) : nil
-                                 }, timeout: timeout)
+                                     guard job.state == .running else { return nil }
+                                     let fraction = JobReport(job).progress
+                                     return .init(fraction: fraction, fps: job.fps, eta: job.eta, mediaDone: fraction * job.weight)
+                                 },
+                                 unserved: { job in try await WorkerAvailability.whyUnserved(job, store: store) },
+                                 timeout: timeout)
         guard let job = try await waiter.wait() else {
             throw CommandFailure.report("job \(id)", "no such job", exitCode: noSuchJobExitCode)
         }
@@ -66,7 +70,11 @@ struct StatusCommand: AsyncParsableCommand {
     /// cheap however many jobs it has), then prints it whole.
     static func finish(waitingForBatch id: Int64, store: any JobStore, timeout: Double?, json: Bool) async throws {
         let waiter = Waiter<BatchSummary>(fetch: { try await store.batchSummary(id: id) }, isFinished: \.isFinished,
-                                          progress: { summary in (summary.progress, nil, BatchReport.eta(summary)) },
+                                          progress: { summary in
+                                              .init(fraction: summary.progress, fps: summary.fps, eta: BatchReport.eta(summary),
+                                                    mediaDone: summary.doneWeight, note: "\(summary.finished) of \(summary.total) done")
+                                          },
+                                          unserved: { summary in try await WorkerAvailability.whyUnserved(summary, store: store) },
                                           timeout: timeout)
         guard try await waiter.wait() != nil, let jobs = try await store.batch(id: id) else {
             throw CommandFailure.report("batch \(id)", "no such batch", exitCode: noSuchJobExitCode)

@@ -105,7 +105,7 @@ struct TranscodeCommand: ParsableCommand {
         do {
             // Before anything is opened, so every allocation counts.
             if let bytes = options.maxMemory { try MemoryLimit.apply(bytes: bytes) }
-            let summary = try transcoder.run(progress: display.show,
+            let summary = try transcoder.run(progress: { display.show($0) },
                                              isCancelled: { signals.isSignalled })
             if summary.corruptPackets > 0 {
                 CommandFailure.warn(DisplayText.escaped(input),
