@@ -21,10 +21,11 @@ BUILD_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavfilter-dev \
 # drives `top`; postgresql is the throw-away server `make test` starts (and
 # psql, which reads it); iproute2 gives the multi-host test its network
 # namespaces; faketime skews a box's clock; php-cli runs the README's PHP
-# example. For `make test-deb`: dpkg-dev (dpkg-shlibdeps, as for `make deb`),
-# lintian, file (is the binary stripped?), man-db (man -w).
-TEST_PACKAGES := ffmpeg python3 sqlite3 tmux postgresql iproute2 faketime php-cli \
-                 dpkg-dev lintian file man-db
+# example.
+TEST_PACKAGES := ffmpeg python3 sqlite3 tmux postgresql iproute2 faketime php-cli
+# `make test-deb` only: dpkg-dev (dpkg-shlibdeps, as for `make deb`), lintian,
+# file (is the binary stripped?), man-db (man -w).
+DEB_TEST_PACKAGES := dpkg-dev lintian file man-db
 # `make deb`: dpkg-shlibdeps, which reads what the binary links.
 DEB_TOOLS := dpkg-dev
 
@@ -56,8 +57,12 @@ deps-deb:
 
 # The Swift runtime and Foundation linked statically: `submit` and `status`
 # start in a few milliseconds instead of resolving symbols of a dozen .so files.
+# Package.swift is evaluated afresh (--manifest-cache none): it reads the git
+# commit `vqueue --version` names, which SwiftPM's cached evaluation of an
+# unchanged Package.swift would leave at an older commit.
+FRESH := --manifest-cache none
 build: deps-build
-	$(SWIFT) build -c release --static-swift-stdlib
+	$(SWIFT) build $(FRESH) -c release --static-swift-stdlib
 
 # The queue tests run on both stores: SQLite files in temporary folders, and a
 # database each on a throw-away PostgreSQL server started here for the run (in
@@ -69,16 +74,17 @@ PG_SERVER := Tests/Support/postgres-server.sh
 # worker tests first (dozens of in-process workers share the runner's two
 # cooperative threads, which the end-to-end suites' hundreds of polling tasks
 # starved for tens of seconds at a time); then the end-to-end tests; then the
-# suites that cut links, restart servers and wait out leases, on an idle
-# machine, so their timing is theirs and not the other suites' load.
-UNIT_MODULES   := JobQueueTests|TranscodeTests|TranscodeJobsTests|vqueueTests
-NETWORK_SUITES := MultiHostTests|QueueDatabaseRestartTests|PostgresFaultTests|QueueDatabaseFaultTests
+# suites that cut links, restart servers and wait out leases (prune under
+# workers with 1 s leases among them), without the other suites' load, so
+# their timing is theirs.
+UNIT_MODULES := JobQueueTests|TranscodeTests|TranscodeJobsTests|vqueueTests
+TIMING_SUITES := MultiHostTests|QueueDatabaseRestartTests|PostgresFaultTests|QueueDatabaseFaultTests|TrustPruneUnderLoadTests
 
 test: deps-build deps-test
-	$(SWIFT) build --build-tests
-	bash $(PG_SERVER) run $(SWIFT) test --skip-build --filter "$(UNIT_MODULES)" --skip "$(NETWORK_SUITES)"
-	bash $(PG_SERVER) run $(SWIFT) test --skip-build --filter EndToEndTests --skip "$(NETWORK_SUITES)"
-	bash $(PG_SERVER) run $(SWIFT) test --skip-build --filter "$(NETWORK_SUITES)"
+	$(SWIFT) build $(FRESH) --build-tests
+	bash $(PG_SERVER) run $(SWIFT) test --skip-build --filter "$(UNIT_MODULES)" --skip "$(TIMING_SUITES)"
+	bash $(PG_SERVER) run $(SWIFT) test --skip-build --filter EndToEndTests --skip "$(TIMING_SUITES)"
+	bash $(PG_SERVER) run $(SWIFT) test --skip-build --filter "$(TIMING_SUITES)"
 
 demo: build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
@@ -219,6 +225,7 @@ deb: deps-deb
 # the installed binary, and purges it. Not part of `make test`: it changes the
 # system (/usr, a vqueue user) and needs a release build.
 test-deb: deps-test
+	$(call apt-install,$(DEB_TEST_PACKAGES))
 	bash Tests/Package/deb-test.sh
 
 clean:

@@ -151,6 +151,12 @@ public protocol JobMonitoring: Sendable {
     /// connection commits; PostgreSQL: on a NOTIFY). Cheap to poll often; a
     /// poller still looks now and then without a change (a missed wake-up).
     func changeToken(for change: StoreChange) async throws -> Int64
+    /// Calls `wake`, from a thread of its own, soon after another process
+    /// may have changed the store (a submit, a cancel, a stop request), until
+    /// the returned function is called: an idle worker sleeps between slow
+    /// polls and still starts a new job at once. nil when the store cannot
+    /// tell; the caller then polls.
+    func watchChanges(_ wake: @escaping @Sendable () -> Void) -> (@Sendable () -> Void)?
     /// Events with an id above `after`, oldest first.
     func events(after: Int64, job: Int64?, limit: Int) async throws -> [JobEvent]
     /// The store's clock, seconds since 1970.

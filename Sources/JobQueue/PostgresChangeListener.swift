@@ -11,6 +11,9 @@ final class PostgresChangeListener: Sendable {
     private let location: PostgresConnectionString
     private let deadline: Duration
     private let counts = Mutex<[StoreChange: Int64]>([:])
+    /// Called on every notification (and reconnection), by `watch`.
+    private let wakers = Mutex<[Int: @Sendable () -> Void]>([:])
+    private let nextWaker = Atomic<Int>(0)
     private let started = Atomic<Bool>(false)
     private let interruption = Interruption()
 
@@ -24,15 +27,25 @@ final class PostgresChangeListener: Sendable {
         return counts.withLock { $0[change, default: 0] }
     }
 
+    /// Calls `wake` on every notification until the returned function is called.
+    func watch(_ wake: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
+        let key = nextWaker.add(1, ordering: .relaxed).newValue
+        wakers.withLock { $0[key] = wake }
+        startListening()
+        return { [self] in _ = wakers.withLock { $0.removeValue(forKey: key) } }
+    }
+
     /// Ends the listening thread within a fraction of a second.
     func stop() {
         interruption.request()
     }
 
     private func bump(_ changes: [StoreChange]) {
+        guard !changes.isEmpty else { return }
         counts.withLock { counts in
             for change in changes { counts[change, default: 0] += 1 }
         }
+        for wake in wakers.withLock({ Array($0.values) }) { wake() }
     }
 
     private func startListening() {

@@ -57,6 +57,10 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
         listener.count(of: change)
     }
 
+    func watchChanges(_ wake: @escaping @Sendable () -> Void) -> (@Sendable () -> Void)? {
+        listener.watch(wake)
+    }
+
     func interrupt() {
         interruption.request()
     }

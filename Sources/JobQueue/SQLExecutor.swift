@@ -59,6 +59,10 @@ public protocol SQLExecutor: Sendable {
     /// A number that changes when `change` may have happened (SQLite: another
     /// connection committed; PostgreSQL: a NOTIFY arrived). Cheap to poll.
     func changeCount(_ change: StoreChange) async throws -> Int64
+    /// Calls `wake`, from a thread of its own, soon after another process
+    /// may have changed the database, until the returned function is called;
+    /// nil when it cannot tell (the caller then polls).
+    func watchChanges(_ wake: @escaping @Sendable () -> Void) -> (@Sendable () -> Void)?
     /// Makes the call in progress give up now with `StoreUnavailable` (a worker
     /// asked to stop does not wait out a silent server); asked between two
     /// calls, it is for the next one, which gives up if it has to wait.

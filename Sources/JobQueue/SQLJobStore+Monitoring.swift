@@ -92,6 +92,10 @@ extension SQLJobStore: JobMonitoring {
         try await executor.changeCount(change)
     }
 
+    public func watchChanges(_ wake: @escaping @Sendable () -> Void) -> (@Sendable () -> Void)? {
+        executor.watchChanges(wake)
+    }
+
     public func events(after: Int64, job: Int64?, limit: Int) async throws -> [JobEvent] {
         try await read { db in
             let rows = if let job {

@@ -104,6 +104,11 @@ final class SQLiteExecutor: SQLExecutor {
         }
     }
 
+    func watchChanges(_ wake: @escaping @Sendable () -> Void) -> (@Sendable () -> Void)? {
+        guard let watch = SQLiteFileWatch(databasePath: path, wake: wake) else { return nil }
+        return { watch.stop() }
+    }
+
     func close() async {
         try? pool.close()
     }

@@ -55,7 +55,8 @@ public struct Worker: Sendable {
     }
 
     enum Event: Sendable {
-        case tick
+        /// `changed`: woken because the store may have changed, not by the clock.
+        case tick(changed: Bool)
         case finished(Job, JobOutcome)
         case stopRequested
     }
@@ -91,8 +92,19 @@ public struct Worker: Sendable {
             continuation.yield(.stopRequested)
             store.interrupt()
         }
-        let ticker = WorkerTicker(interval: configuration.pollInterval) { continuation.yield(.tick) }
-        defer { ticker.stop() }
+        let ticker = WorkerTicker(interval: configuration.pollInterval) { continuation.yield(.tick(changed: $0)) }
+        // Idle, the worker sleeps between slow polls and is woken when another
+        // process changes the store: it costs next to nothing and still starts
+        // a new job at once. A store that cannot tell is polled as before.
+        let stopWatching = store.watchChanges { ticker.wake() }
+        if stopWatching != nil {
+            ticker.sleepWhenIdle(configuration.idlePollInterval)
+            state.schedule = WorkerSchedule(leaseSeconds: configuration.leaseSeconds, wokenOnChanges: true)
+        }
+        defer {
+            stopWatching?()
+            ticker.stop()
+        }
         let settler = AttemptSettler(store: store, handler: handler, worker: identity.id, configuration: configuration, log: log)
         log("worker \(identity.id) started: concurrency \(configuration.concurrency), "
             + "queues \(configuration.queues.isEmpty ? "all" : configuration.queues.joined(separator: ","))")
@@ -107,12 +119,15 @@ public struct Worker: Sendable {
                 // free, rather than waiting for the next tick: a busy worker
                 // turns over batches of short jobs without idling.
                 if !(state.running.isEmpty || state.successes.count >= max(1, configuration.concurrency / 2)) { continue }
-            case .tick:
+            case .tick(let changed):
                 ticker.taken()
+                // A `worker stop` from another process is one of the changes.
+                if changed { state.schedule.expedite(.stopRequest) }
             case .stopRequested:
                 break
             }
 
+            defer { ticker.idle(state.isIdle && state.outage == nil && !state.queueMayHaveMore && shutdown.level == .none) }
             answerStopRequest(shutdown.level, &state)
             if let outage = state.outage, outage.isWaiting(at: now) {
                 if state.shouldGiveUp(level: shutdown.level, at: now, leaseSeconds: configuration.leaseSeconds) {

@@ -11,11 +11,15 @@ public struct WorkerConfiguration: Sendable {
     public var leaseSeconds: Double
     /// Exit once nothing is queued, retrying or running anywhere.
     public var drain: Bool
-    /// How often an idle worker looks for new jobs. The check is one cheap
-    /// change counter (`PRAGMA data_version`, or NOTIFYs counted), so it
-    /// can be frequent: a job submitted to an idle worker starts within
-    /// about this long.
+    /// How often a worker with jobs looks (stop requests, leases, new jobs
+    /// for its free slots), and an idle one whose store cannot wake it. The
+    /// check is one cheap change counter (`PRAGMA data_version`, or NOTIFYs
+    /// counted), so it can be frequent.
     public var pollInterval: Double
+    /// How often a worker with nothing running looks, when its store wakes
+    /// it on changes (`JobStore.watchChanges`): the renewal of a short lease
+    /// still comes in time.
+    public var idlePollInterval: Double { min(1, leaseSeconds / 6) }
     public var retry: RetryPolicy
     /// A worker whose last this many attempts in a row failed on jobs that
     /// then succeeded on other workers pauses itself (0: never).

@@ -22,14 +22,18 @@ struct WorkerSchedule {
     private var next: [Check: ContinuousClock.Instant] = [:]
     private let intervals: [Check: Duration]
 
-    init(leaseSeconds: Double) {
+    /// `wokenOnChanges`: the store wakes the worker when another process
+    /// changes it (`JobStore.watchChanges`): a claim without a change notice
+    /// is only a safety net, made less often, and a stop request is looked
+    /// for at each change (`expedite`) and otherwise less often.
+    init(leaseSeconds: Double, wokenOnChanges: Bool = false) {
         intervals = [
-            .stopRequest: .milliseconds(250),
+            .stopRequest: wokenOnChanges ? .seconds(2) : .milliseconds(250),
             .leases: .milliseconds(250),
             .renewal: .milliseconds(Int64(leaseSeconds * 1000 / 3)),
             .progress: .milliseconds(500),
             .drain: .milliseconds(100),
-            .claim: .seconds(1),
+            .claim: wokenOnChanges ? .seconds(5) : .seconds(1),
             .health: .seconds(2),
         ]
     }

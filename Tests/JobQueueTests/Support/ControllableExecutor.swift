@@ -129,6 +129,9 @@ final class ControllableExecutor: SQLExecutor {
         return try await base.changeCount(change)
     }
 
+    /// No change notices: a worker on this executor polls every tick, as the fault tests expect.
+    func watchChanges(_ wake: @escaping @Sendable () -> Void) -> (@Sendable () -> Void)? { nil }
+
     func interrupt() {
         state.withLock { $0.interrupted = true }
         base.interrupt()

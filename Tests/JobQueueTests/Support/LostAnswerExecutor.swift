@@ -54,6 +54,9 @@ final class LostAnswerExecutor: SQLExecutor {
         try await base.changeCount(change)
     }
 
+    /// No change notices: a worker on this executor polls every tick.
+    func watchChanges(_ wake: @escaping @Sendable () -> Void) -> (@Sendable () -> Void)? { nil }
+
     func interrupt() { base.interrupt() }
     func checkIdentity() throws { try base.checkIdentity() }
     func close() async { await base.close() }
