@@ -7,14 +7,19 @@ import Testing
 /// (it waited silently). Issue 15.
 @Suite("--wait: a real bar, and a word when no worker will come")
 struct WaitProgressTests {
-    /// Runs `arguments` with a terminal (util-linux `script`, which gives the command a pty) and
-    /// returns what the terminal received.
-    static func onTerminal(_ queue: TestQueue, _ arguments: [String], in directory: URL) async throws -> ProcessResult {
+    /// Starts `arguments` with a terminal (util-linux `script`, which gives the command a pty);
+    /// its stdout is what the terminal received.
+    static func startOnTerminal(_ queue: TestQueue, _ arguments: [String], in directory: URL) throws -> RunningProcess {
         let line = ([Locations.vqueue.path] + queue.commandLine(arguments[0], Array(arguments.dropFirst())))
             .map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        return try await runProcess(URL(fileURLWithPath: "/usr/bin/script"), ["-q", "-e", "-c", line, "/dev/null"],
-                                    currentDirectory: directory, environment: queue.environment.merging(["TERM": "xterm"]) { $1 },
-                                    timeout: .seconds(600))
+        return try RunningProcess(URL(fileURLWithPath: "/usr/bin/script"), ["-q", "-e", "-c", line, "/dev/null"],
+                                  currentDirectory: directory, environment: queue.environment.merging(["TERM": "xterm"]) { $1 })
+    }
+
+    /// Runs `arguments` with a terminal to its end.
+    static func onTerminal(_ queue: TestQueue, _ arguments: [String], in directory: URL) async throws -> ProcessResult {
+        let process = try startOnTerminal(queue, arguments, in: directory)
+        return await process.wait(timeout: .seconds(600))
     }
 
     /// Every drawing of the bar: (fps, speed, words after the ETA).
@@ -50,14 +55,19 @@ struct WaitProgressTests {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: .sqlite)
             var inputs: [URL] = []
-            for n in 1...3 { inputs.append(try await makeLongSample(in: directory, named: "in\(n).mp4", seconds: 6)) }
+            for n in 1...3 { inputs.append(try await makeLongSample(in: directory, named: "in\(n).mp4", seconds: 10)) }
             let outDir = directory.appendingPathComponent("out", isDirectory: true)
             try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: false)
             let (batch, _) = try await queue.submitBatchExpectingIDs(inputs, into: outDir)
+            // The waiter first, and the worker only once its bar is up: on a loaded machine the
+            // worker could otherwise finish the batch before the waiter starts.
+            let waiter = try Self.startOnTerminal(queue, ["status", "--batch", String(batch), "--wait"], in: directory)
+            _ = await eventually(within: .seconds(120)) {
+                String(decoding: waiter.stdoutSoFar, as: UTF8.self).contains("0 of 3 done") || !waiter.isRunning
+            }
             let worker = try queue.startWorker(["--concurrency", "1"])
-            let waited = try? await Self.onTerminal(queue, ["status", "--batch", String(batch), "--wait"], in: directory)
+            let result = await waiter.wait(timeout: .seconds(600))
             let stopped = await stopWorker(worker)
-            let result = try #require(waited)
             #expect(result.exitCode == 0, "\(result)")
             let notes = Set(Self.bars(result.stdoutText).map(\.note))
             #expect(notes.contains("0 of 3 done") && notes.contains { $0 == "1 of 3 done" || $0 == "2 of 3 done" },
