@@ -45,7 +45,10 @@ public struct TranscodeOptions: Sendable, Equatable, Codable {
         guard let videoBitrate, let reference = videoBitratePixelRate, reference > 0 else { return videoBitrate }
         let rate = framesPerSecond.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } ?? 30
         let share = min(1, Double(width * height) * rate / Double(reference))
-        return min(videoBitrate, max(Self.smallestScaledBitrate, Int((Double(videoBitrate) * share).rounded())))
+        let scaled = (Double(videoBitrate) * share).rounded()
+        // Compared in Double first: Int(Double(Int.max)) would trap.
+        guard scaled < Double(videoBitrate) else { return videoBitrate }
+        return max(Self.smallestScaledBitrate, Int(scaled))
     }
 
     public init(videoBitrate: Int? = nil, crf: Double = 23, x264Preset: X264Preset = .veryfast,

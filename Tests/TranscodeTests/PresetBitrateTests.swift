@@ -27,6 +27,18 @@ import Testing
         #expect(Self.preset(.p1080).videoBitrate(width: 2, height: 2, framesPerSecond: 1) == TranscodeOptions.smallestScaledBitrate)
     }
 
+    @Test("nonsense in a queued job's options (the largest bit rate, no or a negative pixel rate) neither traps nor raises the rate")
+    func nonsenseIsHarmless() {
+        var options = TranscodeOptions(videoBitrate: Int.max)
+        options.videoBitratePixelRate = 1
+        #expect(options.videoBitrate(width: 1920, height: 1080, framesPerSecond: 60) == Int.max)
+        options.videoBitratePixelRate = -5
+        #expect(options.videoBitrate(width: 1920, height: 1080, framesPerSecond: 60) == Int.max)
+        options.videoBitrate = 1_000_000
+        options.videoBitratePixelRate = Int.max
+        #expect(options.videoBitrate(width: 2, height: 2, framesPerSecond: 1) == TranscodeOptions.smallestScaledBitrate)
+    }
+
     @Test("an explicit bit rate, and constant quality, are left alone")
     func explicitIsKept() {
         #expect(TranscodeOptions(videoBitrate: 600_000).videoBitrate(width: 180, height: 320, framesPerSecond: 25) == 600_000)
