@@ -62,7 +62,6 @@ final class SQLiteExecutor: SQLExecutor {
             db.add(function: DatabaseFunction("vqueue_now", argumentCount: 0, pure: false) { _ in
                 Date().timeIntervalSince1970
             })
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             // A new file: space freed by `prune` is then given back a little
             // at a time. It must be chosen before anything is written (GRDB
             // switches to WAL right after this, which writes the header).
@@ -73,6 +72,17 @@ final class SQLiteExecutor: SQLExecutor {
         let pool = try Self.retryingBusy(path: path) {
             do {
                 return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError {
+                throw Self.describe(error, path: path)
+            }
+        }
+        // GRDB's WAL set-up, which runs after `prepareDatabase`, sets the
+        // writer to synchronous=NORMAL: commits would then reach the disk
+        // only at the next checkpoint, and a power cut could lose
+        // acknowledged submits. Every write goes through this one connection.
+        try Self.retryingBusy(path: path) {
+            do {
+                try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             } catch let error as DatabaseError {
                 throw Self.describe(error, path: path)
             }

@@ -26,7 +26,10 @@ server, with the server's own durability settings (printed), wherever its data f
      then --runs times submits Fixtures/one_frame.mp4 to a new output, waits for the job to finish
      (`status --wait --json`) and takes started_at - submitted_at (both on the store's clock).
      Prints median and p95.
-  3. Whole-process wall time of `vqueue submit` and of `vqueue status` (median of --runs each).
+  3. Whole-process wall time of `vqueue submit` and of `vqueue status` (median of --runs each),
+     and, to show where it goes (SQLite column): `vqueue --version` (the binary alone), loading
+     FFmpeg's libavformat with its libraries (from Python, no Swift), `vqueue probe` of the same
+     file, and the `sqlite3` program reading one job (when installed).
   Then, SQLite only (it measures transcoding, not the store):
   4. A batch of varied files (the Fixtures that transcode, plus a 10 s 640x360 and a 10 s 1280x720
      clip made once with ffmpeg into --cache-dir) drained by `vqueue worker --drain` (defaults:
@@ -230,7 +233,49 @@ def latency_and_process_times(args, store):
         t0 = time.monotonic()
         run([vq, "submit", str(source), str(work / f"queued {i}.mp4"), "--db", str(db)], "vqueue submit")
         submit_ms.append((time.monotonic() - t0) * 1000)
-    return {"start_ms": starts_ms, "submit_ms": submit_ms, "status_ms": status_ms, "idle_pct": idle_pct}
+    result = {"start_ms": starts_ms, "submit_ms": submit_ms, "status_ms": status_ms, "idle_pct": idle_pct}
+    if store == "sqlite":
+        log(f"start-up parts: {args.runs} x each of vqueue --version, vqueue probe, loading libavformat, sqlite3")
+        result["parts"] = startup_parts(args, db)
+    return result
+
+
+def process_ms(argv, what, runs):
+    """Median wall time (ms) of `runs` whole processes of argv."""
+    times = []
+    for _ in range(runs):
+        t0 = time.monotonic()
+        run(argv, what)
+        times.append((time.monotonic() - t0) * 1000)
+    return statistics.median(times)
+
+
+def startup_parts(args, sqlite_db):
+    """Where a short command's time goes, each part measured as a whole process (median ms):
+    the binary alone (`vqueue --version`: exec, dynamic linking and relocation of the 90 MB
+    binary, the Swift runtime and Foundation starting, argument parsing); loading FFmpeg's
+    libavformat with every library it needs (a Python ctypes load minus Python alone: no Swift
+    involved), which `submit` and `probe` pay to check an upload; `vqueue probe` (the binary,
+    that load, and reading the file); and the `sqlite3` program reading one job's row, the floor
+    for a process that reads the queue."""
+    source = str(FIXTURES / "one_frame.mp4")
+    python = [sys.executable, "-S", "-c"]
+    libav = "libavformat.so.59"
+    parts = {
+        "binary": process_ms([args.vqueue, "--version"], "vqueue --version", args.runs),
+        "probe": process_ms([args.vqueue, "probe", source, "--json"], "vqueue probe", args.runs),
+        "libav": process_ms(python + [f"import ctypes; ctypes.CDLL({libav!r})"], f"loading {libav}", args.runs)
+                 - process_ms(python + ["import ctypes"], "python alone", args.runs),
+        "libav_count": None,
+        "sqlite3": None,
+    }
+    ldd = run(["ldd", f"/usr/lib/{os.uname().machine}-linux-gnu/{libav}"], "ldd", check=False)
+    if ldd.returncode == 0:
+        parts["libav_count"] = len([line for line in ldd.stdout.splitlines() if "=>" in line or "/" in line])
+    if shutil.which("sqlite3"):
+        parts["sqlite3"] = process_ms(["sqlite3", str(sqlite_db), "SELECT * FROM jobs WHERE id = 1"], "sqlite3",
+                                      args.runs)
+    return parts
 
 
 def cpu_seconds(pid):
@@ -411,6 +456,15 @@ def print_table(args, noop, lat, batch):
     for key, label in [("submit_ms", "vqueue submit"), ("status_ms", "vqueue status")]:
         print(row(f"{label}, whole process, median (ms)",
                   [lat_cell(s, lambda v: statistics.median(v[key]), TARGET_PROCESS_MS) for s, _ in STORES]))
+    parts = (lat.get("sqlite") or {}).get("parts")
+    if parts:
+        only = lambda value: [cell(f"{value:.1f}", "", None), cell("", "", None)]
+        print(row("  where it goes: vqueue --version (binary alone)", only(parts["binary"])))
+        count = f" and its {parts['libav_count']} libraries" if parts["libav_count"] else ""
+        print(row(f"  loading libavformat{count}", only(parts["libav"])))
+        print(row("  vqueue probe (binary + libavformat + reading)", only(parts["probe"])))
+        if parts["sqlite3"] is not None:
+            print(row("  the sqlite3 program reading one job", only(parts["sqlite3"])))
     if batch:
         sqlite_only = lambda c: [c, cell("", "", None)]
         best = {name: min(ts) for name, ts in batch["times"].items()}
