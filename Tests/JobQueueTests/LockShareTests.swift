@@ -5,11 +5,17 @@ import Testing
 /// with fixed 500-row chunks, a loaded machine's writes held the lock so long that a worker could
 /// not renew a 1 s lease between them.
 @Suite struct LockShareTests {
-    @Test("on SQLite, a slow write halves the next chunk down to the smallest, quick writes grow it back to the largest")
+    @Test("on SQLite, the first chunk is the smallest; quick writes grow it to the largest, a slow write halves the next one down to the smallest")
     func chunksFollowWriteTime() async throws {
         var share = LockShare(dialect: .sqlite, largest: 500, smallest: 20)
-        #expect(share.size == 500)
+        #expect(share.size == 20, "a loaded machine's first write must be short too")
         var sizes: [Int] = []
+        for _ in 0..<6 {
+            try await share.wrote(took: .zero)
+            sizes.append(share.size)
+        }
+        #expect(sizes == [40, 80, 160, 320, 500, 500])
+        sizes = []
         for _ in 0..<6 {
             try await share.wrote(took: LockShare.target * 3)
             sizes.append(share.size)
