@@ -201,7 +201,7 @@ extension SQLJobStore: JobAdministration {
             }
             deleted += count
             if count < size { break }
-            try await share.wrote(took: ContinuousClock.now - started)
+            try await share.wrote(took: ContinuousClock.now - started, lateRenewal: lateRenewal)
         }
         try await write { db in
             // Worker rows and their events go too once the worker is long gone.
@@ -214,6 +214,23 @@ extension SQLJobStore: JobAdministration {
         }
         try await compact(full: false)
         return deleted
+    }
+
+    /// Whether a live worker has missed its last lease renewal (renewals come
+    /// every third of its lease; none for half of it) and its lease is not
+    /// over yet; for 5 s at most, so that a worker killed with a long lease
+    /// does not hold maintenance up. Maintenance leaves SQLite's write lock
+    /// alone meanwhile (`LockShare`). A read: it needs no lock.
+    @Sendable func lateRenewal() async throws -> Bool {
+        try await read { db in
+            try db.queryOne("""
+                SELECT 1 AS late FROM workers
+                WHERE stopped_at IS NULL AND gone_at IS NULL
+                      AND heartbeat_at + lease_seconds / 2 < vqueue_now() AND vqueue_now() < heartbeat_at + lease_seconds
+                      AND vqueue_now() < heartbeat_at + lease_seconds / 2 + 5
+                LIMIT 1
+                """) != nil
+        }
     }
 
     public func compact(full: Bool) async throws {
@@ -248,7 +265,7 @@ extension SQLJobStore: JobAdministration {
                     } ?? 0
                 }
                 if left == 0 { break }
-                try await share.wrote(took: ContinuousClock.now - started)
+                try await share.wrote(took: ContinuousClock.now - started, lateRenewal: lateRenewal)
             }
             try await executor.maintain { db in try db.execute("PRAGMA wal_checkpoint(PASSIVE)") }
         }

@@ -51,6 +51,33 @@ extension StoreConformanceTests {
         }
     }
 
+    @Test("lateRenewal: a live worker silent for over half its lease and not yet for all of it (5 s past half at most)",
+          arguments: StoreKind.allCases)
+    func lateRenewals(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            try await store.registerWorker(workerRecord("w", leaseSeconds: 20))
+            /// Sets w's last heartbeat `ago` seconds back (on the database's clock), then asks.
+            func late(silentFor ago: Double) async throws -> Bool {
+                try await store.write { db in
+                    _ = try db.execute("UPDATE workers SET heartbeat_at = vqueue_now() - ? WHERE id = 'w'", ago)
+                }
+                return try await store.lateRenewal()
+            }
+            #expect(try await late(silentFor: 0) == false, "just renewed")
+            #expect(try await late(silentFor: 7) == false, "within half its lease")
+            #expect(try await late(silentFor: 12) == true, "late: over half its lease")
+            #expect(try await late(silentFor: 16) == false, "over 5 s past half its lease: no longer waited for")
+            try await store.registerWorker(workerRecord("short", leaseSeconds: 4))
+            try await store.write { db in _ = try db.execute("UPDATE workers SET heartbeat_at = vqueue_now() - 3 WHERE id = 'short'") }
+            #expect(try await store.lateRenewal() == true, "a 4 s lease silent for 3 s")
+            try await store.write { db in _ = try db.execute("UPDATE workers SET heartbeat_at = vqueue_now() - 5 WHERE id = 'short'") }
+            #expect(try await store.lateRenewal() == false, "its lease is over: it is gone, not late")
+            try await store.write { db in _ = try db.execute("UPDATE workers SET heartbeat_at = vqueue_now() - 3 WHERE id = 'short'") }
+            try await store.workerStopped(id: "short")
+            #expect(try await store.lateRenewal() == false, "a stopped worker renews nothing")
+        }
+    }
+
     @Test("setHealth records unhealthy with its reason and healthy again, an event each change", arguments: StoreKind.allCases)
     func healthChanges(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
