@@ -80,12 +80,10 @@ final class SQLiteExecutor: SQLExecutor {
         // writer to synchronous=NORMAL: commits would then reach the disk
         // only at the next checkpoint, and a power cut could lose
         // acknowledged submits. Every write goes through this one connection.
-        try Self.retryingBusy(path: path) {
-            do {
-                try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            } catch let error as DatabaseError {
-                throw Self.describe(error, path: path)
-            }
+        do {
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        } catch let error as DatabaseError {
+            throw Self.describe(error, path: path)
         }
         self.pool = pool
         guard let identity = FileIdentity(path: path) else {
