@@ -20,6 +20,14 @@ final class PostgresConnection {
     /// How long a statement, or connecting, may wait for the server.
     let deadline: Duration
 
+    /// Statements the server has answered (successfully or with an ordinary
+    /// SQL error) on this connection.
+    private(set) var answered = 0
+    /// The server ended the session or the link broke (not: a deadline
+    /// passed, a call was interrupted). A statement that met this before any
+    /// answer never ran, when the session had ended before it was sent.
+    private(set) var endedByServer = false
+
     /// libpq's settings vqueue adds to what the connection string says (it
     /// can override each): fail fast on a dead server, name ourselves in
     /// `pg_stat_activity`.
@@ -173,6 +181,7 @@ final class PostgresConnection {
             }
         }
         if let refusal { throw refusal }
+        answered += 1
         return result
     }
 
@@ -231,6 +240,7 @@ final class PostgresConnection {
     /// After libpq refused to send or read: the connection's own error.
     private func brokenOrFailed() -> StoreUnavailable {
         let message = connection.map { Self.message(PQerrorMessage($0)) } ?? "the connection was closed"
+        endedByServer = true
         close()
         return failure(message.isEmpty ? "the connection to the server was lost" : message)
     }
@@ -247,9 +257,13 @@ final class PostgresConnection {
         // 08: connection exceptions; 57P0x: the server shutting down or
         // starting; 53: out of disk, memory or connections.
         if state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("53") || !isOpen {
-            if !isOpen { close() }
+            if !isOpen || state.hasPrefix("08") || state == "57P01" || state == "57P02" {
+                endedByServer = true
+                close()
+            }
             return failure(message)
         }
+        answered += 1
         if state == "23505" { return SQLError(location.scrubbed(message), uniqueIndex: field("n")) }
         return SQLError(location.scrubbed(message))
     }

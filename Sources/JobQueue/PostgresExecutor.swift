@@ -98,17 +98,32 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
             existing.close()
             connection = nil
         }
-        let current: PostgresConnection
-        if let connection {
-            current = connection
-        } else {
-            current = try PostgresConnection(location: location, deadline: deadline, interruption: interruption)
-            connection = current
+        if let idle = connection {
+            // The server's goodbye can still be on its way when the check above runs: then
+            // the call's first statement meets it (FATAL 57P01, or the end of the stream),
+            // and was never run. Once, on a new session, the call is made again. Not after a
+            // statement was answered (a write is under way), nor after a deadline.
+            let before = idle.answered
+            do {
+                return try run(body, on: idle)
+            } catch is StoreUnavailable where idle.endedByServer && idle.answered == before {}
         }
+        return try run(body, on: reconnected())
+    }
+
+    private func reconnected() throws -> PostgresConnection {
+        connection?.close()
+        connection = nil
+        let fresh = try PostgresConnection(location: location, deadline: deadline, interruption: interruption)
+        connection = fresh
+        return fresh
+    }
+
+    private func run<T>(_ body: (PostgresConnection) throws -> T, on current: PostgresConnection) throws -> T {
         do {
             return try body(current)
         } catch {
-            if !current.isOpen { connection = nil }
+            if !current.isOpen, connection === current { connection = nil }
             throw error
         }
     }

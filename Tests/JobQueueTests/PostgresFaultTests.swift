@@ -88,6 +88,31 @@ struct PostgresFaultTests {
         }
     }
 
+    @Test("a session ended just before a call (its goodbye still on the way): the call is made again on a new session, reads and writes alike, and a write is done once")
+    func sessionEndedJustBeforeACall() async throws {
+        try await FaultyPostgresServer.with { server in
+            let url = try await server.createDatabase("racing")
+            let store = try await QueueLocation(url).open(createFolder: false, deadline: FaultBench.deadline)
+            var submitted: [Int64] = []
+            for i in 1...Self.iterations {
+                _ = try await store.now()
+                // The session ended a moment ago may still be listed (its backend exiting).
+                #expect(try await server.terminate(try await server.sessions(on: "racing")) >= 1)
+                // No pause: the server's FATAL 57P01 and the end of the stream race the call.
+                let next: Result<Int64, any Error> = await Result {
+                    i.isMultiple(of: 2) ? try await store.submitOne(newJob()).id : Int64(try await store.now() > 0 ? 0 : -1)
+                }
+                switch next {
+                case .success(let id): if id > 0 { submitted.append(id) }
+                case .failure(let error): Issue.record("iteration \(i): the call failed: \(error)")
+                }
+            }
+            let all = try await store.jobs(state: nil, limit: 1000)
+            #expect(all.count == submitted.count, "each submit made once")
+            await store.close()
+        }
+    }
+
     @Test("the server stopped (-m immediate) for longer than the worker's lease: calls fail fast, the worker says so once, keeps its job and finishes it once")
     func serverDownLongerThanTheLease() async throws {
         try await FaultyPostgresServer.with { server in
