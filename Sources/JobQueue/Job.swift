@@ -44,6 +44,8 @@ public struct Job: Sendable, Equatable {
     public var key: String?
     /// Set while the latest attempt's result is being put in place.
     public var publishing: String?
+    /// The submitter's opaque strings (`submit --meta`).
+    public var meta: JobMeta = .none
 
     public init(id: Int64, kind: String, payload: String, queue: String, priority: Int, state: JobState, attempts: Int,
                 maxAttempts: Int, runAt: Double, submittedAt: Double) {
@@ -101,9 +103,11 @@ public struct NewJob: Sendable {
     /// When a job with this key exists, whatever its state, submitting
     /// returns it instead of queueing another.
     public var key: String?
+    /// The submitter's opaque strings, returned with the job.
+    public var meta: JobMeta
 
     public init(kind: String, payload: String, queue: String = "default", priority: Int = 0, maxAttempts: Int = 3,
-                weight: Double = 1, target: String? = nil, key: String? = nil) {
+                weight: Double = 1, target: String? = nil, key: String? = nil, meta: JobMeta = .none) {
         self.kind = kind
         self.payload = payload
         self.queue = queue
@@ -112,6 +116,7 @@ public struct NewJob: Sendable {
         self.weight = weight
         self.target = target
         self.key = key
+        self.meta = meta
     }
 }
 

@@ -316,6 +316,8 @@ public struct JobEvent: Sendable, Equatable {
     public var worker: String?
     public var detail: String?
     public var errorCode: String?
+    /// For jobs, the job's meta (none once the job was pruned).
+    public var meta: JobMeta = .none
 }
 
 /// How many jobs wait in one queue at one priority.

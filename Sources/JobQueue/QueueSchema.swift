@@ -134,6 +134,10 @@ enum QueueSchema {
             .both("UPDATE jobs SET lease_expires_at = NULL WHERE state <> 'running'"),
             .jobTriggers,
         ],
+        // 3: the submitter's opaque strings (`submit --meta`), a JSON object.
+        [
+            .both("ALTER TABLE jobs ADD COLUMN meta TEXT"),
+        ],
     ]
 
     /// The job triggers: every state change recorded by the database itself,

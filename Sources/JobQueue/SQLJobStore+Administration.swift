@@ -28,11 +28,11 @@ extension SQLJobStore: JobAdministration {
             }
         }
         try checkTargets(jobs.indices.filter { existing[$0] == nil }.compactMap { jobs[$0].target }, db)
-        let columns = "(kind, payload, queue, priority, state, max_attempts, run_at, submitted_at, updated_at, batch_id, weight, target, idempotency_key)"
-        let row = "(?, ?, ?, ?, 'queued', ?, vqueue_now(), vqueue_now(), vqueue_now(), ?, ?, ?, ?)"
+        let columns = "(kind, payload, queue, priority, state, max_attempts, run_at, submitted_at, updated_at, batch_id, weight, target, idempotency_key, meta)"
+        let row = "(?, ?, ?, ?, 'queued', ?, vqueue_now(), vqueue_now(), vqueue_now(), ?, ?, ?, ?, ?)"
         func values(_ job: NewJob) -> [SQLValue] {
             [job.kind.sqlValue, job.payload.sqlValue, job.queue.sqlValue, job.priority.sqlValue, job.maxAttempts.sqlValue,
-             batchID.sqlValue, job.weight.sqlValue, job.target.sqlValue, job.key.sqlValue]
+             batchID.sqlValue, job.weight.sqlValue, job.target.sqlValue, job.key.sqlValue, job.meta.json.sqlValue]
         }
         if jobs.contains(where: { $0.key != nil }) {
             return try jobs.enumerated().map { index, job in

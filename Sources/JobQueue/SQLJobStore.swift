@@ -70,6 +70,7 @@ extension Job {
         target = row.optionalString("target")
         key = row.optionalString("idempotency_key")
         publishing = row.optionalString("publishing")
+        meta = JobMeta(json: row.optionalString("meta"))
     }
 }
 
@@ -96,5 +97,6 @@ extension JobEvent {
         self.init(id: row.int64("id"), kind: row.string("kind"), jobID: row.optionalInt64("job_id"), at: row.double("at"),
                   from: row.optionalString("from_state"), to: row.string("to_state"), worker: row.optionalString("worker"),
                   detail: row.optionalString("detail"), errorCode: row.optionalString("error_code"))
+        meta = JobMeta(json: row.optionalString("job_meta"))
     }
 }

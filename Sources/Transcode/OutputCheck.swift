@@ -33,19 +33,22 @@ public struct OutputExpectation: Sendable, Equatable {
 /// audio was expected, and last as long as the source decoded to.
 public enum OutputCheck {
     /// Checks the file open on `descriptor` (read through a new descriptor
-    /// of its own). Throws `outputCheckFailed` saying what is wrong.
-    public static func verify(descriptor: Int32, expecting expected: OutputExpectation) throws(TranscodeError) {
+    /// of its own) and returns what it holds. Throws `outputCheckFailed`
+    /// saying what is wrong.
+    @discardableResult
+    public static func verify(descriptor: Int32, expecting expected: OutputExpectation) throws(TranscodeError) -> OutputFacts {
         let file: InputFile
         do {
             file = try InputFile(path: "/proc/self/fd/\(descriptor)")
         } catch {
             throw .outputCheckFailed("it cannot be opened again: \(error)")
         }
-        try verify(file: file, expecting: expected)
+        return try verify(file: file, expecting: expected)
     }
 
-    /// Checks an output already opened for reading.
-    public static func verify(file: InputFile, expecting expected: OutputExpectation) throws(TranscodeError) {
+    /// Checks an output already opened for reading and returns what it holds.
+    @discardableResult
+    public static func verify(file: InputFile, expecting expected: OutputExpectation) throws(TranscodeError) -> OutputFacts {
         let media: InputMedia
         do {
             media = try InputMedia(file: file, maxPixels: Int(Int32.max))
@@ -55,10 +58,22 @@ public enum OutputCheck {
             throw .outputCheckFailed("it does not open as media: \(error)")
         }
         try checkStreams(media, expected)
-        let seconds = try demuxedDuration(media, frameDuration: expected.frameDuration)
+        let read = try demux(media, frameDuration: expected.frameDuration)
+        let seconds = read.end - read.start
         if abs(seconds - expected.duration) > expected.tolerance {
             throw .outputCheckFailed(String(format: "it lasts %.3f s where the source decoded to %.3f s", seconds, expected.duration))
         }
+        return OutputFacts(size: file.size, width: expected.width, height: expected.height, duration: seconds,
+                           frames: read.videoPackets, videoBytes: read.videoBytes, audioBytes: expected.hasAudio ? read.audioBytes : nil)
+    }
+
+    /// What reading every packet found.
+    private struct Demuxed {
+        var start = Double.infinity
+        var end = -Double.infinity
+        var videoPackets = 0
+        var videoBytes: Int64 = 0
+        var audioBytes: Int64 = 0
     }
 
     private static func checkStreams(_ media: InputMedia, _ expected: OutputExpectation) throws(TranscodeError) {
@@ -85,14 +100,12 @@ public enum OutputCheck {
         }
     }
 
-    /// Reads every packet and returns the span from the earliest start to
-    /// the latest end, in seconds; a file that stops demuxing before its end
-    /// fails.
-    private static func demuxedDuration(_ media: InputMedia, frameDuration: Double) throws(TranscodeError) -> Double {
+    /// Reads every packet: the span from the earliest start to the latest
+    /// end, in seconds, and the packets and bytes per stream; a file that
+    /// stops demuxing before its end fails.
+    private static func demux(_ media: InputMedia, frameDuration: Double) throws(TranscodeError) -> Demuxed {
         let packet = try OwnedPacket()
-        var start = Double.infinity
-        var end = -Double.infinity
-        var videoPackets = 0
+        var read = Demuxed()
         while true {
             let result = av_read_frame(media.context, packet.pointer)
             if result == vq_averror_eof() { break }
@@ -107,15 +120,19 @@ public enum OutputCheck {
             }
             let timeBase = av_q2d(stream.pointee.time_base)
             var length = Double(max(packet.pointer.pointee.duration, 0)) * timeBase
+            let bytes = Int64(max(packet.pointer.pointee.size, 0))
             if stream.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO {
-                videoPackets += 1
+                read.videoPackets += 1
+                read.videoBytes += bytes
                 // FLV stores no packet durations: a picture lasts a frame.
                 if length == 0 { length = frameDuration }
+            } else {
+                read.audioBytes += bytes
             }
-            start = min(start, Double(pts) * timeBase)
-            end = max(end, Double(pts) * timeBase + length)
+            read.start = min(read.start, Double(pts) * timeBase)
+            read.end = max(read.end, Double(pts) * timeBase + length)
         }
-        guard videoPackets > 0 else { throw .outputCheckFailed("it holds no video") }
-        return end - start
+        guard read.videoPackets > 0 else { throw .outputCheckFailed("it holds no video") }
+        return read
     }
 }

@@ -12,9 +12,11 @@ public struct TranscodeProgress: Codable, Sendable, Equatable {
     /// Seconds left, when it can be told.
     public var eta: Double?
     public var done: Bool
+    /// On the last report: what the checked output holds.
+    public var output: OutputFacts?
 
     enum CodingKeys: String, CodingKey {
-        case frames, percent, fps, speed, eta, done
+        case frames, percent, fps, speed, eta, done, output
         case totalFrames = "total_frames"
     }
 
@@ -37,6 +39,7 @@ public struct TranscodeProgress: Codable, Sendable, Equatable {
         try c.encode((speed * 100).rounded() / 100, forKey: .speed)
         try c.encode(eta.map { ($0 * 10).rounded() / 10 }, forKey: .eta)
         try c.encode(done, forKey: .done)
+        try c.encodeIfPresent(output, forKey: .output)
     }
 }
 
@@ -50,4 +53,6 @@ public struct TranscodeSummary: Sendable, Equatable {
     /// Damaged packets concealed or skipped.
     public var corruptPackets: Int
     public var wallSeconds: Double
+    /// What the checked output holds.
+    public var output: OutputFacts
 }

@@ -148,14 +148,16 @@ public struct Transcoder: Sendable {
             throw .truncated(decoded: decoded, claimed: claimed.seconds)
         }
         try muxer.finish()
-        try OutputCheck.verify(descriptor: output.descriptor, expecting: OutputExpectation(
+        let facts = try OutputCheck.verify(descriptor: output.descriptor, expecting: OutputExpectation(
             width: Int(videoPipeline.outputWidth), height: Int(videoPipeline.outputHeight),
             hasAudio: audioPipeline != nil, duration: decoded, frameDuration: videoPipeline.outputFrameDuration))
-        progress(meter.final(frames: videoPipeline.frameCount, at: decoded))
+        var last = meter.final(frames: videoPipeline.frameCount, at: decoded)
+        last.output = facts
+        progress(last)
         return TranscodeSummary(frames: videoPipeline.frameCount, decodedDuration: decoded,
                                 claimedDuration: claimed?.seconds,
                                 corruptPackets: pipelines.map(\.corruptCount).reduce(0, +),
-                                wallSeconds: meter.elapsed)
+                                wallSeconds: meter.elapsed, output: facts)
     }
 
     /// The length the output should have: the container's claim, or the

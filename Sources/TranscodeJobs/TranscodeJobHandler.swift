@@ -80,7 +80,7 @@ public struct TranscodeJobHandler: JobHandler {
                 if let failure = TranscodeFailureLine.decode(line) {
                     report.failure(failure)
                 } else if let update = try? JSONDecoder().decode(TranscodeProgress.self, from: Data(line.utf8)) {
-                    if update.done { report.summary(line) }
+                    if update.done, let facts = update.output { report.finished(facts) }
                     progress(JobProgress(fraction: min(1, update.percent / 100), fps: update.fps, eta: update.eta))
                 }
             }
@@ -95,7 +95,12 @@ public struct TranscodeJobHandler: JobHandler {
         }
         let temporary = UnsharedFile(files.temporary)
         let overwrite = transcode.overwrite
-        return .succeeded(result: report.summaryLine, publication: Publication(token: PublicationToken(files.temporary).text) {
+        // The result names OUT as it was submitted, not as this box's --path-map sees it.
+        let submitted = TranscodeJob.decode(job.payload) ?? transcode
+        let summary = report.output.flatMap {
+            TranscodeResult(output: submitted.output, container: transcode.container, facts: $0).encoded()
+        }
+        return .succeeded(result: summary, publication: Publication(token: PublicationToken(files.temporary).text) {
             do throws(TranscodeError) {
                 try temporary.file.publish(overwrite: overwrite)
             } catch {
@@ -325,13 +330,13 @@ private final class MissingFolders: Sendable {
     }
 }
 
-/// What the child reported on stdout: its summary (the last progress line)
-/// or its failure line, set from the monitoring thread.
+/// What the child reported on stdout: what its checked output holds (on
+/// the last progress line) or its failure line, set from the monitoring thread.
 final class ChildReport: Sendable {
-    private let lines = Mutex<(summary: String?, failure: TranscodeFailureLine?)>((nil, nil))
+    private let lines = Mutex<(output: OutputFacts?, failure: TranscodeFailureLine?)>((nil, nil))
 
-    func summary(_ line: String) { lines.withLock { $0.summary = line } }
+    func finished(_ facts: OutputFacts) { lines.withLock { $0.output = facts } }
     func failure(_ line: TranscodeFailureLine) { lines.withLock { $0.failure = line } }
-    var summaryLine: String? { lines.withLock { $0.summary } }
+    var output: OutputFacts? { lines.withLock { $0.output } }
     var failureLine: TranscodeFailureLine? { lines.withLock { $0.failure } }
 }

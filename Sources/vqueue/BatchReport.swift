@@ -64,9 +64,10 @@ struct BatchReport: Encodable {
         let output: String?
         let error: String?
         let errorCode: String?
+        let meta: [String: String]
 
         enum CodingKeys: String, CodingKey {
-            case id, input, output, error
+            case id, input, output, error, meta
             case errorCode = "error_code"
         }
     }
@@ -75,7 +76,8 @@ struct BatchReport: Encodable {
         jobs.filter { $0.state == .failed }.map { job in
             let transcode = TranscodeJob.decode(job.payload)
             return Failure(id: job.id, input: transcode.map { DisplayText.jsonSafe($0.input) },
-                           output: transcode.map { DisplayText.jsonSafe($0.output) }, error: job.error, errorCode: job.errorCode)
+                           output: transcode.map { DisplayText.jsonSafe($0.output) }, error: job.error, errorCode: job.errorCode,
+                           meta: job.meta.pairs)
         }
     }
 

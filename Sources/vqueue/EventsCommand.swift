@@ -71,7 +71,7 @@ struct EventReport: Encodable {
     init(_ event: JobEvent) { self.event = event }
 
     enum CodingKeys: String, CodingKey {
-        case id, kind, at, job, from, to, worker, detail
+        case id, kind, at, job, from, to, worker, detail, meta
         case errorCode = "error_code"
     }
 
@@ -86,6 +86,8 @@ struct EventReport: Encodable {
         try c.encode(event.worker, forKey: .worker)
         try c.encode(event.detail, forKey: .detail)
         try c.encode(event.errorCode, forKey: .errorCode)
+        // A job event carries its job's meta (an object, empty for none).
+        if event.jobID != nil { try c.encode(event.meta.pairs, forKey: .meta) }
     }
 
     /// `#12 2026-11-26T17:30:00.123Z job 5 queued -> running worker=host:1:ab`

@@ -17,6 +17,10 @@ struct SubmitCommand: AsyncParsableCommand {
         (exit 1; 64 for bad usage; 75 when the queue database cannot be reached). Paths are \
         stored absolute.
 
+        --meta KEY=VALUE attaches the site's own strings (an upload id, a user id) to the job; \
+        `status --json`, `list --json` and `events --json` return them as "meta". Keys are 1 to \
+        64 of A-Z a-z 0-9 _ . -; at most 32 pairs and 4 KiB in all.
+
         --key K makes a retried submit safe: when a job with that key exists, whatever its \
         state, its id is printed (exit 0) and nothing new is queued.
 
@@ -28,6 +32,7 @@ struct SubmitCommand: AsyncParsableCommand {
         Examples:
           id=$(vqueue submit upload.avi /srv/video/42.flv -b 200k)
           id=$(vqueue submit --key upload-42 upload.avi /srv/video/42.flv)
+          vqueue submit upload.avi /srv/video/42.mp4 --meta upload=42 --meta user=7
           vqueue submit in.mov out.mp4 --preset 720p --priority 10 --queue fast
           vqueue submit in.mkv out.mp4 --wait       # exit status as for `vqueue status`
           vqueue submit --out-dir /srv/video --format mp4 uploads/*.mov
@@ -63,6 +68,11 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Attempts before a transiently failing job fails for good.", valueName: "n"))
     var maxAttempts = 3
 
+    @Option(name: .customLong("meta"), help: ArgumentHelp(
+        "Attach KEY=VALUE to the job (repeatable; each job of a batch): returned in every JSON view of it.",
+        valueName: "key=value"))
+    var metaArguments: [String] = []
+
     @Flag(help: "Wait for the job (or batch) to finish (progress bar on a terminal); exit as `vqueue status` does.")
     var wait = false
 
@@ -76,6 +86,7 @@ struct SubmitCommand: AsyncParsableCommand {
         if !(1...100).contains(maxAttempts) { throw ValidationError("--max-attempts must be between 1 and 100.") }
         if queue.isEmpty { throw ValidationError("--queue needs a name.") }
         if let key, key.isEmpty || key.utf8.count > 255 { throw ValidationError("--key takes 1 to 255 bytes.") }
+        _ = try meta()
         if key != nil && outDir != nil { throw ValidationError("--key goes with a single job, not a batch.") }
         if outDir == nil {
             if format != nil { throw ValidationError("--format goes with --out-dir (a batch); a single job takes OUT's extension.") }
@@ -108,6 +119,15 @@ struct SubmitCommand: AsyncParsableCommand {
             try await store.submit([try newJob(job, weight: duration ?? 1, key: key)])[0].job
         }
         try await report(submitted, store: store)
+    }
+
+    /// The checked `--meta` pairs.
+    private func meta() throws -> JobMeta {
+        do {
+            return try JobMeta(arguments: metaArguments)
+        } catch {
+            throw ValidationError("\(error).")
+        }
     }
 
     /// The store, if its database exists already (an SQLite file that is
@@ -153,7 +173,7 @@ struct SubmitCommand: AsyncParsableCommand {
 
     private func newJob(_ job: TranscodeJob, weight: Double, key: String?) throws -> NewJob {
         NewJob(kind: TranscodeJob.kind, payload: try job.encoded(), queue: queue, priority: priority,
-               maxAttempts: maxAttempts, weight: max(weight, 0.001), target: job.output, key: key)
+               maxAttempts: maxAttempts, weight: max(weight, 0.001), target: job.output, key: key, meta: try meta())
     }
 
     /// Runs the store's submit; another unfinished job writing the same OUT
