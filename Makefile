@@ -21,8 +21,10 @@ BUILD_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavfilter-dev \
 # drives `top`; postgresql is the throw-away server `make test` starts (and
 # psql, which reads it); iproute2 gives the multi-host test its network
 # namespaces; faketime skews a box's clock; php-cli runs the README's PHP
-# example.
-TEST_PACKAGES := ffmpeg python3 sqlite3 tmux postgresql iproute2 faketime php-cli
+# example; python3-pip installs prometheus-client from PyPI, the real
+# Prometheus parser the /metrics test reads `vqueue serve`'s metrics with.
+TEST_PACKAGES := ffmpeg python3 python3-pip sqlite3 tmux postgresql iproute2 faketime php-cli
+PYPI_TEST_PACKAGES := prometheus-client
 # `make test-deb` only: dpkg-dev (dpkg-shlibdeps, as for `make deb`), lintian,
 # file (is the binary stripped?), man-db (man -w).
 DEB_TEST_PACKAGES := dpkg-dev lintian file man-db
@@ -51,6 +53,9 @@ deps-build:
 
 deps-test:
 	$(call apt-install,$(TEST_PACKAGES))
+	@python3 -c 'import prometheus_client' 2>/dev/null || { echo "Installing from PyPI: $(PYPI_TEST_PACKAGES)"; \
+	    python3 -m pip install --quiet $(PYPI_TEST_PACKAGES) 2>/dev/null || \
+	    python3 -m pip install --quiet --break-system-packages $(PYPI_TEST_PACKAGES); }
 
 deps-deb:
 	$(call apt-install,$(DEB_TOOLS))
@@ -120,7 +125,7 @@ fixtures:
 #   $(MANDIR)/man1/vqueue.1.gz             and vqueue-SUBCOMMAND.1.gz for each
 #                                          subcommand (vqueue-worker-stop.1.gz, ...)
 #   $(BASHCOMPDIR)/vqueue, $(ZSHCOMPDIR)/_vqueue, $(FISHCOMPDIR)/vqueue.fish
-#   $(UNITDIR)/vqueue-worker.service, vqueue-worker@.service
+#   $(UNITDIR)/vqueue-worker.service, vqueue-worker@.service, vqueue-serve.service
 # It builds first if needed (`build`: the build packages only, never the test
 # ones). Everything but the binary is generated from the binary itself, under
 # $(DIST), never in the source tree. The man pages: swift-argument-parser's
@@ -139,7 +144,7 @@ ZSHCOMPDIR  = $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 # systemd reads units from /usr/local/lib/systemd/system and /lib/systemd/system.
 UNITDIR     = $(PREFIX)/lib/systemd/system
-UNITS       := vqueue-worker.service vqueue-worker@.service
+UNITS       := vqueue-worker.service vqueue-worker@.service vqueue-serve.service
 # Stripped as dh_strip does: symbols, debug information, and the .comment and
 # .note sections.
 STRIP       ?= strip

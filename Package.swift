@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import Foundation
 import PackageDescription
 
@@ -19,6 +19,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // `vqueue serve`. No traits: swift-configuration and full Foundation are not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // FFmpeg's libraries from Debian's -dev packages (headers), opened at
@@ -44,12 +47,20 @@ let package = Package(
         // runs it, the folders it may touch. The one module that knows both
         // the queue and video.
         .target(name: "TranscodeJobs", dependencies: ["JobQueue", "Transcode"]),
+        // `vqueue serve`: the farm over HTTP. Talks to JobQueue only; how a job
+        // is shown and submitted is handed in by the executable (`FarmPresentation`).
+        .target(name: "Serve", dependencies: [
+            "JobQueue",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .executableTarget(
             name: "vqueue",
             dependencies: [
                 "Transcode",
                 "JobQueue",
                 "TranscodeJobs",
+                "Serve",
                 "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

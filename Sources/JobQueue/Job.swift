@@ -125,6 +125,11 @@ public struct Submitted: Sendable, Equatable {
     public var job: Job
     /// False when a job with the same key existed already.
     public var isNew: Bool
+
+    public init(job: Job, isNew: Bool) {
+        self.job = job
+        self.isNew = isNew
+    }
 }
 
 /// The latest progress of a running attempt.

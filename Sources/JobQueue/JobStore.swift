@@ -135,6 +135,9 @@ public protocol JobMonitoring: Sendable {
     func job(key: String) async throws -> Job?
     /// Newest first.
     func jobs(state: JobState?, limit: Int) async throws -> [Job]
+    /// Newest first, in one state and one queue when given, with ids below
+    /// `before` when given (the next page: the last id of this one).
+    func jobs(state: JobState?, queue: String?, before: Int64?, limit: Int) async throws -> [Job]
     /// A batch's jobs in id order, or nil when there is no such batch.
     func batch(id: Int64) async throws -> [Job]?
     /// A batch's counts and progress in one cheap query (for polling).
@@ -143,6 +146,8 @@ public protocol JobMonitoring: Sendable {
     func workers() async throws -> [WorkerRecord]
     /// Jobs queued (including those waiting to retry) or running.
     func unfinishedCount() async throws -> Int
+    /// The same, in these queues only (all for none).
+    func unfinishedCount(queues: [String]) async throws -> Int
     /// Queued jobs per queue and priority.
     func queueDepths() async throws -> [QueueDepth]
     /// Jobs that succeeded and failed since `since`.

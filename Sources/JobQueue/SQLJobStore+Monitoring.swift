@@ -9,13 +9,28 @@ extension SQLJobStore: JobMonitoring {
     }
 
     public func jobs(state: JobState?, limit: Int) async throws -> [Job] {
-        try await read { db in
-            let rows = if let state {
-                try db.query("SELECT * FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?", state.rawValue, limit)
-            } else {
-                try db.query("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", limit)
-            }
-            return rows.map(Job.init(row:))
+        try await jobs(state: state, queue: nil, before: nil, limit: limit)
+    }
+
+    public func jobs(state: JobState?, queue: String?, before: Int64?, limit: Int) async throws -> [Job] {
+        var conditions: [String] = []
+        var arguments: [SQLValue] = []
+        if let state {
+            conditions.append("state = ?")
+            arguments.append(state.rawValue.sqlValue)
+        }
+        if let queue {
+            conditions.append("queue = ?")
+            arguments.append(queue.sqlValue)
+        }
+        if let before {
+            conditions.append("id < ?")
+            arguments.append(before.sqlValue)
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let values = arguments + [limit.sqlValue]
+        return try await read { db in
+            try db.query("SELECT * FROM jobs \(filter) ORDER BY id DESC LIMIT ?", values).map(Job.init(row:))
         }
     }
 
@@ -63,8 +78,14 @@ extension SQLJobStore: JobMonitoring {
     }
 
     public func unfinishedCount() async throws -> Int {
+        try await unfinishedCount(queues: [])
+    }
+
+    public func unfinishedCount(queues: [String]) async throws -> Int {
         try await read { db in
-            try db.queryOne("SELECT COUNT(*) AS count FROM jobs WHERE state IN ('queued', 'running')")?.int("count") ?? 0
+            let inQueues = queues.isEmpty ? "" : " AND queue IN (\(db.marks(queues.count)))"
+            return try db.queryOne("SELECT COUNT(*) AS count FROM jobs WHERE state IN ('queued', 'running')" + inQueues,
+                                   queues.map(\.sqlValue))?.int("count") ?? 0
         }
     }
 

@@ -270,7 +270,7 @@ public struct Worker: Sendable {
 
         if state.isIdle {
             if level >= .graceful { return true }
-            if configuration.drain && state.schedule.isDue(.drain, at: now), try await store.unfinishedCount() == 0 {
+            if configuration.drain && state.schedule.isDue(.drain, at: now), try await store.unfinishedCount(queues: configuration.queues) == 0 {
                 return true
             }
         }

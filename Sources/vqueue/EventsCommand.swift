@@ -41,25 +41,15 @@ struct EventsCommand: AsyncParsableCommand {
     func run() async throws {
         let store = try await queueOptions.openStore()
         let signals = SignalMonitor()
-        var last = since
-        let clock = ContinuousClock()
+        var follower = EventFollower(store: store, after: since, job: job)
         while !signals.isSignalled {
-            let token = try await store.changeToken(for: .event)
-            let looked = clock.now
-            let events = try await store.events(after: last, job: job, limit: 1000)
+            // Without --follow: what is there now, page after page, then the end.
+            let events = try await follower.next(waitingUpTo: follow ? .seconds(3600) : .zero) { signals.isSignalled }
             for event in events {
                 print(json ? try JobReport.json(EventReport(event)) : EventReport(event).line)
             }
             fflush(nil)
-            last = events.last?.id ?? last
-            if events.count == 1000 { continue }
-            guard follow else { break }
-            // Until something is recorded (a NOTIFY on PostgreSQL, a commit on
-            // SQLite), looking anyway once a second.
-            while !signals.isSignalled, clock.now - looked < .seconds(1),
-                  try await store.changeToken(for: .event) == token {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            if events.isEmpty && !follow { break }
         }
     }
 }

@@ -64,7 +64,7 @@ enum StoreFailure {
     static let exitCode: Int32 = 75
 
     /// The line and exit code for `error`, when it is the store's.
-    static func report(_ error: any Error) -> ExitCode? {
+    static func report(_ error: any Error) -> CommandRefusal? {
         switch error {
         case let unavailable as StoreUnavailable:
             return CommandFailure.report(unavailable.location, "the queue database: \(unavailable.reason)", exitCode: exitCode)

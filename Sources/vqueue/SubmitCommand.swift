@@ -112,13 +112,26 @@ struct SubmitCommand: AsyncParsableCommand {
             return
         }
         // Checked before the store is opened: a refusal leaves no database behind.
-        let (job, duration) = try SubmissionCheck.transcodeJob(input: files[0], output: files[1], options: options,
-                                                               overwrite: overwrite)
+        let checked = try checkedJob(options: options)
         let store = try await queueOptions.openStore(createFolder: true)
-        let submitted = try await queueing(output: job.output) {
-            try await store.submit([try newJob(job, weight: duration ?? 1, key: key)])[0].job
+        try await report(try await queue(checked, to: store).job, store: store)
+    }
+
+    /// One job into an open store (`vqueue serve`'s POST /v1/jobs): the job
+    /// with this key if there is one, else checked and queued.
+    func submitOne(to store: SQLJobStore) async throws -> Submitted {
+        if let key, let existing = try await store.job(key: key) { return Submitted(job: existing, isNew: false) }
+        return try await queue(try checkedJob(options: transcodeOptions.options), to: store)
+    }
+
+    private func checkedJob(options: TranscodeOptions) throws -> (job: TranscodeJob, duration: Double?) {
+        try SubmissionCheck.transcodeJob(input: files[0], output: files[1], options: options, overwrite: overwrite)
+    }
+
+    private func queue(_ checked: (job: TranscodeJob, duration: Double?), to store: SQLJobStore) async throws -> Submitted {
+        try await queueing(output: checked.job.output) {
+            try await store.submit([try newJob(checked.job, weight: checked.duration ?? 1, key: key)])[0]
         }
-        try await report(submitted, store: store)
     }
 
     /// The checked `--meta` pairs.
@@ -185,7 +198,7 @@ struct SubmitCommand: AsyncParsableCommand {
             guard case .targetBusy(let target, let jobID) = busy else { throw busy }
             throw CommandFailure.report(DisplayText.escaped(output ?? target),
                                         "job \(jobID) is already queued or running to write this file; "
-                                        + "wait for it or cancel it, or choose another output")
+                                        + "wait for it or cancel it, or choose another output", code: "output_busy")
         }
     }
 }
@@ -205,23 +218,23 @@ enum SubmissionCheck {
         do {
             file = try InputFile(path: inputPath)
         } catch {
-            throw CommandFailure.report(DisplayText.escaped(input), error.description)
+            throw CommandFailure.report(DisplayText.escaped(input), error.description, code: error.code)
         }
         do {
             try OutputTarget.validate(input: file.identity, output: outputPath, overwrite: overwrite)
         } catch {
-            throw CommandFailure.report(DisplayText.escaped(output), error.description)
+            throw CommandFailure.report(DisplayText.escaped(output), error.description, code: error.code)
         }
         let folder: OutputFolder
         do {
             folder = try OutputFolder(containing: outputPath)
         } catch {
-            throw CommandFailure.report(DisplayText.escaped(output), error.description)
+            throw CommandFailure.report(DisplayText.escaped(output), error.description, code: error.code)
         }
         do {
             media = try MediaProbe.checkTranscodable(file: file, maxPixels: options.maxPixels)
         } catch {
-            throw CommandFailure.report(DisplayText.escaped(input), error.description)
+            throw CommandFailure.report(DisplayText.escaped(input), error.description, code: error.code)
         }
         return (TranscodeJob(input: inputPath, output: outputPath, options: options, overwrite: overwrite,
                              inputFile: SubmittedFile(file), outputFolder: SubmittedFolder(folder)), media.duration)
@@ -237,7 +250,7 @@ enum SubmissionCheck {
             let output = URL(fileURLWithPath: absolute(outDir)).appendingPathComponent("\(name).\(format.rawValue)").path
             if let other = seen[output] {
                 throw CommandFailure.report(DisplayText.escaped(input), "would write \(DisplayText.escaped(output)), as "
-                                            + "\(DisplayText.escaped(other)) would; rename one of them")
+                                            + "\(DisplayText.escaped(other)) would; rename one of them", code: "output_busy")
             }
             seen[output] = input
             return try transcodeJob(input: input, output: output, options: options, overwrite: overwrite)

@@ -129,11 +129,11 @@ struct TranscodeCommand: ParsableCommand {
 
     /// Reports a failure: one line on stderr and, for a supervising
     /// process, one JSON line on stdout with the stable code.
-    private func fail(_ error: TranscodeError, subject: String, message: String, exitCode: Int32) -> ExitCode {
+    private func fail(_ error: TranscodeError, subject: String, message: String, exitCode: Int32) -> CommandRefusal {
         let line = "\(DisplayText.escaped(subject)): \(message)"
         if progressJson {
             TranscodeFailureLine(error: line, errorCode: error.code, permanent: error.isPermanent).print()
         }
-        return CommandFailure.report(DisplayText.escaped(subject), message, exitCode: exitCode)
+        return CommandFailure.report(DisplayText.escaped(subject), message, exitCode: exitCode, code: error.code)
     }
 }

@@ -19,7 +19,7 @@ struct VQueue: AsyncParsableCommand {
         version: VQueue.version,
         subcommands: [SubmitCommand.self, WorkerCommand.self, StatusCommand.self, ListCommand.self,
                       CancelCommand.self, RetryCommand.self, WorkersCommand.self, EventsCommand.self,
-                      TopCommand.self, PruneCommand.self, TranscodeCommand.self, ProbeCommand.self])
+                      TopCommand.self, PruneCommand.self, ServeCommand.self, TranscodeCommand.self, ProbeCommand.self])
 
     /// `vqueue --version`: "vqueue 0.3.0 (commit 359c40c1a2b3)"; the commit
     /// when built from a git checkout ("+changes" when it had some).
@@ -50,7 +50,10 @@ struct VQueue: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            if let code = StoreFailure.report(error) { exit(withError: code) }
+            if let refusal = error as? CommandRefusal ?? StoreFailure.report(error) {
+                StandardError.write(refusal.line)
+                exit(withError: ExitCode(refusal.exitCode))
+            }
             exit(withError: error)
         }
     }

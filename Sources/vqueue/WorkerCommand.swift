@@ -71,7 +71,7 @@ struct WorkerRunCommand: AsyncParsableCommand {
                                valueName: "n"))
     var threadsPerJob: Int?
 
-    @Flag(help: "Exit once nothing is queued, retrying or running anywhere.")
+    @Flag(help: "Exit once nothing is queued, retrying or running in its queues (all, without --queue).")
     var drain = false
 
     @Option(help: ArgumentHelp("Lease time: a worker silent this long loses its jobs to others.",

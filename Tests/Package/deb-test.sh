@@ -58,6 +58,7 @@ expected_files() { # PREFIX UNITDIR VQUEUE
         echo "$prefix/share/fish/vendor_completions.d/vqueue.fish"
         echo "$unitdir/vqueue-worker.service"
         echo "$unitdir/vqueue-worker@.service"
+        echo "$unitdir/vqueue-serve.service"
         "$vqueue" --experimental-dump-help | python3 -c '
 import json, sys
 def walk(command, path):
@@ -87,11 +88,11 @@ $MAKE --no-print-directory install DESTDIR="$dest" PREFIX=/usr/local >"$work/ins
 expected_files /usr/local /usr/local/lib/systemd/system .build/release/vqueue >"$work/expected"
 diff -u "$work/expected" "$work/installed" >&2 ||
     fail "make install put other files than expected (- expected, + installed)"
-ok "make install puts exactly $(wc -l <"$work/expected") files: $(grep -c '/man1/' "$work/expected") man pages, 3 completions, 2 units, the binary"
+ok "make install puts exactly $(wc -l <"$work/expected") files: $(grep -c '/man1/' "$work/expected") man pages, 3 completions, 3 units, the binary"
 file "$dest/usr/local/bin/vqueue" | grep -q ', stripped' || fail "the installed binary is not stripped: $(file "$dest/usr/local/bin/vqueue")"
 ok "the installed binary is stripped"
-for unit in vqueue-worker.service vqueue-worker@.service; do
-    grep -q '^ExecStart=/usr/local/bin/vqueue worker' "$dest/usr/local/lib/systemd/system/$unit" ||
+for unit in vqueue-worker.service vqueue-worker@.service vqueue-serve.service; do
+    grep -q '^ExecStart=/usr/local/bin/vqueue \(worker\|serve\)' "$dest/usr/local/lib/systemd/system/$unit" ||
         fail "$unit does not run /usr/local/bin/vqueue"
 done
 ok "the units run /usr/local/bin/vqueue"
@@ -156,16 +157,17 @@ if command -v zsh >/dev/null; then zsh -n /usr/share/zsh/site-functions/_vqueue 
 if command -v fish >/dev/null; then fish -n /usr/share/fish/vendor_completions.d/vqueue.fish || fail "fish -n vqueue.fish"; fi
 ok "bash, zsh and fish completions installed (bash's registers)"
 
-for unit in vqueue-worker.service vqueue-worker@.service; do
+for unit in vqueue-worker.service vqueue-worker@.service vqueue-serve.service; do
     [ -f "/lib/systemd/system/$unit" ] || fail "no /lib/systemd/system/$unit"
-    grep -q '^ExecStart=/usr/bin/vqueue worker' "/lib/systemd/system/$unit" || fail "$unit does not run /usr/bin/vqueue"
+    grep -q '^ExecStart=/usr/bin/vqueue \(worker\|serve\)' "/lib/systemd/system/$unit" || fail "$unit does not run /usr/bin/vqueue"
 done
 if command -v systemd-analyze >/dev/null; then
     # A template is verified through an instance of it.
     mkdir "$work/units"
-    cp /lib/systemd/system/vqueue-worker.service "$work/units/"
+    cp /lib/systemd/system/vqueue-worker.service /lib/systemd/system/vqueue-serve.service "$work/units/"
     cp /lib/systemd/system/vqueue-worker@.service "$work/units/vqueue-worker@fast.service"
-    out=$(systemd-analyze verify "$work/units/vqueue-worker.service" "$work/units/vqueue-worker@fast.service" 2>&1) ||
+    out=$(systemd-analyze verify "$work/units/vqueue-worker.service" "$work/units/vqueue-worker@fast.service" \
+        "$work/units/vqueue-serve.service" 2>&1) ||
         fail "systemd-analyze verify: $out"
     [ -z "$out" ] || fail "systemd-analyze verify: $out"
     ok "units in /lib/systemd/system; systemd-analyze verify passes"

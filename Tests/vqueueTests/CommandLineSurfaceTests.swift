@@ -104,7 +104,7 @@ import Testing
               (["stauts", "3"], "unknown command 'stauts'; did you mean 'vqueue status'?"),
               (["wokrer"], "unknown command 'wokrer'; did you mean 'vqueue worker'?"),
               (["worker", "stpo"], "unknown command 'stpo'; did you mean 'vqueue worker stop'?"),
-              (["frobnicate"], "unknown command 'frobnicate'; the commands are submit, worker, status, list, cancel, retry, workers, events, top, prune, transcode, probe, help."),
+              (["frobnicate"], "unknown command 'frobnicate'; the commands are submit, worker, status, list, cancel, retry, workers, events, top, prune, serve, transcode, probe, help."),
           ])
     func mistypedSubcommand(_ arguments: [String], _ expected: String) {
         #expect(SubcommandSuggestion.error(for: arguments) == expected)

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import JobQueue
+import Serve
+import TranscodeJobs
+
+/// What `vqueue serve` shows and takes, as the command line does: the same
+/// JSON as `--json`, and a `POST /v1/jobs` body turned into `submit`'s
+/// arguments and parsed by `submit` itself, so the API refuses exactly
+/// what `submit` refuses, with the same words.
+struct ServePresentation: FarmPresentation {
+    func job(_ job: Job) -> String { Self.json(JobReport(job)) }
+
+    func batch(id: Int64, jobs: [Job]) -> String { Self.json(BatchReport(id: id, jobs: jobs)) }
+
+    func workers(_ workers: [WorkerRecord], now: Double) -> String {
+        Self.json(workers.map { WorkerReport(worker: $0, now: now) })
+    }
+
+    func event(_ event: JobEvent) -> String { Self.json(EventReport(event)) }
+
+    func submit(_ body: [String: JSONValue], to store: SQLJobStore) async throws -> Submitted {
+        let arguments = try SubmitBody.arguments(body)
+        let command: SubmitCommand
+        do {
+            command = try SubmitCommand.parse(arguments)
+        } catch {
+            throw APIError(.badRequest, code: "bad_request", SubmitBody.plain(SubmitCommand.message(for: error)))
+        }
+        do {
+            return try await command.submitOne(to: store)
+        } catch let refusal as CommandRefusal {
+            throw Self.apiError(refusal)
+        }
+    }
+
+    func retry(_ job: Job, in store: SQLJobStore) async throws -> Job {
+        do {
+            let payload = try RetryCommand.checkedAgain(job)
+            guard let queued = try await store.retry(id: job.id, payload: payload), queued.state == .queued else {
+                throw APIError(.conflict, code: "not_retryable", "job \(job.id) changed state meanwhile; not retried")
+            }
+            return queued
+        } catch let refusal as CommandRefusal {
+            throw Self.apiError(refusal)
+        } catch let busy as JobStoreError {
+            throw APIError(.conflict, code: "output_busy", "job \(job.id) not retried: \(busy.description)")
+        }
+    }
+
+    /// A command's refusal as the API answers it.
+    static func apiError(_ refusal: CommandRefusal) -> APIError {
+        if refusal.exitCode == noSuchJobExitCode { return APIError(.notFound, code: "not_found", refusal.description) }
+        if refusal.exitCode == StoreFailure.exitCode {
+            return APIError(.serviceUnavailable, code: "store_unavailable", refusal.description)
+        }
+        switch refusal.code {
+        case "output_busy", "output_exists": return APIError(.conflict, code: refusal.code!, refusal.description)
+        default: return APIError(.unprocessableContent, code: refusal.code ?? "refused", refusal.description)
+        }
+    }
+
+    private static func json<T: Encodable>(_ value: T) -> String {
+        (try? JobReport.json(value)) ?? "null"
+    }
+}
+
+/// A `POST /v1/jobs` body as `submit`'s arguments: `input` and `output`
+/// (absolute paths), `meta` (an object of strings), and every other field
+/// an option of `submit` under its JSON name (`max_attempts`,
+/// `video_bitrate`…): a string or number is its value, `true` gives a flag.
+enum SubmitBody {
+    static let options: Set<String> = [
+        "queue", "priority", "key", "max_attempts", "overwrite", "video_bitrate", "crf", "x264_preset", "max_height",
+        "audio_bitrate", "no_audio", "threads", "max_pixels", "timeout", "max_memory", "preset", "allow_partial",
+    ]
+
+    static func arguments(_ body: [String: JSONValue]) throws -> [String] {
+        var arguments: [String] = []
+        for (name, value) in body.sorted(by: { $0.key < $1.key }) where name != "input" && name != "output" {
+            if name == "meta" {
+                guard case .object(let pairs) = value else { throw APIError.badRequest("meta is an object of strings") }
+                for (key, value) in pairs.sorted(by: { $0.key < $1.key }) {
+                    guard case .string(let text) = value else { throw APIError.badRequest("meta \(key.prefix(64)) is not a string") }
+                    arguments += ["--meta", "\(key)=\(text)"]
+                }
+                continue
+            }
+            guard options.contains(name) else {
+                throw APIError.badRequest("unknown field \"\(name.prefix(64))\" (fields: input, output, meta, "
+                                          + options.sorted().joined(separator: ", ") + ")")
+            }
+            let option = "--" + name.replacingOccurrences(of: "_", with: "-")
+            switch value {
+            case .bool(true): arguments.append(option)
+            case .bool(false), .null: break
+            case .string(let text): arguments += [option, text]
+            case .number(let number):
+                arguments += [option, number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)]
+            case .array, .object: throw APIError.badRequest("\(name) takes a string, a number or a boolean")
+            }
+        }
+        var paths: [String] = []
+        for name in ["input", "output"] {
+            guard case .string(let path) = body[name] ?? .null, path.hasPrefix("/") else {
+                throw APIError.badRequest("\(name) is required: an absolute path, as the workers see it")
+            }
+            paths.append(path)
+        }
+        return arguments + ["--"] + paths
+    }
+
+    /// ArgumentParser's message without its "Error: " and usage lines.
+    static func plain(_ message: String) -> String {
+        let first = message.split(separator: "\n").first.map(String.init) ?? message
+        return first.hasPrefix("Error: ") ? String(first.dropFirst(7)) : first
+    }
+}
