@@ -33,4 +33,22 @@ enum ProcessTable {
         let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
         return state != nil && state != "Z" && state != "X"
     }
+
+    /// What a process is doing, for a failure message: its command, and each thread's name,
+    /// state and kernel wait channel (`vqueue/S/futex_wait_queue …`).
+    static func describe(_ pid: pid_t) -> String {
+        let task = "/proc/\(pid)/task"
+        guard let threads = try? FileManager.default.contentsOfDirectory(atPath: task) else { return "pid \(pid): gone" }
+        let command = ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "")
+            .split(separator: "\0").prefix(3).joined(separator: " ")
+        let described = threads.sorted().map { thread -> String in
+            let name = (try? String(contentsOfFile: "\(task)/\(thread)/comm", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let stat = (try? String(contentsOfFile: "\(task)/\(thread)/stat", encoding: .utf8)) ?? ""
+            let state = stat.lastIndex(of: ")").map { String(stat[stat.index(after: $0)...].trimmingCharacters(in: .whitespaces).prefix(1)) } ?? "?"
+            let channel = (try? String(contentsOfFile: "\(task)/\(thread)/wchan", encoding: .utf8)) ?? "?"
+            return "\(name)/\(state)/\(channel)"
+        }
+        return "pid \(pid) (\(command)): " + described.joined(separator: " ")
+    }
 }
