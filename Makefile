@@ -21,10 +21,11 @@ BUILD_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavfilter-dev \
 # drives `top`; postgresql is the throw-away server `make test` starts (and
 # psql, which reads it); iproute2 gives the multi-host test its network
 # namespaces; faketime skews a box's clock; php-cli runs the README's PHP
-# example; python3-pip installs prometheus-client from PyPI, the real
-# Prometheus parser the /metrics test reads `vqueue serve`'s metrics with.
+# example; python3-pip installs from PyPI prometheus-client, the real
+# Prometheus parser the /metrics test reads `vqueue serve`'s metrics with, and
+# schemathesis, which checks the server against its OpenAPI document.
 TEST_PACKAGES := ffmpeg python3 python3-pip sqlite3 tmux postgresql iproute2 faketime php-cli
-PYPI_TEST_PACKAGES := prometheus-client
+PYPI_TEST_PACKAGES := prometheus-client schemathesis==4.32.5
 # `make test-deb` only: dpkg-dev (dpkg-shlibdeps, as for `make deb`), lintian,
 # file (is the binary stripped?), man-db (man -w).
 DEB_TEST_PACKAGES := dpkg-dev lintian file man-db
@@ -53,7 +54,7 @@ deps-build:
 
 deps-test:
 	$(call apt-install,$(TEST_PACKAGES))
-	@python3 -c 'import prometheus_client' 2>/dev/null || { echo "Installing from PyPI: $(PYPI_TEST_PACKAGES)"; \
+	@python3 -c 'import prometheus_client, schemathesis' 2>/dev/null || { echo "Installing from PyPI: $(PYPI_TEST_PACKAGES)"; \
 	    python3 -m pip install --quiet $(PYPI_TEST_PACKAGES) 2>/dev/null || \
 	    python3 -m pip install --quiet --break-system-packages $(PYPI_TEST_PACKAGES); }
 

@@ -18,6 +18,9 @@ public protocol FarmPresentation: Sendable {
     /// checks; the job, and whether it is new (false: found by its key).
     /// Refusals are `APIError`s.
     func submit(_ body: [String: JSONValue], to store: SQLJobStore) async throws -> Submitted
+    /// Queues the batch a `POST /v1/batches` body describes, all or nothing:
+    /// its id and its jobs.
+    func submitBatch(_ body: [String: JSONValue], to store: SQLJobStore) async throws -> (batchID: Int64, jobs: [Job])
     /// Queues a failed or cancelled job again, with `retry`'s checks.
     func retry(_ job: Job, in store: SQLJobStore) async throws -> Job
 }

@@ -12,13 +12,16 @@ public struct FarmServer: Sendable {
         public var listen: ListenAddress
         /// With a token, every request but `/metrics` needs it.
         public var token: String?
-        /// The largest JSON request body.
+        /// The largest JSON request body (a batch's: 10,000 paths).
         public var maxJSONBody: Int
+        public var maxBatchBody: Int
 
-        public init(listen: ListenAddress = .loopback, token: String? = nil, maxJSONBody: Int = 64 << 10) {
+        public init(listen: ListenAddress = .loopback, token: String? = nil, maxJSONBody: Int = 64 << 10,
+                    maxBatchBody: Int = 16 << 20) {
             self.listen = listen
             self.token = token
             self.maxJSONBody = maxJSONBody
+            self.maxBatchBody = maxBatchBody
         }
     }
 
@@ -70,12 +73,14 @@ public struct FarmServer: Sendable {
                      body: ResponseBody(byteBuffer: ByteBuffer(string: try await self.metrics.render())))
         }
         let v1 = router.group("v1")
+        v1.get("openapi.json") { _, _ in JSONText.response(OpenAPIDocument.json) }
         v1.get("jobs/:id") { _, context in try await self.job(context) }
         v1.get("jobs") { request, _ in try await self.jobs(request) }
         v1.post("jobs") { request, context in try await self.submit(request, context) }
         v1.post("jobs/:id/cancel") { _, context in try await self.cancel(context) }
         v1.post("jobs/:id/retry") { _, context in try await self.retry(context) }
         v1.get("batches/:id") { _, context in try await self.batch(context) }
+        v1.post("batches") { request, _ in try await self.submitBatch(request) }
         v1.get("workers") { _, _ in try await self.workers() }
         v1.post("workers/:id/stop") { request, context in try await self.stopWorker(request, context) }
         v1.get("events") { request, _ in try await self.events(request) }
@@ -113,6 +118,13 @@ public struct FarmServer: Sendable {
         let object = try JSONValue.object(from: Data(buffer: body))
         let submitted = try await presentation.submit(object, to: store)
         return JSONText.response(presentation.job(submitted.job), status: submitted.isNew ? .created : .ok)
+    }
+
+    private func submitBatch(_ request: Request) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: settings.maxBatchBody)
+        let (id, jobs) = try await presentation.submitBatch(try JSONValue.object(from: Data(buffer: body)), to: store)
+        return JSONText.response(presentation.batch(id: id, jobs: jobs), status: .created)
     }
 
     private func cancel(_ context: BasicRequestContext) async throws -> Response {
@@ -197,11 +209,17 @@ public struct FarmServer: Sendable {
     }
 }
 
-/// Refuses request targets (path and query) longer than `FarmServer.maxTarget`.
+/// Refuses request targets (path and query) longer than
+/// `FarmServer.maxTarget`, and any that spells a NUL character (which no
+/// name holds, and PostgreSQL cannot store).
 struct RequestBounds<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.uri.string.utf8.count <= FarmServer.maxTarget else {
+        let target = request.uri.string
+        guard target.utf8.count <= FarmServer.maxTarget else {
             throw APIError(.uriTooLong, code: "too_large", "the request's path and query take \(FarmServer.maxTarget) bytes at most")
+        }
+        guard !target.utf8.contains(0), target.range(of: "%00") == nil else {
+            throw APIError.badRequest("the request's path or query holds a NUL character")
         }
         return try await next(request, context)
     }

@@ -20,17 +20,32 @@ struct ServePresentation: FarmPresentation {
     func event(_ event: JobEvent) -> String { Self.json(EventReport(event)) }
 
     func submit(_ body: [String: JSONValue], to store: SQLJobStore) async throws -> Submitted {
-        let arguments = try SubmitBody.arguments(body)
-        let command: SubmitCommand
+        let command = try Self.parsed(SubmitBody.arguments(body, batch: false))
+        return try await Self.answering { try await command.submitOne(to: store) }
+    }
+
+    func submitBatch(_ body: [String: JSONValue], to store: SQLJobStore) async throws -> (batchID: Int64, jobs: [Job]) {
+        let command = try Self.parsed(SubmitBody.arguments(body, batch: true))
+        return try await Self.answering { try await command.submitBatch(to: store) }
+    }
+
+    /// `submit` parsed (and validated) from arguments; a usage error is a 400.
+    private static func parsed(_ arguments: [String]) throws -> SubmitCommand {
         do {
-            command = try SubmitCommand.parse(arguments)
+            return try SubmitCommand.parse(arguments)
         } catch {
             throw APIError(.badRequest, code: "bad_request", SubmitBody.plain(SubmitCommand.message(for: error)))
         }
+    }
+
+    /// Runs a command's work, its refusals answered as API errors.
+    private static func answering<T>(_ work: () async throws -> T) async throws -> T {
         do {
-            return try await command.submitOne(to: store)
+            return try await work()
         } catch let refusal as CommandRefusal {
-            throw Self.apiError(refusal)
+            throw apiError(refusal)
+        } catch let usage as ValidationError {
+            throw APIError(.badRequest, code: "bad_request", usage.message)
         }
     }
 
@@ -69,15 +84,18 @@ struct ServePresentation: FarmPresentation {
 /// (absolute paths), `meta` (an object of strings), and every other field
 /// an option of `submit` under its JSON name (`max_attempts`,
 /// `video_bitrate`…): a string or number is its value, `true` gives a flag.
+/// A `POST /v1/batches` body has `inputs` (absolute paths), `out_dir` and
+/// `format` instead of `input` and `output`.
 enum SubmitBody {
     static let options: Set<String> = [
         "queue", "priority", "key", "max_attempts", "overwrite", "video_bitrate", "crf", "x264_preset", "max_height",
         "audio_bitrate", "no_audio", "threads", "max_pixels", "timeout", "max_memory", "preset", "allow_partial",
     ]
 
-    static func arguments(_ body: [String: JSONValue]) throws -> [String] {
+    static func arguments(_ body: [String: JSONValue], batch: Bool) throws -> [String] {
         var arguments: [String] = []
-        for (name, value) in body.sorted(by: { $0.key < $1.key }) where name != "input" && name != "output" {
+        let named: Set<String> = batch ? ["inputs", "out_dir", "format"] : ["input", "output"]
+        for (name, value) in body.sorted(by: { $0.key < $1.key }) where !named.contains(name) {
             if name == "meta" {
                 guard case .object(let pairs) = value else { throw APIError.badRequest("meta is an object of strings") }
                 for (key, value) in pairs.sorted(by: { $0.key < $1.key }) {
@@ -87,7 +105,7 @@ enum SubmitBody {
                 continue
             }
             guard options.contains(name) else {
-                throw APIError.badRequest("unknown field \"\(name.prefix(64))\" (fields: input, output, meta, "
+                throw APIError.badRequest("unknown field \"\(name.prefix(64))\" (fields: \(named.sorted().joined(separator: ", ")), meta, "
                                           + options.sorted().joined(separator: ", ") + ")")
             }
             let option = "--" + name.replacingOccurrences(of: "_", with: "-")
@@ -100,14 +118,30 @@ enum SubmitBody {
             case .array, .object: throw APIError.badRequest("\(name) takes a string, a number or a boolean")
             }
         }
-        var paths: [String] = []
-        for name in ["input", "output"] {
-            guard case .string(let path) = body[name] ?? .null, path.hasPrefix("/") else {
-                throw APIError.badRequest("\(name) is required: an absolute path, as the workers see it")
-            }
-            paths.append(path)
+        if let nul = arguments.first(where: { $0.utf8.contains(0) }) {
+            throw APIError.badRequest("\(nul.prefix(40).replacingOccurrences(of: "\0", with: "\\0")) holds a NUL character")
         }
-        return arguments + ["--"] + paths
+        if batch {
+            guard case .array(let list) = body["inputs"] ?? .null, !list.isEmpty, list.count <= maxBatch else {
+                throw APIError.badRequest("inputs is required: an array of 1 to \(maxBatch) absolute paths")
+            }
+            let inputs = try list.map { try absolute($0, "each of inputs") }
+            guard case .string(let format) = body["format"] ?? .null else {
+                throw APIError.badRequest("format is required: flv, mp4 or mkv")
+            }
+            return arguments + ["--out-dir", try absolute(body["out_dir"] ?? .null, "out_dir"), "--format", format, "--"] + inputs
+        }
+        return arguments + ["--", try absolute(body["input"] ?? .null, "input"), try absolute(body["output"] ?? .null, "output")]
+    }
+
+    /// The most inputs one batch request takes.
+    static let maxBatch = 10_000
+
+    private static func absolute(_ value: JSONValue, _ name: String) throws -> String {
+        guard case .string(let path) = value, path.hasPrefix("/"), !path.utf8.contains(0) else {
+            throw APIError.badRequest("\(name) is required: an absolute path, as the workers see it")
+        }
+        return path
     }
 
     /// ArgumentParser's message without its "Error: " and usage lines.

@@ -162,18 +162,10 @@ struct SubmitCommand: AsyncParsableCommand {
     }
 
     private func submitBatch(outDir: String, format: OutputContainer, options: TranscodeOptions) async throws {
-        let jobs = try SubmissionCheck.batch(inputs: files, outDir: outDir, format: format, options: options, overwrite: overwrite)
-        // Batch progress is weighted by media duration.
-        let weighted = try jobs.map { try newJob($0.job, weight: $0.duration ?? 1, key: nil) }
-        // Longest first: workers take jobs in id order, and starting the long
-        // ones early keeps every core busy to the end of the batch instead of
-        // one core finishing a long job alone. Ids are still printed in the
-        // order of the inputs.
-        let longestFirst = weighted.indices.sorted { weighted[$0].weight > weighted[$1].weight }
+        // Checked before the store is opened: a refusal leaves no database behind.
+        let jobs = try batchJobs(outDir: outDir, format: format, options: options)
         let store = try await queueOptions.openStore(createFolder: true)
-        let (batchID, queued) = try await queueing(output: nil) { try await store.submitBatch(longestFirst.map { weighted[$0] }) }
-        var submitted = queued
-        for (position, index) in longestFirst.enumerated() { submitted[index] = queued[position] }
+        let (batchID, queued, submitted) = try await queueBatch(jobs, to: store)
         if wait {
             try await StatusCommand.finish(waitingForBatch: batchID, store: store, timeout: nil, json: json)
         } else if json {
@@ -182,6 +174,33 @@ struct SubmitCommand: AsyncParsableCommand {
             print(batchID)
             for job in submitted { print(job.id) }
         }
+    }
+
+    /// A batch into an open store (`vqueue serve`'s POST /v1/batches): its id
+    /// and its jobs in id order.
+    func submitBatch(to store: SQLJobStore) async throws -> (batchID: Int64, jobs: [Job]) {
+        guard let outDir, let format else { throw ValidationError("a batch needs --out-dir and --format.") }
+        let queued = try await queueBatch(try batchJobs(outDir: outDir, format: format, options: transcodeOptions.options), to: store)
+        return (queued.batchID, queued.inIDOrder)
+    }
+
+    /// Every input checked, as jobs weighted by media duration (batch progress is).
+    private func batchJobs(outDir: String, format: OutputContainer, options: TranscodeOptions) throws -> [NewJob] {
+        try SubmissionCheck.batch(inputs: files, outDir: outDir, format: format, options: options, overwrite: overwrite)
+            .map { try newJob($0.job, weight: $0.duration ?? 1, key: nil) }
+    }
+
+    /// Queues a batch longest first: workers take jobs in id order, and
+    /// starting the long ones early keeps every core busy to the end of the
+    /// batch instead of one core finishing a long job alone. Returns the jobs
+    /// in id order and in the order of the inputs (as ids are printed).
+    private func queueBatch(_ jobs: [NewJob], to store: SQLJobStore) async throws
+        -> (batchID: Int64, inIDOrder: [Job], inInputOrder: [Job]) {
+        let longestFirst = jobs.indices.sorted { jobs[$0].weight > jobs[$1].weight }
+        let (batchID, queued) = try await queueing(output: nil) { try await store.submitBatch(longestFirst.map { jobs[$0] }) }
+        var inInputOrder = queued
+        for (position, index) in longestFirst.enumerated() { inInputOrder[index] = queued[position] }
+        return (batchID, queued, inInputOrder)
     }
 
     private func newJob(_ job: TranscodeJob, weight: Double, key: String?) throws -> NewJob {

@@ -36,7 +36,7 @@ struct JobMetaResultTests {
     }
 
     @Test("meta given at submit comes back from status, list and events; a succeeded job's result says what was written",
-          .timeLimit(.minutes(10)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func metaAndResult(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)

@@ -36,7 +36,7 @@ struct ServeAPITests {
     static func id(_ answer: HTTPTestClient.Answer) -> Int64? { (answer.object["id"] as? NSNumber)?.int64Value }
 
     @Test("jobs over HTTP: POST queues with submit's checks, GET shows what status --json shows, paging, cancel, retry, batches, workers, events",
-          .timeLimit(.minutes(5)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func jsonAPI(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)
@@ -123,11 +123,25 @@ struct ServeAPITests {
             #expect(try api.get("/v1/jobs?queue=" + String(repeating: "q", count: 5000)).status == 414)
             #expect(try api.post("/v1/workers/nobody/stop").errorCode == "not_found")
 
-            // A batch submitted from the command line, read over HTTP as status --batch --json shows it.
-            let batch = try await queue.run("submit", ["--out-dir", directory.path, "--format", "flv", input])
-            let batchID = try #require(batch.stdoutLines.first, "\(batch)")
+            // A batch: all or nothing, then read as status --batch --json shows it.
+            let vfr = Locations.fixture("vfr.mkv").path
+            let before = try api.get("/v1/jobs?limit=1000")
+            let refusedBatch = try api.post("/v1/batches", ["inputs": [input, directory.appendingPathComponent("gone.avi").path],
+                                                            "out_dir": directory.path, "format": "flv"])
+            #expect(refusedBatch.status == 422 && refusedBatch.errorCode == "input_missing", "\(refusedBatch)")
+            #expect(try api.get("/v1/jobs?limit=1000").text == before.text, "a refused batch queues nothing")
+            #expect(try api.post("/v1/batches", ["inputs": [input], "format": "flv"]).errorCode == "bad_request", "no out_dir")
+            let batch = try api.post("/v1/batches", ["inputs": [input, vfr], "out_dir": directory.path, "format": "flv",
+                                                     "meta": ["site": "a"], "crf": 30])
+            #expect(batch.status == 201 && batch.object["jobs"] as? Int == 2, "\(batch)")
+            let batchID = try #require((batch.object["id"] as? NSNumber)?.int64Value, "\(batch)")
+            let cliBatch = try await queue.run("status", ["--batch", String(batchID), "--json"])
             let shownBatch = try api.get("/v1/batches/\(batchID)")
-            #expect(shownBatch.status == 200 && shownBatch.object["jobs"] as? Int == 1, "\(shownBatch)")
+            #expect(shownBatch.status == 200 && shownBatch.object["job_ids"] as? [Int] == batch.object["job_ids"] as? [Int], "\(shownBatch)")
+            #expect(shownBatch.text == cliBatch.stdoutText, "the same JSON as status --batch --json: \(shownBatch) against \(cliBatch)")
+            for id in batch.object["job_ids"] as? [Int] ?? [] {
+                #expect(try api.get("/v1/jobs/\(id)").object["meta"] as? [String: String] == ["site": "a"])
+            }
 
             // Workers: the one that ran the queue dry is listed with the fields of workers --json.
             let worker = try await withProcessSlot { try await queue.startWorker(["--drain"]).wait(timeout: .seconds(200)) }

@@ -44,7 +44,7 @@ struct ServeMetricsTests {
     }
 
     @Test("jobs by state and queue, queue depth and age, workers by state; attempts, failures by code, finished jobs and the wait and run histograms from the events",
-          .timeLimit(.minutes(5)), arguments: TestQueue.Store.allCases)
+          .timeLimit(.minutes(30)), arguments: TestQueue.Store.allCases)
     func metrics(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)
