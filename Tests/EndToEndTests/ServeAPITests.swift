@@ -26,6 +26,9 @@ struct ServeAPITests {
         }
 
         func stop() async -> Termination { await process.stop(timeout: .seconds(20)) }
+
+        /// A test that failed before `stop()` leaves no server behind.
+        deinit { process.send(signal: SIGKILL) }
     }
 
     struct ServeNotStarted: Error, CustomStringConvertible {
@@ -45,18 +48,18 @@ struct ServeAPITests {
             let input = Locations.fixture("one_frame.mp4").path
 
             // POST /v1/jobs: 201 and the job; the same key again: 200 and the same job.
-            let created = try api.post("/v1/jobs", ["input": input, "output": directory.appendingPathComponent("a.mp4").path,
+            let created = try await api.post("/v1/jobs", ["input": input, "output": directory.appendingPathComponent("a.mp4").path,
                                                     "meta": ["upload": "7"], "priority": 5, "key": "upload-7", "crf": 30])
             #expect(created.status == 201 && created.headers["content-type"] == "application/json", "\(created)")
             let first = try #require(Self.id(created), "\(created)")
             #expect(created.object["state"] as? String == "queued" && created.object["priority"] as? Int == 5)
             #expect(created.object["meta"] as? [String: String] == ["upload": "7"])
-            let again = try api.post("/v1/jobs", ["input": input, "output": directory.appendingPathComponent("other.mp4").path,
+            let again = try await api.post("/v1/jobs", ["input": input, "output": directory.appendingPathComponent("other.mp4").path,
                                                   "key": "upload-7"])
             #expect(again.status == 200 && Self.id(again) == first, "a retried POST with its key finds its job: \(again)")
 
             // GET /v1/jobs/ID is status --json, byte for byte.
-            let shown = try api.get("/v1/jobs/\(first)")
+            let shown = try await api.get("/v1/jobs/\(first)")
             let status = try await queue.run("status", [String(first), "--json"])
             #expect(shown.status == 200, "\(shown)")
             #expect(shown.text == status.stdoutText, "\(shown) against \(status)")
@@ -79,7 +82,7 @@ struct ServeAPITests {
                 (nil, "{\"input\": \"" + String(repeating: "x", count: 70_000) + "\"}", 413, "too_large"),
             ]
             for refusal in refusals {
-                let answer = try api.request("POST", "/v1/jobs", json: refusal.body, raw: refusal.raw.map { Data($0.utf8) })
+                let answer = try await api.request("POST", "/v1/jobs", json: refusal.body, raw: refusal.raw.map { Data($0.utf8) })
                 let sent = refusal.raw.map { String($0.prefix(60)) } ?? String(describing: refusal.body)
                 #expect(answer.status == refusal.status, "\(sent): \(answer)")
                 #expect(answer.errorCode == refusal.code, "\(sent): \(answer)")
@@ -90,70 +93,70 @@ struct ServeAPITests {
             // Paging, newest first, filtered by state and queue.
             var ids = [first]
             for index in 1...4 {
-                let answer = try api.post("/v1/jobs", ["input": input, "output": directory.appendingPathComponent("p\(index).mp4").path,
+                let answer = try await api.post("/v1/jobs", ["input": input, "output": directory.appendingPathComponent("p\(index).mp4").path,
                                                        "queue": index.isMultiple(of: 2) ? "even" : "default"])
                 ids.append(try #require(Self.id(answer), "\(answer)"))
             }
-            let page1 = try api.get("/v1/jobs?limit=2")
+            let page1 = try await api.get("/v1/jobs?limit=2")
             let listed1 = (page1.object["jobs"] as? [[String: Any]] ?? []).compactMap { ($0["id"] as? NSNumber)?.int64Value }
             #expect(listed1 == [ids[4], ids[3]], "\(page1)")
             let next = try #require((page1.object["next_before"] as? NSNumber)?.int64Value, "\(page1)")
-            let page2 = try api.get("/v1/jobs?limit=2&before=\(next)")
+            let page2 = try await api.get("/v1/jobs?limit=2&before=\(next)")
             #expect((page2.object["jobs"] as? [[String: Any]] ?? []).compactMap { ($0["id"] as? NSNumber)?.int64Value } == [ids[2], ids[1]])
-            let even = try api.get("/v1/jobs?queue=even&state=queued")
+            let even = try await api.get("/v1/jobs?queue=even&state=queued")
             #expect((even.object["jobs"] as? [[String: Any]] ?? []).compactMap { ($0["id"] as? NSNumber)?.int64Value } == [ids[4], ids[2]])
-            #expect(try api.get("/v1/jobs?state=sleeping").errorCode == "bad_request")
-            #expect(try api.get("/v1/jobs?limit=0").errorCode == "bad_request")
+            #expect(try await api.get("/v1/jobs?state=sleeping").errorCode == "bad_request")
+            #expect(try await api.get("/v1/jobs?limit=0").errorCode == "bad_request")
 
             // Cancel and retry, and their refusals.
-            let cancelled = try api.post("/v1/jobs/\(ids[1])/cancel")
+            let cancelled = try await api.post("/v1/jobs/\(ids[1])/cancel")
             #expect(cancelled.status == 200 && cancelled.object["state"] as? String == "cancelled", "\(cancelled)")
-            #expect(try api.post("/v1/jobs/\(ids[1])/cancel").errorCode == "not_cancellable")
-            #expect(try api.post("/v1/jobs/\(ids[2])/retry").errorCode == "not_retryable")
-            let retried = try api.post("/v1/jobs/\(ids[1])/retry")
+            #expect(try await api.post("/v1/jobs/\(ids[1])/cancel").errorCode == "not_cancellable")
+            #expect(try await api.post("/v1/jobs/\(ids[2])/retry").errorCode == "not_retryable")
+            let retried = try await api.post("/v1/jobs/\(ids[1])/retry")
             #expect(retried.status == 200 && retried.object["state"] as? String == "queued", "\(retried)")
 
             // Unknown things: JSON 404s and 400s, never a crash.
-            #expect(try api.get("/v1/jobs/999999").errorCode == "not_found")
-            #expect(try api.get("/v1/jobs/abc").errorCode == "bad_request")
-            #expect(try api.get("/v1/batches/999999").errorCode == "not_found")
-            let nowhere = try api.get("/nowhere")
+            #expect(try await api.get("/v1/jobs/999999").errorCode == "not_found")
+            #expect(try await api.get("/v1/jobs/abc").errorCode == "bad_request")
+            #expect(try await api.get("/v1/batches/999999").errorCode == "not_found")
+            let nowhere = try await api.get("/nowhere")
             #expect(nowhere.status == 404 && nowhere.errorCode == "not_found", "\(nowhere)")
-            #expect(try api.request("DELETE", "/v1/jobs/\(first)").errorCode == "not_found", "no route for that method")
-            #expect(try api.get("/v1/jobs?queue=" + String(repeating: "q", count: 5000)).status == 414)
-            #expect(try api.post("/v1/workers/nobody/stop").errorCode == "not_found")
+            #expect(try await api.request("DELETE", "/v1/jobs/\(first)").errorCode == "not_found", "no route for that method")
+            #expect(try await api.get("/v1/jobs?queue=" + String(repeating: "q", count: 5000)).status == 414)
+            #expect(try await api.post("/v1/workers/nobody/stop").errorCode == "not_found")
 
             // A batch: all or nothing, then read as status --batch --json shows it.
             let vfr = Locations.fixture("vfr.mkv").path
-            let before = try api.get("/v1/jobs?limit=1000")
-            let refusedBatch = try api.post("/v1/batches", ["inputs": [input, directory.appendingPathComponent("gone.avi").path],
+            let before = try await api.get("/v1/jobs?limit=1000")
+            let refusedBatch = try await api.post("/v1/batches", ["inputs": [input, directory.appendingPathComponent("gone.avi").path],
                                                             "out_dir": directory.path, "format": "flv"])
             #expect(refusedBatch.status == 422 && refusedBatch.errorCode == "input_missing", "\(refusedBatch)")
-            #expect(try api.get("/v1/jobs?limit=1000").text == before.text, "a refused batch queues nothing")
-            #expect(try api.post("/v1/batches", ["inputs": [input], "format": "flv"]).errorCode == "bad_request", "no out_dir")
-            let batch = try api.post("/v1/batches", ["inputs": [input, vfr], "out_dir": directory.path, "format": "flv",
+            #expect(try await api.get("/v1/jobs?limit=1000").text == before.text, "a refused batch queues nothing")
+            #expect(try await api.post("/v1/batches", ["inputs": [input], "format": "flv"]).errorCode == "bad_request", "no out_dir")
+            let batch = try await api.post("/v1/batches", ["inputs": [input, vfr], "out_dir": directory.path, "format": "flv",
                                                      "meta": ["site": "a"], "crf": 30])
             #expect(batch.status == 201 && batch.object["jobs"] as? Int == 2, "\(batch)")
             let batchID = try #require((batch.object["id"] as? NSNumber)?.int64Value, "\(batch)")
             let cliBatch = try await queue.run("status", ["--batch", String(batchID), "--json"])
-            let shownBatch = try api.get("/v1/batches/\(batchID)")
+            let shownBatch = try await api.get("/v1/batches/\(batchID)")
             #expect(shownBatch.status == 200 && shownBatch.object["job_ids"] as? [Int] == batch.object["job_ids"] as? [Int], "\(shownBatch)")
             #expect(shownBatch.text == cliBatch.stdoutText, "the same JSON as status --batch --json: \(shownBatch) against \(cliBatch)")
             for id in batch.object["job_ids"] as? [Int] ?? [] {
-                #expect(try api.get("/v1/jobs/\(id)").object["meta"] as? [String: String] == ["site": "a"])
+                #expect(try await api.get("/v1/jobs/\(id)").object["meta"] as? [String: String] == ["site": "a"])
             }
 
             // Workers: the one that ran the queue dry is listed with the fields of workers --json.
             let worker = try await withProcessSlot { try await queue.startWorker(["--drain"]).wait(timeout: .seconds(200)) }
             #expect(worker.exitCode == 0, "\(worker)")
-            let workers = try api.get("/v1/workers")
+            let workers = try await api.get("/v1/workers")
             let listed = workers.json as? [[String: Any]] ?? []
             #expect(workers.status == 200 && listed.count == 1 && listed.first?["state"] as? String == "stopped", "\(workers)")
-            let done = try api.get("/v1/jobs/\(first)")
+            let done = try await api.get("/v1/jobs/\(first)")
             #expect(done.object["state"] as? String == "succeeded" && done.object["result"] is [String: Any], "\(done)")
 
             // Events: the page form has what `events --json` prints.
-            let events = try api.get("/v1/events?since=0&limit=1000")
+            let events = try await api.get("/v1/events?since=0&limit=1000")
             let cli = try await queue.run("events", ["--json"])
             let pageIDs = (events.object["events"] as? [[String: Any]] ?? []).compactMap { ($0["id"] as? NSNumber)?.int64Value }
             #expect(!pageIDs.isEmpty && pageIDs.count == cli.stdoutLines.count, "\(events)")
@@ -171,23 +174,23 @@ struct ServeAPITests {
             let served = try await Served(queue, in: directory)
             let api = served.client
             let input = Locations.fixture("one_frame.mp4").path
-            let stream = try api.openStream("/v1/events")
-            let submitted = try api.post("/v1/jobs", ["input": input, "output": directory.appendingPathComponent("a.mp4").path])
+            let stream = try await api.openStream("/v1/events")
+            let submitted = try await api.post("/v1/jobs", ["input": input, "output": directory.appendingPathComponent("a.mp4").path])
             let id = try #require(Self.id(submitted), "\(submitted)")
-            let queued = try #require(stream.next(), "the submit's event arrives")
+            let queued = try #require(await stream.next(), "the submit's event arrives")
             #expect(stream.status == 200)
             #expect(queued.name == "job" && (queued.object["job"] as? NSNumber)?.int64Value == id && queued.object["to"] as? String == "queued",
                     "\(queued)")
             let lastSeen = try #require(queued.id)
 
             // Two more events while nobody listens, then a reconnect from the last id seen.
-            _ = try api.post("/v1/jobs/\(id)/cancel")
-            _ = try api.post("/v1/jobs/\(id)/retry")
-            let resumed = try api.openStream("/v1/events", lastEventID: lastSeen)
-            let missed = [resumed.next(), resumed.next()].compactMap { $0 }
+            _ = try await api.post("/v1/jobs/\(id)/cancel")
+            _ = try await api.post("/v1/jobs/\(id)/retry")
+            let resumed = try await api.openStream("/v1/events", lastEventID: lastSeen)
+            let missed = [await resumed.next(), await resumed.next()].compactMap { $0 }
             #expect(missed.map { $0.object["to"] as? String } == ["cancelled", "queued"], "\(missed.map(\.data))")
             #expect(missed.compactMap(\.id).allSatisfy { $0 > lastSeen })
-            #expect(resumed.next(timeout: .seconds(2)) == nil, "nothing twice")
+            #expect(await resumed.next(timeout: .seconds(2)) == nil, "nothing twice")
             #expect(await served.stop() == .exited(0), "a stream open does not hold serve up: \(served.process.log)")
         }
     }
@@ -207,18 +210,18 @@ struct ServeAPITests {
             let file = directory.appendingPathComponent("token")
             try Data((token + "\n").utf8).write(to: file)
             let served = try await Served(queue, in: directory, arguments: ["--token-file", file.path], token: token)
-            #expect(try served.client.get("/v1/workers").status == 200)
+            #expect(try await served.client.get("/v1/workers").status == 200)
             var anonymous = served.client
             anonymous.token = nil
-            let none = try anonymous.get("/v1/workers")
+            let none = try await anonymous.get("/v1/workers")
             #expect(none.status == 401 && none.errorCode == "unauthorized" && none.headers["www-authenticate"] == "Bearer", "\(none)")
             for guess in [String(token.dropLast()), token + "x", token.uppercased(), ""] {
                 var guessing = served.client
                 guessing.token = guess
-                #expect(try guessing.get("/v1/workers").status == 401, "\(guess)")
+                #expect(try await guessing.get("/v1/workers").status == 401, "\(guess)")
             }
-            #expect(try anonymous.post("/v1/jobs", ["input": "/x", "output": "/y"]).status == 401, "no job queued without the token")
-            let metrics = try anonymous.get("/metrics")
+            #expect(try await anonymous.post("/v1/jobs", ["input": "/x", "output": "/y"]).status == 401, "no job queued without the token")
+            let metrics = try await anonymous.get("/metrics")
             #expect(metrics.status == 200 && metrics.text.contains("vqueue_jobs"), "a Prometheus scraper needs no token: \(metrics)")
             #expect(await served.stop() == .exited(0))
         }

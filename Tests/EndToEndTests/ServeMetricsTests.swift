@@ -53,7 +53,7 @@ struct ServeMetricsTests {
             let bad = try await queue.submit(Locations.fixture("truncated_30pct.mp4"), directory.appendingPathComponent("bad.mp4"))
             _ = try await queue.submit(Locations.fixture("one_frame.mp4"), directory.appendingPathComponent("later.mp4"), ["--queue", "hd \"x\""])
 
-            let before = try await Self.parse(try served.client.get("/metrics").text)
+            let before = try await Self.parse(try await served.client.get("/metrics").text)
             #expect(Self.value(before, "vqueue_jobs", nil, ["state": "queued", "queue": "default"]) == 2)
             #expect(Self.value(before, "vqueue_queue_depth", nil, ["queue": "hd \"x\""]) == 1, "label values escaped and read back")
             #expect((Self.value(before, "vqueue_queue_oldest_seconds", nil, ["queue": "default"]) ?? -1) >= 0)
@@ -70,7 +70,7 @@ struct ServeMetricsTests {
 
             var after: [String: Family] = [:]
             let counted = try await eventually(within: .seconds(30)) {
-                after = try await Self.parse(try served.client.get("/metrics").text)
+                after = try await Self.parse(try await served.client.get("/metrics").text)
                 return Self.value(after, "vqueue_jobs_finished", "vqueue_jobs_finished_total", ["state": "failed"]) == 1
                     && Self.value(after, "vqueue_jobs_finished", "vqueue_jobs_finished_total", ["state": "succeeded"]) == 1
             }

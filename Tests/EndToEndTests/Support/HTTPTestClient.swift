@@ -6,11 +6,13 @@ import Glibc
 /// A plain HTTP/1.1 client over a TCP socket, as a site's code would talk to `vqueue serve`:
 /// one request per connection (`Connection: close`), the answer read to the end; or, for an
 /// event stream, read as it comes. No library between the test and the bytes on the wire.
+/// The socket calls block, so they run on a thread of their own, never on the few threads
+/// Swift's concurrency shares among every test of the run.
 struct HTTPTestClient: Sendable {
     let port: Int
     var token: String?
 
-    struct Answer: CustomStringConvertible {
+    struct Answer: CustomStringConvertible, Sendable {
         let status: Int
         let headers: [String: String]
         let body: Data
@@ -23,8 +25,12 @@ struct HTTPTestClient: Sendable {
     }
 
     func request(_ method: String, _ path: String, json body: Any? = nil, raw: Data? = nil,
-                 headers: [String: String] = [:]) throws -> Answer {
+                 headers: [String: String] = [:]) async throws -> Answer {
         let payload = try raw ?? body.map { try JSONSerialization.data(withJSONObject: $0) }
+        return try await offThePool { try exchange(method, path, payload: payload, headers: headers) }
+    }
+
+    private func exchange(_ method: String, _ path: String, payload: Data?, headers: [String: String]) throws -> Answer {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
@@ -42,11 +48,15 @@ struct HTTPTestClient: Sendable {
         return try Self.parse(received)
     }
 
-    func get(_ path: String) throws -> Answer { try request("GET", path) }
-    func post(_ path: String, _ body: Any? = nil) throws -> Answer { try request("POST", path, json: body) }
+    func get(_ path: String) async throws -> Answer { try await request("GET", path) }
+    func post(_ path: String, _ body: Any? = nil) async throws -> Answer { try await request("POST", path, json: body) }
 
     /// Opens an event stream and returns the socket, the request sent.
-    func openStream(_ path: String, lastEventID: Int64? = nil) throws -> EventStreamReader {
+    func openStream(_ path: String, lastEventID: Int64? = nil) async throws -> EventStreamReader {
+        try await offThePool { try openStreamBlocking(path, lastEventID: lastEventID) }
+    }
+
+    private func openStreamBlocking(_ path: String, lastEventID: Int64?) throws -> EventStreamReader {
         var head = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: text/event-stream\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
         if let lastEventID { head += "Last-Event-ID: \(lastEventID)\r\n" }
@@ -117,7 +127,7 @@ struct HTTPTestClient: Sendable {
 
 /// Server-Sent Events as they arrive on an open stream.
 final class EventStreamReader: @unchecked Sendable {
-    struct Event {
+    struct Event: @unchecked Sendable {
         let id: Int64?
         let name: String?
         let data: String
@@ -134,7 +144,11 @@ final class EventStreamReader: @unchecked Sendable {
 
     /// The next event (comments and the `retry:` field skipped); nil when the stream ended or
     /// nothing came within `timeout`.
-    func next(timeout: Duration = .seconds(30)) -> Event? {
+    func next(timeout: Duration = .seconds(30)) async -> Event? {
+        (try? await offThePool { [self] in self.nextBlocking(timeout: timeout) }) ?? nil
+    }
+
+    private func nextBlocking(timeout: Duration) -> Event? {
         let ends = ContinuousClock.now + timeout
         while ContinuousClock.now < ends {
             if headerDone, let event = takeEvent() { return event }
@@ -173,5 +187,12 @@ final class EventStreamReader: @unchecked Sendable {
             if !data.isEmpty { return Event(id: id, name: name, data: data.joined(separator: "\n")) }
         }
         return nil
+    }
+}
+
+/// Runs blocking work on a thread of its own and awaits its result.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
     }
 }

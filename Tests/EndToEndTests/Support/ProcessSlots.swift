@@ -9,6 +9,8 @@ import Foundation
 /// inside the tests, from the moment the behaviour starts.
 actor ProcessSlots {
     static let shared = ProcessSlots(count: max(2, ProcessInfo.processInfo.activeProcessorCount) + 1)
+    /// Whether the current task holds a slot.
+    @TaskLocal static var holding = false
 
     private var available: Int
     private var waiters: [CheckedContinuation<Void, Never>] = []
@@ -32,11 +34,14 @@ actor ProcessSlots {
     }
 }
 
-/// Runs `body` while holding one process slot.
+/// Runs `body` while holding one process slot. A task that holds one already runs `body` at
+/// once: a slot taken again inside another (`runProcess` takes one) would wait for a slot its
+/// own task holds, and with every slot held that way a loaded run hung for 30 minutes.
 func withProcessSlot<T>(_ body: () async throws -> T) async rethrows -> T {
+    if ProcessSlots.holding { return try await body() }
     await ProcessSlots.shared.acquire()
     do {
-        let value = try await body()
+        let value = try await ProcessSlots.$holding.withValue(true) { try await body() }
         await ProcessSlots.shared.release()
         return value
     } catch {
