@@ -12,10 +12,11 @@ RELEASE := .build/release/vqueue
 DEMO    := .build/demo
 VERSION := $(shell cat VERSION)
 
-# Building: FFmpeg's and libpq's headers (the libraries come with them),
-# SQLite's, and pkg-config, which finds them.
+# Building: FFmpeg's, libpq's, libcurl's and OpenSSL's headers (the libraries
+# come with them), SQLite's, and pkg-config, which finds them.
 BUILD_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavfilter-dev \
-                  libswscale-dev libswresample-dev libavutil-dev libsqlite3-dev libpq-dev
+                  libswscale-dev libswresample-dev libavutil-dev libsqlite3-dev libpq-dev \
+                  libcurl4-openssl-dev libssl-dev ca-certificates
 # Testing and benchmarking only: the ffmpeg/ffprobe programs judge outputs (the
 # product never runs them); sqlite3 lets tests read the queue database, tmux
 # drives `top`; postgresql is the throw-away server `make test` starts (and

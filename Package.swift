@@ -31,6 +31,12 @@ let package = Package(
         // PostgreSQL's client library from Debian's libpq-dev (headers),
         // opened at run time on first use (see libpq_loader.c).
         .target(name: "CLibPQ", linkerSettings: [.linkedLibrary("dl")]),
+        // libcurl and libcrypto (OpenSSL) from Debian's libcurl4-openssl-dev and
+        // libssl-dev (headers), opened at run time on first use (see webhook_loader.c).
+        .target(name: "CWebhook", linkerSettings: [.linkedLibrary("dl")]),
+        // Webhooks: Standard Webhooks signatures and an HTTP POST. Knows nothing
+        // of queues; the executable hands it each notification's body.
+        .target(name: "Webhooks", dependencies: ["CWebhook"]),
         // Starting a job's child process: fork + execve with what a supervisor
         // needs set between them (see child_spawn.c).
         .target(name: "CProcess"),
@@ -61,6 +67,7 @@ let package = Package(
                 "JobQueue",
                 "TranscodeJobs",
                 "Serve",
+                "Webhooks",
                 "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

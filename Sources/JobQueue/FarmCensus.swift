@@ -17,6 +17,8 @@ public struct FarmCensus: Sendable, Equatable {
     public var now: Double
     /// The newest event's id (0 for none).
     public var lastEventID: Int64
+    /// Notifications (webhooks) by state.
+    public var notifications: [JobNotification.State: Int] = [:]
 }
 
 extension SQLJobStore {
@@ -26,7 +28,8 @@ extension SQLJobStore {
             let oldest = try db.query("SELECT queue, MIN(submitted_at) AS oldest FROM jobs WHERE state = 'queued' GROUP BY queue")
             let running = try db.queryOne("SELECT COALESCE(SUM(fps), 0) AS fps, vqueue_now() AS now FROM jobs WHERE state = 'running'")
             let last = try db.queryOne("SELECT COALESCE(MAX(id), 0) AS last FROM events")
-            return FarmCensus(
+            let notifications = try db.query("SELECT state, COUNT(*) AS count FROM notifications GROUP BY state")
+            var census = FarmCensus(
                 jobs: counts.compactMap { row in
                     JobState(rawValue: row.string("state")).map { .init(state: $0, queue: row.string("queue"), count: row.int("count")) }
                 },
@@ -34,6 +37,10 @@ extension SQLJobStore {
                 runningFPS: running?.double("fps") ?? 0,
                 now: running?.double("now") ?? 0,
                 lastEventID: last?.int64("last") ?? 0)
+            for row in notifications {
+                if let state = JobNotification.State(rawValue: row.string("state")) { census.notifications[state] = row.int("count") }
+            }
+            return census
         }
     }
 }

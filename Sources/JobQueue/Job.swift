@@ -46,6 +46,8 @@ public struct Job: Sendable, Equatable {
     public var publishing: String?
     /// The submitter's opaque strings (`submit --meta`).
     public var meta: JobMeta = .none
+    /// Where the job's end is announced (`submit --notify`), besides the farm's URL.
+    public var notify: String?
 
     public init(id: Int64, kind: String, payload: String, queue: String, priority: Int, state: JobState, attempts: Int,
                 maxAttempts: Int, runAt: Double, submittedAt: Double) {
@@ -105,9 +107,12 @@ public struct NewJob: Sendable {
     public var key: String?
     /// The submitter's opaque strings, returned with the job.
     public var meta: JobMeta
+    /// A URL told when the job ends (and its batch, if any).
+    public var notify: String?
 
     public init(kind: String, payload: String, queue: String = "default", priority: Int = 0, maxAttempts: Int = 3,
-                weight: Double = 1, target: String? = nil, key: String? = nil, meta: JobMeta = .none) {
+                weight: Double = 1, target: String? = nil, key: String? = nil, meta: JobMeta = .none,
+                notify: String? = nil) {
         self.kind = kind
         self.payload = payload
         self.queue = queue
@@ -117,6 +122,7 @@ public struct NewJob: Sendable {
         self.target = target
         self.key = key
         self.meta = meta
+        self.notify = notify
     }
 }
 

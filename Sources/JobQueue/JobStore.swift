@@ -5,7 +5,7 @@
 ///
 /// Times are measured on the store's clock, never a worker's own, so that
 /// leases mean the same thing to every process that reads them.
-public typealias JobStore = JobLeasing & JobAdministration & JobMonitoring
+public typealias JobStore = JobLeasing & JobAdministration & JobMonitoring & NotificationOutbox
 
 /// What a worker does with the store.
 public protocol JobLeasing: Sendable {
@@ -126,6 +126,30 @@ public protocol JobAdministration: Sendable {
     /// database allows it (never blocking workers for long), or, with
     /// `full`, in one pass that blocks writers while it runs.
     func compact(full: Bool) async throws
+}
+
+/// Announcements of jobs' and batches' ends (`JobNotification`), written by the
+/// store itself when a job ends; delivered by workers.
+public protocol NotificationOutbox: Sendable {
+    /// Leases up to `limit` notifications due now, oldest first; each claim
+    /// counts an attempt.
+    func claimNotifications(worker: String, limit: Int, leaseSeconds: Double) async throws -> [JobNotification]
+    /// Records how an attempt ended, if the worker still holds the lease;
+    /// a delivery's end (delivered, failed for good) is an event too.
+    func recordNotification(_ notification: JobNotification, worker: String, outcome: NotificationOutcome) async throws
+    /// A job's notifications, oldest first.
+    func notifications(job id: Int64) async throws -> [JobNotification]
+    /// The URL told of every job's end (`worker --notify`), if any.
+    func farmNotifyURL() async throws -> String?
+    func setFarmNotifyURL(_ url: String?) async throws
+}
+
+/// What became of a delivery attempt, as recorded.
+public enum NotificationOutcome: Sendable, Equatable {
+    case delivered(status: Int)
+    /// For good: refused by the receiver, or retried for too long.
+    case failed(status: Int?, reason: String)
+    case retry(status: Int?, reason: String, after: Double)
 }
 
 /// What everyone reads.

@@ -265,7 +265,8 @@ final class PostgresConnection {
         }
         answered += 1
         if state == "23505" { return SQLError(location.scrubbed(message), uniqueIndex: field("n")) }
-        return SQLError(location.scrubbed(message))
+        // 40P01: deadlock detected; 40001: serialization failure.
+        return SQLError(location.scrubbed(message), transient: state == "40P01" || state == "40001")
     }
 
     /// libpq's text in one line: its lines joined, tabs and trailing newline gone.

@@ -35,16 +35,22 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
         try await onConnection { connection in try body(PostgresStatements(connection: connection)) }
     }
 
+    /// A transaction that lost a deadlock to another (two jobs' triggers
+    /// locking two batches in opposite orders) is run again, a few times.
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await onConnection { connection in
-            _ = try connection.run("BEGIN", [])
-            do {
-                let value = try body(PostgresStatements(connection: connection))
-                _ = try connection.run("COMMIT", [])
-                return value
-            } catch {
-                if connection.isOpen { _ = try? connection.run("ROLLBACK", []) }
-                throw error
+            var tries = 0
+            while true {
+                _ = try connection.run("BEGIN", [])
+                do {
+                    let value = try body(PostgresStatements(connection: connection))
+                    _ = try connection.run("COMMIT", [])
+                    return value
+                } catch {
+                    if connection.isOpen { _ = try? connection.run("ROLLBACK", []) }
+                    tries += 1
+                    guard let refusal = error as? SQLError, refusal.transient, tries < 4, connection.isOpen else { throw error }
+                }
             }
         }
     }

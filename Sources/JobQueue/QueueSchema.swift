@@ -138,6 +138,42 @@ enum QueueSchema {
         [
             .both("ALTER TABLE jobs ADD COLUMN meta TEXT"),
         ],
+        // 4: notifications when jobs and batches end (webhooks): an outbox
+        // the job triggers fill in the transaction that ends the job.
+        [
+            // `submit --notify URL`.
+            .both("ALTER TABLE jobs ADD COLUMN notify TEXT"),
+            // When the batch last ended (every job finished), so that it is
+            // announced once per ending; NULL again when one of its jobs is queued.
+            .both("ALTER TABLE batches ADD COLUMN ended_at {time}"),
+            // Farm-wide settings: `notify_url` (`worker --notify`).
+            .both("CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)"),
+            .both("""
+                CREATE TABLE notifications (
+                    id {id},
+                    job_id {bigint},
+                    batch_id {bigint},
+                    url TEXT NOT NULL,
+                    event TEXT NOT NULL,
+                    job_state TEXT,
+                    error TEXT,
+                    error_code TEXT,
+                    result TEXT,
+                    at {time} NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','delivered','failed')),
+                    attempts {integer} NOT NULL DEFAULT 0,
+                    next_at {time} NOT NULL,
+                    lease_owner TEXT,
+                    lease_expires_at {time},
+                    last_status {integer},
+                    last_error TEXT,
+                    finished_at {time}
+                )
+                """),
+            .both("CREATE INDEX notifications_due ON notifications (next_at, id) WHERE state = 'pending'"),
+            .both("CREATE INDEX notifications_job ON notifications (job_id)"),
+            .jobTriggers,
+        ],
     ]
 
     /// The job triggers: every state change recorded by the database itself,
@@ -163,7 +199,46 @@ enum QueueSchema {
                                jobs_failed = jobs_failed + CASE WHEN NEW.state = 'failed' THEN 1 ELSE 0 END
             WHERE id = NEW.lease_owner AND NEW.state IN ('succeeded', 'failed')
             """,
-        ], postgresExtra: "IF NEW.state = 'queued' THEN PERFORM pg_notify('vqueue_queued', ''); END IF"),
+        ] + notificationStatements, postgresExtra: "IF NEW.state = 'queued' THEN PERFORM pg_notify('vqueue_queued', ''); END IF"),
+    ]
+
+    /// The outbox, filled where a job ends (so no crash between the end and
+    /// its notification loses one): one notification per URL (the job's
+    /// `--notify`, the farm's `notify_url`) when a job ends, and one more
+    /// when it was the last unfinished job of its batch.
+    ///
+    /// The first statement locks the batch's row (PostgreSQL), so that of two
+    /// jobs of a batch ending at once, the second to take the lock sees the
+    /// first one's end and announces the batch; it also marks a batch that
+    /// runs again (a job queued) as not ended. `ended_at` makes the batch's
+    /// end announced once even when one statement ends many of its jobs
+    /// (a cancelled batch), each row's trigger seeing them all ended.
+    static let notificationStatements = [
+        """
+        UPDATE batches SET ended_at = CASE WHEN NEW.state IN ('queued', 'running') THEN NULL ELSE ended_at END
+        WHERE id = NEW.batch_id
+        """,
+        """
+        INSERT INTO notifications (job_id, url, event, job_state, error, error_code, result, at, next_at)
+        SELECT NEW.id, u.url, 'job.' || NEW.state, NEW.state, NEW.error, NEW.error_code, NEW.result,
+               NEW.updated_at, NEW.updated_at
+        FROM (SELECT NEW.notify AS url UNION SELECT value AS url FROM settings WHERE name = 'notify_url') AS u
+        WHERE NEW.state IN ('succeeded', 'failed', 'cancelled') AND u.url IS NOT NULL
+        """,
+        """
+        INSERT INTO notifications (job_id, batch_id, url, event, at, next_at)
+        SELECT NEW.id, NEW.batch_id, u.url, 'batch.ended', NEW.updated_at, NEW.updated_at
+        FROM (SELECT notify AS url FROM jobs WHERE batch_id = NEW.batch_id
+              UNION SELECT value AS url FROM settings WHERE name = 'notify_url') AS u
+        WHERE NEW.state IN ('succeeded', 'failed', 'cancelled') AND u.url IS NOT NULL
+          AND EXISTS (SELECT 1 FROM batches WHERE id = NEW.batch_id AND ended_at IS NULL)
+          AND NOT EXISTS (SELECT 1 FROM jobs WHERE batch_id = NEW.batch_id AND state IN ('queued', 'running'))
+        """,
+        """
+        UPDATE batches SET ended_at = NEW.updated_at
+        WHERE id = NEW.batch_id AND ended_at IS NULL AND NEW.state IN ('succeeded', 'failed', 'cancelled')
+          AND NOT EXISTS (SELECT 1 FROM jobs WHERE batch_id = NEW.batch_id AND state IN ('queued', 'running'))
+        """,
     ]
 
     /// Every trigger name and PostgreSQL trigger function any release used

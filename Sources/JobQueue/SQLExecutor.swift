@@ -101,10 +101,14 @@ public struct SQLError: Error, CustomStringConvertible, Sendable {
     public let message: String
     /// The unique index a write would have broken, when that is the problem.
     public let uniqueIndex: String?
+    /// The transaction lost to another (a deadlock): it was rolled back,
+    /// and running it again is the cure.
+    public let transient: Bool
 
-    public init(_ message: String, uniqueIndex: String? = nil) {
+    public init(_ message: String, uniqueIndex: String? = nil, transient: Bool = false) {
         self.message = message
         self.uniqueIndex = uniqueIndex
+        self.transient = transient
     }
 
     public var description: String { message }

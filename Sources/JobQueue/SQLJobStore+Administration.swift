@@ -28,11 +28,12 @@ extension SQLJobStore: JobAdministration {
             }
         }
         try checkTargets(jobs.indices.filter { existing[$0] == nil }.compactMap { jobs[$0].target }, db)
-        let columns = "(kind, payload, queue, priority, state, max_attempts, run_at, submitted_at, updated_at, batch_id, weight, target, idempotency_key, meta)"
-        let row = "(?, ?, ?, ?, 'queued', ?, vqueue_now(), vqueue_now(), vqueue_now(), ?, ?, ?, ?, ?)"
+        let columns = "(kind, payload, queue, priority, state, max_attempts, run_at, submitted_at, updated_at, batch_id, weight, target, idempotency_key, meta, notify)"
+        let row = "(?, ?, ?, ?, 'queued', ?, vqueue_now(), vqueue_now(), vqueue_now(), ?, ?, ?, ?, ?, ?)"
         func values(_ job: NewJob) -> [SQLValue] {
             [job.kind.sqlValue, job.payload.sqlValue, job.queue.sqlValue, job.priority.sqlValue, job.maxAttempts.sqlValue,
-             batchID.sqlValue, job.weight.sqlValue, job.target.sqlValue, job.key.sqlValue, job.meta.json.sqlValue]
+             batchID.sqlValue, job.weight.sqlValue, job.target.sqlValue, job.key.sqlValue, job.meta.json.sqlValue,
+             job.notify.sqlValue]
         }
         if jobs.contains(where: { $0.key != nil }) {
             return try jobs.enumerated().map { index, job in
@@ -192,10 +193,15 @@ extension SQLJobStore: JobAdministration {
             let started = ContinuousClock.now
             let size = share.size
             let count = try await write { db in
-                let ids = try db.query("SELECT id FROM jobs WHERE state IN (\(db.marks(finished.count))) AND finished_at < ? ORDER BY id LIMIT ?",
-                                       finished.map(\.sqlValue) + [before.sqlValue, size.sqlValue]).map { $0.int64("id") }
+                // A job whose end is still to be announced stays until it is.
+                let ids = try db.query("""
+                    SELECT id FROM jobs WHERE state IN (\(db.marks(finished.count))) AND finished_at < ?
+                        AND NOT EXISTS (SELECT 1 FROM notifications WHERE job_id = jobs.id AND state = 'pending')
+                    ORDER BY id LIMIT ?
+                    """, finished.map(\.sqlValue) + [before.sqlValue, size.sqlValue]).map { $0.int64("id") }
                 guard !ids.isEmpty else { return 0 }
                 let marks = db.marks(ids.count)
+                try db.execute("DELETE FROM notifications WHERE job_id IN (\(marks))", ids.map(\.sqlValue))
                 try db.execute("DELETE FROM events WHERE job_id IN (\(marks))", ids.map(\.sqlValue))
                 return try db.execute("DELETE FROM jobs WHERE id IN (\(marks))", ids.map(\.sqlValue))
             }

@@ -71,6 +71,7 @@ extension Job {
         key = row.optionalString("idempotency_key")
         publishing = row.optionalString("publishing")
         meta = JobMeta(json: row.optionalString("meta"))
+        notify = row.optionalString("notify")
     }
 }
 

@@ -6,7 +6,7 @@ import Synchronization
 
 /// `GET /v1/events` with `Accept: text/event-stream`: every event after
 /// `since`, then each new one as it is recorded, as Server-Sent Events
-/// (`id:` the event id, `event:` job or worker, `data:` the event's JSON).
+/// (`id:` the event id, `event:` job, worker or notification, `data:` the event's JSON).
 /// A client that reconnects sends `Last-Event-ID` and misses nothing. A
 /// comment line every 15 s keeps proxies from closing an idle stream and
 /// tells the server when the client has gone. On SIGTERM the stream ends

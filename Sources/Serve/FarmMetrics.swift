@@ -86,6 +86,11 @@ actor FarmMetrics {
         }
         text.family("vqueue_running_fps", "gauge", "Frames per second of all running jobs together.")
         text.sample("vqueue_running_fps", [], census.runningFPS)
+        text.family("vqueue_webhook_deliveries", "gauge",
+                    "Webhook notifications the queue database holds, by state (pending, delivered, failed for good).")
+        for state in JobNotification.State.allCases {
+            text.sample("vqueue_webhook_deliveries", [("state", state.rawValue)], Double(census.notifications[state] ?? 0))
+        }
         text.family("vqueue_workers", "gauge", "Workers by state.")
         for state in WorkerRecord.State.allCases {
             text.sample("vqueue_workers", [("state", state.rawValue)], Double(workers.filter { $0.state(at: census.now) == state }.count))

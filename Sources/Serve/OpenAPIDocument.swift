@@ -131,7 +131,8 @@ enum OpenAPIDocument {
      "kind": {
       "enum": [
        "job",
-       "worker"
+       "worker",
+       "notification"
       ],
       "type": "string"
      },
@@ -219,6 +220,11 @@ enum OpenAPIDocument {
      },
      "meta": {
       "$ref": "#/components/schemas/Meta"
+     },
+     "notify": {
+      "description": "The URL told when the job ends (submit --notify).",
+      "nullable": true,
+      "type": "string"
      },
      "output": {
       "nullable": true,
@@ -372,6 +378,11 @@ enum OpenAPIDocument {
      "no_audio": {
       "type": "boolean"
      },
+     "notify": {
+      "description": "An http or https URL POSTed the job's JSON when it ends (and, for a batch, when all of it has ended), signed as Standard Webhooks say.",
+      "maxLength": 2048,
+      "type": "string"
+     },
      "out_dir": {
       "pattern": "^/",
       "type": "string"
@@ -487,6 +498,11 @@ enum OpenAPIDocument {
      },
      "no_audio": {
       "type": "boolean"
+     },
+     "notify": {
+      "description": "An http or https URL POSTed the job's JSON when it ends (and, for a batch, when all of it has ended), signed as Standard Webhooks say.",
+      "maxLength": 2048,
+      "type": "string"
      },
      "output": {
       "pattern": "^/",

@@ -13,10 +13,11 @@ struct EventsCommand: AsyncParsableCommand {
         a consumer can resume where it stopped with --since. With --follow new events are \
         printed as they happen (within a second) until interrupted.
 
-        JSON fields: id, kind ("job" or "worker"), at (ISO 8601 UTC), job (id or null), \
-        from (previous job state or null), to (job state, or for workers online, stopping, \
-        stopped, offline, unhealthy, healthy), worker, detail, error_code (for a failure or a \
-        retry: the stable code of its error, else null).
+        JSON fields: id, kind ("job", "worker" or "notification"), at (ISO 8601 UTC), job (id \
+        or null), from (previous job state or null), to (job state; for workers online, \
+        stopping, stopped, offline, unhealthy, healthy; for a notification's delivery \
+        delivered or failed), worker, detail, error_code (for a failure or a retry: the \
+        stable code of its error, else null).
 
         Examples:
           vqueue events --job 42
@@ -83,7 +84,9 @@ struct EventReport: Encodable {
     /// `#12 2026-11-26T17:30:00.123Z job 5 queued -> running worker=host:1:ab`
     var line: String {
         var text = "#\(event.id) \(Timestamp.iso(event.at)) "
-        if let job = event.jobID {
+        if event.kind == "notification" {
+            text += "notification \(event.to)" + (event.jobID.map { " (job \($0))" } ?? "")
+        } else if let job = event.jobID {
             text += "job \(job) \(event.from ?? "new") -> \(event.to)"
         } else {
             text += "worker \(event.worker ?? "?") \(event.to)"

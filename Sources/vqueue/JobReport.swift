@@ -15,7 +15,8 @@ struct JobReport: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, state, retrying, progress, fps, eta, input, output, queue, priority, attempts, error, worker, key, meta, result
+        case id, state, retrying, progress, fps, eta, input, output, queue, priority, attempts, error, worker, key, meta, result,
+             notify
         case maxAttempts = "max_attempts"
         case errorCode = "error_code"
         case submittedAt = "submitted_at"
@@ -51,6 +52,7 @@ struct JobReport: Encodable {
         try c.encode(job.batchID, forKey: .batchID)
         try c.encode(job.meta.pairs, forKey: .meta)
         try c.encode(job.state == .succeeded ? TranscodeResult.decode(job.result) : nil, forKey: .result)
+        try c.encode(job.notify, forKey: .notify)
     }
 
     /// 0…1: 1 once succeeded, the last report while running.

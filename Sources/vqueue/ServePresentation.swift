@@ -89,7 +89,7 @@ struct ServePresentation: FarmPresentation {
 enum SubmitBody {
     static let options: Set<String> = [
         "queue", "priority", "key", "max_attempts", "overwrite", "video_bitrate", "crf", "x264_preset", "max_height",
-        "audio_bitrate", "no_audio", "threads", "max_pixels", "timeout", "max_memory", "preset", "allow_partial",
+        "audio_bitrate", "no_audio", "threads", "max_pixels", "timeout", "max_memory", "preset", "allow_partial", "notify",
     ]
 
     static func arguments(_ body: [String: JSONValue], batch: Bool) throws -> [String] {

@@ -3,6 +3,7 @@ import Foundation
 import JobQueue
 import Transcode
 import TranscodeJobs
+import Webhooks
 
 struct SubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,6 +21,11 @@ struct SubmitCommand: AsyncParsableCommand {
         --meta KEY=VALUE attaches the site's own strings (an upload id, a user id) to the job; \
         `status --json`, `list --json` and `events --json` return them as "meta". Keys are 1 to \
         64 of A-Z a-z 0-9 _ . -; at most 32 pairs and 4 KiB in all.
+
+        --notify URL: when the job ends (succeeded, failed for good, or cancelled), a worker \
+        POSTs its JSON there (as `status --json` prints it), signed as Standard Webhooks say; \
+        for a batch, once per job and once more when the whole batch has ended. See the \
+        README, "Webhooks". Only http and https URLs.
 
         --key K makes a retried submit safe: when a job with that key exists, whatever its \
         state, its id is printed (exit 0) and nothing new is queued.
@@ -73,6 +79,10 @@ struct SubmitCommand: AsyncParsableCommand {
         valueName: "key=value"))
     var metaArguments: [String] = []
 
+    @Option(help: ArgumentHelp("POST the job's JSON to this URL when it ends (a batch: also when all of it has ended).",
+                               valueName: "url"))
+    var notify: String?
+
     @Flag(help: "Wait for the job (or batch) to finish (progress bar on a terminal); exit as `vqueue status` does.")
     var wait = false
 
@@ -87,6 +97,9 @@ struct SubmitCommand: AsyncParsableCommand {
         if queue.isEmpty { throw ValidationError("--queue needs a name.") }
         if let key, key.isEmpty || key.utf8.count > 255 { throw ValidationError("--key takes 1 to 255 bytes.") }
         _ = try meta()
+        if let notify {
+            do { _ = try WebhookURL.check(notify) } catch { throw ValidationError("--notify: \(error.description).") }
+        }
         if key != nil && outDir != nil { throw ValidationError("--key goes with a single job, not a batch.") }
         if outDir == nil {
             if format != nil { throw ValidationError("--format goes with --out-dir (a batch); a single job takes OUT's extension.") }
@@ -205,7 +218,8 @@ struct SubmitCommand: AsyncParsableCommand {
 
     private func newJob(_ job: TranscodeJob, weight: Double, key: String?) throws -> NewJob {
         NewJob(kind: TranscodeJob.kind, payload: try job.encoded(), queue: queue, priority: priority,
-               maxAttempts: maxAttempts, weight: max(weight, 0.001), target: job.output, key: key, meta: try meta())
+               maxAttempts: maxAttempts, weight: max(weight, 0.001), target: job.output, key: key, meta: try meta(),
+               notify: notify)
     }
 
     /// Runs the store's submit; another unfinished job writing the same OUT

@@ -4,6 +4,8 @@ import Synchronization
 import JobQueue
 import Transcode
 import TranscodeJobs
+import Webhooks
+import CBuildInfo
 
 /// `vqueue worker …` runs a worker; `vqueue worker stop …` stops one.
 struct WorkerCommand: AsyncParsableCommand {
@@ -47,6 +49,12 @@ struct WorkerRunCommand: AsyncParsableCommand {
         A job whose input or output folder is missing on this box goes back to the queue \
         without spending an attempt, and the worker shows as unhealthy (vqueue workers) \
         until its folders are back.
+
+        Webhooks: a worker given --notify-secret-file (a Standard Webhooks secret, whsec_...; \
+        the same file on every worker) delivers the notifications of jobs that end: to the \
+        URL each was submitted with (submit --notify) and to the farm's URL. --notify URL sets \
+        the farm's URL, kept in the queue database for every worker and every way a job ends \
+        (--notify off removes it). Deliveries are retried for 24 h; at most 4 at once per worker.
 
         Examples:
           vqueue worker --concurrency 8
@@ -101,10 +109,41 @@ struct WorkerRunCommand: AsyncParsableCommand {
         "A shared folder's name on the submitting box = its name on this box (repeatable).", valueName: "from=to"))
     var pathMaps: [String] = []
 
+    @Option(name: .customLong("notify"), help: ArgumentHelp(
+        "The farm's URL told of every job's end (kept in the store; `off` removes it). Default: $VQUEUE_NOTIFY.",
+        valueName: "url"))
+    var notifyGiven: String?
+
+    @Option(name: .customLong("notify-secret-file"), help: ArgumentHelp(
+        "The whsec_ secret that signs webhooks; given it, this worker delivers them. Default: $VQUEUE_NOTIFY_SECRET_FILE.",
+        valueName: "file"), completion: .file())
+    var notifySecretFileGiven: String?
+
     @OptionGroup(title: "Queue")
     var queueOptions: QueueOptions
 
     static let allowDirsVariable = "VQUEUE_ALLOW_DIRS"
+    static let notifyVariable = "VQUEUE_NOTIFY"
+    static let notifySecretVariable = "VQUEUE_NOTIFY_SECRET_FILE"
+
+    /// `--notify`, else $VQUEUE_NOTIFY (empty: none).
+    var notify: String? {
+        notifyGiven ?? ProcessInfo.processInfo.environment[Self.notifyVariable].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    var notifySecretFile: String? {
+        notifySecretFileGiven ?? ProcessInfo.processInfo.environment[Self.notifySecretVariable].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The secret, read and checked (a one-line refusal otherwise).
+    func notifySecret() throws -> WebhookSecret? {
+        guard let notifySecretFile else { return nil }
+        do {
+            return try WebhookSecret.read(path: notifySecretFile)
+        } catch {
+            throw ValidationError("--notify-secret-file: \(error.description).")
+        }
+    }
 
     /// The allowed folders; nil means anywhere. One that is missing now
     /// (a mount not there yet) keeps the worker unhealthy until it appears.
@@ -126,6 +165,13 @@ struct WorkerRunCommand: AsyncParsableCommand {
             throw ValidationError("--max-pixels must be between 4 and \(TranscodeOptions.largestMaxPixels).")
         }
         if stallTimeout.seconds < 1 { throw ValidationError("--stall-timeout must be at least 1s.") }
+        if let notify, notify != "off" {
+            do { _ = try WebhookURL.check(notify) } catch { throw ValidationError("--notify: \(error.description).") }
+            if notifySecretFile == nil {
+                throw ValidationError("--notify needs --notify-secret-file (the whsec_ secret that signs each webhook).")
+            }
+        }
+        _ = try notifySecret()
         do {
             _ = try PathMap(pathMaps)
         } catch {
@@ -147,13 +193,45 @@ struct WorkerRunCommand: AsyncParsableCommand {
                                                drain: drain),
             identity: Worker.makeIdentity(concurrency: concurrency, queues: queues, leaseSeconds: lease.seconds),
             log: { StandardError.write("\(Timestamp.iso(Date().timeIntervalSince1970)) \($0)\n") })
+        let deliverer = try await notificationDeliverer(store: store, worker: worker)
+        let deliveries = deliverer.map { deliverer in Task { await deliverer.run() } }
+        defer { deliveries?.cancel() }
         do {
             try await worker.run(shutdown: shutdown)
+            // Drained: the ends just announced go out before the worker does.
+            if shutdown.level == .none, let deliverer {
+                deliveries?.cancel()
+                await deliverer.deliverDue()
+            }
         } catch {
             throw CommandFailure.report(queueOptions.displayName, "worker stopped: \(StoreErrorText.describe(error))",
                                         exitCode: StoreFailure.exitCode)
         }
         withExtendedLifetime(signals) {}
+    }
+
+    /// Records `--notify` as the farm's URL; the deliverer of notifications
+    /// when this worker has the secret that signs them.
+    private func notificationDeliverer(store: SQLJobStore, worker: Worker) async throws -> NotificationDeliverer? {
+        let log = worker.log
+        if let notify {
+            do {
+                try await store.setFarmNotifyURL(notify == "off" ? nil : notify)
+            } catch {
+                throw CommandFailure.report(queueOptions.displayName, "cannot record --notify: \(StoreErrorText.describe(error))",
+                                            exitCode: StoreFailure.exitCode)
+            }
+            log(notify == "off" ? "notify: the farm's URL removed" : "notify: every job's end is told to \(notify) (the farm's URL)")
+        }
+        guard let secret = try notifySecret() else { return nil }
+        var deliverer = NotificationDeliverer(
+            store: store,
+            sender: WebhookNotifier(secret: secret,
+                                    poster: WebhookPoster(userAgent: "vqueue/\(String(cString: vq_build_version()))")),
+            worker: worker.identity.id, log: log)
+        // A delivery outlasts the post's 10 s limit; one whose worker died is sent again after this.
+        deliverer.leaseSeconds = max(15, lease.seconds)
+        return deliverer
     }
 
     /// Every job's ceilings.

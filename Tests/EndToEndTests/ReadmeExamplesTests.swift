@@ -7,11 +7,14 @@ import Testing
 /// which dropped PATH, so `vqueue` was not found (issue 15).
 @Suite("README: the PHP, Python and shell examples run as written")
 struct ReadmeExamplesTests {
-    /// The fenced block of `language` in the README's "Calling vqueue from your site" section.
-    static func example(_ language: String) throws -> String {
+    /// The first fenced block of `language` in a section of the README: by default "Calling vqueue
+    /// from your site" (to the next `## ` heading); "Webhooks: told when a job ends" holds the
+    /// receivers' `verify_webhook`.
+    static func example(_ language: String, section heading: String = "Calling vqueue from your site",
+                        endingAt end: String = "\n## ") throws -> String {
         let readme = try String(contentsOf: Locations.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
-        let section = try #require(readme.components(separatedBy: "### Calling vqueue from your site").dropFirst().first)
-            .components(separatedBy: "\n## ")[0]
+        let section = try #require(readme.components(separatedBy: "### \(heading)").dropFirst().first)
+            .components(separatedBy: end)[0]
         let block = try #require(section.components(separatedBy: "```\(language)\n").dropFirst().first,
                                  "no \(language) example in the README's section")
         return block.components(separatedBy: "\n```")[0]

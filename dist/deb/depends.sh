@@ -3,7 +3,8 @@
 # - the libraries it links, from dpkg-shlibdeps (the symbols it uses decide
 #   each minimum version);
 # - the libraries it opens at run time with dlopen (Sources/CLibAV/
-#   libav_loader.c, Sources/CLibPQ/libpq_loader.c), which dpkg-shlibdeps cannot
+#   libav_loader.c, Sources/CLibPQ/libpq_loader.c, Sources/CWebhook/
+#   webhook_loader.c), which dpkg-shlibdeps cannot
 #   see: each one's package, found with dpkg -S, at the lowest version whose
 #   symbols file has every function the loader forwards to it;
 # - libswscale6 and libswresample4: vqueue calls neither, but the scale and
@@ -88,5 +89,11 @@ for soname in libswscale.so libswresample.so; do
     deps="$deps, $package"
 done
 deps="$deps, $(opened libpq.so.5 $(forwarded "$libpq" ""))"
+# webhook_loader.c: VQ_TAKE(CURL, name) and VQ_TAKE(CRYPTO, name) lines; webhooks
+# over https check certificates against the system's CA store.
+webhook=Sources/CWebhook/webhook_loader.c
+taken() { sed -n -E "s/^VQ_TAKE\($2, *([A-Za-z_0-9]+)\);.*/\1/p" "$1"; }
+grep -q '"libcurl.so.4"' "$webhook" && grep -q '"libcrypto.so.3"' "$webhook" || fail "$webhook no longer opens libcurl.so.4 and libcrypto.so.3"
+deps="$deps, $(opened libcurl.so.4 $(taken "$webhook" CURL)), $(opened libcrypto.so.3 $(taken "$webhook" CRYPTO)), ca-certificates"
 deps="$deps, adduser"
 echo "$deps"
