@@ -15,13 +15,19 @@ public struct FarmServer: Sendable {
         /// The largest JSON request body (a batch's: 10,000 paths).
         public var maxJSONBody: Int
         public var maxBatchBody: Int
+        /// Where `POST /v1/uploads` writes; nil: uploads are off.
+        public var uploadFolder: URL?
+        /// The largest upload taken (refused while it streams in).
+        public var maxUpload: Int64
 
         public init(listen: ListenAddress = .loopback, token: String? = nil, maxJSONBody: Int = 64 << 10,
-                    maxBatchBody: Int = 16 << 20) {
+                    maxBatchBody: Int = 16 << 20, uploadFolder: URL? = nil, maxUpload: Int64 = 4 << 30) {
             self.listen = listen
             self.token = token
             self.maxJSONBody = maxJSONBody
             self.maxBatchBody = maxBatchBody
+            self.uploadFolder = uploadFolder
+            self.maxUpload = maxUpload
         }
     }
 
@@ -81,6 +87,7 @@ public struct FarmServer: Sendable {
         v1.post("jobs/:id/retry") { _, context in try await self.retry(context) }
         v1.get("batches/:id") { _, context in try await self.batch(context) }
         v1.post("batches") { request, _ in try await self.submitBatch(request) }
+        v1.post("uploads") { request, _ in try await self.upload(request) }
         v1.get("workers") { _, _ in try await self.workers() }
         v1.post("workers/:id/stop") { request, context in try await self.stopWorker(request, context) }
         v1.get("events") { request, _ in try await self.events(request) }

@@ -1429,6 +1429,162 @@ enum OpenAPIDocument {
     "summary": "This document"
    }
   },
+  "/v1/uploads": {
+   "post": {
+    "description": "The body is the video (any content type), or a multipart/form-data form with one file part (a part with a filename) and text fields. The job's fields (output, the options of POST /v1/jobs, meta.KEY) come from the query string and the form's fields.",
+    "parameters": [
+     {
+      "description": "OUT, an absolute path (or a form field).",
+      "in": "query",
+      "name": "output",
+      "required": false,
+      "schema": {
+       "type": "string"
+      }
+     },
+     {
+      "description": "Only its extension is kept, on the upload's name.",
+      "in": "query",
+      "name": "filename",
+      "required": false,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "requestBody": {
+     "content": {
+      "application/octet-stream": {
+       "schema": {
+        "format": "binary",
+        "type": "string"
+       }
+      },
+      "multipart/form-data": {
+       "schema": {
+        "properties": {
+         "file": {
+          "format": "binary",
+          "type": "string"
+         },
+         "output": {
+          "type": "string"
+         }
+        },
+        "required": [
+         "file"
+        ],
+        "type": "object"
+       }
+      }
+     },
+     "required": true
+    },
+    "responses": {
+     "201": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Job"
+        }
+       }
+      },
+      "description": "Written to the upload folder and queued; input is the upload's path."
+     },
+     "400": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      },
+      "description": "A bad field or option, an empty or cut-short body, a malformed form, key or input given."
+     },
+     "401": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      },
+      "description": "A token is set and the request lacks it or has another."
+     },
+     "404": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      },
+      "description": "Uploads are off (serve was started without --upload-dir)."
+     },
+     "409": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      },
+      "description": "Another unfinished job writes OUT, or OUT exists."
+     },
+     "413": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      },
+      "description": "The body is over 64 KiB."
+     },
+     "414": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      },
+      "description": "The path and query are over 4 KiB."
+     },
+     "422": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      },
+      "description": "The input or OUT refused as submit refuses them."
+     },
+     "503": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      },
+      "description": "The queue database cannot be reached."
+     },
+     "507": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      },
+      "description": "The upload folder's disk is full."
+     }
+    },
+    "summary": "Upload a video and queue its transcode (all or nothing)."
+   }
+  },
   "/v1/workers": {
    "get": {
     "operationId": "listWorkers",

@@ -17,11 +17,18 @@ struct ServeCommand: AsyncParsableCommand {
         It listens on loopback unless told otherwise; any other address is refused without \
         --token-file, and with a token every request needs "Authorization: Bearer <token>".
 
+        --upload-dir DIR turns on POST /v1/uploads: a video in the body (raw, or a \
+        multipart/form-data file part) is written to DIR under a name the server picks, then \
+        queued as POST /v1/jobs queues a job, with output and the options in the query string \
+        (or the form's fields). Bodies over --max-upload (default 4G) are refused as they stream \
+        in (413); an upload that fails leaves no file and no job.
+
         Examples:
           vqueue serve
           vqueue serve --listen 0.0.0.0:8080 --token-file /etc/vqueue/token
           curl -s localhost:8080/v1/jobs/42
           curl -s localhost:8080/v1/jobs -d '{"input":"/up/a.mov","output":"/v/a.mp4"}'
+          curl -s 'localhost:8080/v1/uploads?output=/v/b.mp4&meta.upload=7' --data-binary @b.mov
           curl -sN -H 'Accept: text/event-stream' localhost:8080/v1/events
           curl -s localhost:8080/metrics
         """)
@@ -34,10 +41,29 @@ struct ServeCommand: AsyncParsableCommand {
                                valueName: "file"), completion: .file())
     var tokenFile: String?
 
+    @Option(help: ArgumentHelp("Take uploads (POST /v1/uploads) into this folder.", valueName: "dir"), completion: .directory)
+    var uploadDir: String?
+
+    @Option(help: ArgumentHelp("The largest upload taken (bytes, or with K, M, G, T).", valueName: "size"))
+    var maxUpload = "4G"
+
     @OptionGroup(title: "Queue")
     var queueOptions: QueueOptions
 
+    /// `--max-upload` in bytes.
+    var maxUploadBytes: Int64? {
+        ByteSize.parse(maxUpload).flatMap { $0 >= 1 && $0 <= Double(ByteSize.largest) ? Int64($0.rounded()) : nil }
+    }
+
     func validate() throws {
+        if maxUploadBytes == nil { throw ValidationError("--max-upload takes a size such as 500M or 4G, not \(maxUpload).") }
+        if let uploadDir {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: uploadDir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--upload-dir \(uploadDir) is not a folder.")
+            }
+            guard access(uploadDir, W_OK | X_OK) == 0 else { throw ValidationError("--upload-dir \(uploadDir) is not writable.") }
+        }
         let address: ListenAddress
         do {
             address = try ListenAddress(listen)
@@ -56,7 +82,9 @@ struct ServeCommand: AsyncParsableCommand {
         let address = try ListenAddress(listen)
         let store = try await queueOptions.openStore(createFolder: true)
         let server = FarmServer(store: store, presentation: ServePresentation(),
-                                settings: FarmServer.Settings(listen: address, token: token))
+                                settings: FarmServer.Settings(listen: address, token: token,
+                                                              uploadFolder: uploadDir.map { URL(fileURLWithPath: $0).standardizedFileURL },
+                                                              maxUpload: maxUploadBytes ?? 4 << 30))
         do {
             try await server.run { bound in
                 StandardError.write("vqueue: serving http://\(bound) (queue database: \(store.displayName))\n")

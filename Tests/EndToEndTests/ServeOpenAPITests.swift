@@ -17,7 +17,10 @@ struct ServeOpenAPITests {
             _ = try await queue.submit(input, directory.appendingPathComponent("a.mp4"), ["--meta", "upload=1"])
             let batch = try await queue.run("submit", ["--out-dir", directory.path, "--format", "flv", input.path])
             #expect(batch.exitCode == 0, "\(batch)")
-            let served = try await ServeAPITests.Served(queue, in: directory)
+            // Uploads on, with a small limit: generated bodies are written, refused and removed.
+            let uploads = directory.appendingPathComponent("uploads")
+            try FileManager.default.createDirectory(at: uploads, withIntermediateDirectories: true)
+            let served = try await ServeAPITests.Served(queue, in: directory, arguments: ["--upload-dir", uploads.path, "--max-upload", "1M"])
             let document = try await served.client.get("/v1/openapi.json")
             #expect(document.status == 200 && (document.object["openapi"] as? String)?.hasPrefix("3.") == true)
 
@@ -31,6 +34,9 @@ struct ServeOpenAPITests {
             ] + SchemathesisOptions.arguments, currentDirectory: directory, timeout: .seconds(900))
             #expect(run.exitCode == 0, "schemathesis found the server and its document at odds:\n\(run.stdoutText.suffix(12_000))\n\(run.stderrText.suffix(4000))")
             #expect(await served.stop() == .exited(0), "\(served.process.log)")
+            // Whatever was generated, no partial upload is left.
+            let left = try FileManager.default.contentsOfDirectory(atPath: uploads.path).filter { $0.hasSuffix(".part") }
+            #expect(left.isEmpty, "\(left)")
         }
     }
 }

@@ -14,6 +14,12 @@ struct ByteSize: ExpressibleByArgument, Equatable, CustomStringConvertible {
     init(bytes: Int) { self.bytes = bytes }
 
     init?(argument: String) {
+        guard let total = Self.parse(argument), total >= Double(Self.smallest), total <= Double(Self.largest) else { return nil }
+        bytes = Int(total.rounded())
+    }
+
+    /// `512M`, `4G`, `1.5GiB`, `300000`: bytes (powers of 1024), any size above zero.
+    static func parse(_ argument: String) -> Double? {
         var text = Substring(argument.trimmingCharacters(in: .whitespaces))
         for suffix in ["iB", "B"] where text.hasSuffix(suffix) && text.count > suffix.count {
             text = text.dropLast(suffix.count)
@@ -26,9 +32,7 @@ struct ByteSize: ExpressibleByArgument, Equatable, CustomStringConvertible {
             text = text.dropLast()
         }
         guard let value = Double(text), value.isFinite, value > 0 else { return nil }
-        let total = value * multiplier
-        guard total >= Double(Self.smallest), total <= Double(Self.largest) else { return nil }
-        bytes = Int(total.rounded())
+        return value * multiplier
     }
 
     var description: String {
