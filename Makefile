@@ -22,10 +22,11 @@ BUILD_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavfilter-dev \
 # drives `top`; postgresql is the throw-away server `make test` starts (and
 # psql, which reads it); iproute2 gives the multi-host test its network
 # namespaces; faketime skews a box's clock; php-cli runs the README's PHP
-# example; python3-pip installs from PyPI prometheus-client, the real
+# example; chromium (headless) renders the dashboard; python3-pip installs
+# from PyPI prometheus-client, the real
 # Prometheus parser the /metrics test reads `vqueue serve`'s metrics with, and
 # schemathesis, which checks the server against its OpenAPI document.
-TEST_PACKAGES := ffmpeg python3 python3-pip sqlite3 tmux postgresql iproute2 faketime php-cli
+TEST_PACKAGES := ffmpeg python3 python3-pip sqlite3 tmux postgresql iproute2 faketime php-cli chromium
 PYPI_TEST_PACKAGES := prometheus-client schemathesis==4.32.5
 # `make test-deb` only: dpkg-dev (dpkg-shlibdeps, as for `make deb`), lintian,
 # file (is the binary stripped?), man-db (man -w).
@@ -114,6 +115,7 @@ demo: build
 bench: build deps-test
 	$(SWIFT) build -c release --static-swift-stdlib --product queue-bench
 	python3 Tests/Bench/transcode_bench.py --vqueue $(RELEASE)
+	python3 Tests/Bench/serve_bench.py --vqueue $(RELEASE)
 	bash $(PG_SERVER) run python3 Tests/Bench/queue_bench.py --vqueue $(RELEASE) --queue-bench .build/release/queue-bench
 	.build/release/queue-bench supervisor --jobs 10000
 	bash $(PG_SERVER) run sh -c '.build/release/queue-bench batch-poll && \

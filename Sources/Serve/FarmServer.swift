@@ -78,6 +78,12 @@ public struct FarmServer: Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: try await self.metrics.render())))
         }
+        router.get("/") { request, _ in
+            let html = try await Dashboard(store: self.store, presentation: self.presentation)
+                .render(tablesOnly: request.uri.queryParameters.get("part") == "tables")
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
+        }
         let v1 = router.group("v1")
         v1.get("openapi.json") { _, _ in JSONText.response(OpenAPIDocument.json) }
         v1.get("jobs/:id") { _, context in try await self.job(context) }

@@ -10,6 +10,9 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the farm over HTTP: a JSON API under /v1 with a live event stream.",
         usage: "vqueue serve [--listen <host:port>] [--token-file <file>] [<options>]",
         discussion: """
+        GET / is a dashboard for a browser (workers, running jobs with progress, queues, \
+        failures, batches; cancel and retry), live through the event stream.
+
         One process, any number of clients, on the same queue database as every other command. \
         The API answers with the same JSON as --json; every error is a 4xx (503 when the queue \
         database is unreachable) with {"error": {"code", "message"}}.

@@ -40,6 +40,7 @@ enum Locations {
     static let ffprobe = tool("ffprobe")
     static let python = tool("python3")
     static let php = tool("php")
+    static let chromium = tool("chromium")
 
     private static func tool(_ name: String) -> URL {
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
