@@ -71,6 +71,7 @@ public struct FarmServer: Sendable {
         let router = Router()
         router.add(middleware: APIErrorMiddleware())
         router.add(middleware: RequestBounds())
+        router.add(middleware: BrowserGuard(tokenSet: settings.token != nil))
         if let token = settings.token {
             router.add(middleware: BearerTokenMiddleware(token: Array(token.utf8), open: ["/metrics"]))
         }

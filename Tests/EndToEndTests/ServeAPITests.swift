@@ -226,4 +226,36 @@ struct ServeAPITests {
             #expect(await served.stop() == .exited(0))
         }
     }
+
+    @Test("what a browser can be tricked into: another site's POST (by its Origin or Sec-Fetch-Site) and a name rebound to 127.0.0.1 are refused; the farm's own page is not")
+    func browsers() async throws {
+        try await withTemporaryDirectory { directory in
+            let queue = TestQueue(in: directory)
+            let id = try await queue.submit(Locations.fixture("one_frame.mp4"), directory.appendingPathComponent("out.mp4"))
+            let served = try await Served(queue, in: directory)
+            let api = served.client
+            for headers in [["Origin": "http://evil.example"], ["Origin": "http://127.0.0.1:1"], ["Origin": "null"],
+                            ["Sec-Fetch-Site": "cross-site"]] {
+                let forged = try await api.request("POST", "/v1/jobs/\(id)/cancel", headers: headers)
+                #expect(forged.status == 403 && forged.errorCode == "cross_origin", "\(headers): \(forged)")
+            }
+            let posted = try await api.request("POST", "/v1/jobs", json: ["input": "/x", "output": "/y.mp4"], headers: ["Origin": "http://evil.example"])
+            #expect(posted.status == 403, "\(posted)")
+            #expect(try await queue.job(id).state == "queued", "nothing was cancelled")
+
+            // DNS rebinding: the attacker's name, resolved to 127.0.0.1, is refused even for a read.
+            let socket = try HTTPTestClient.connect(api.port)
+            defer { close(socket) }
+            try HTTPTestClient.send(socket, Data("GET /v1/jobs/\(id) HTTP/1.1\r\nHost: rebound.evil.example:\(api.port)\r\nConnection: close\r\n\r\n".utf8))
+            let rebound = try await offThePool { try HTTPTestClient.readAnswer(socket) }
+            #expect(rebound.status == 403 && rebound.errorCode == "bad_host", "\(rebound)")
+
+            // The farm's own page, as a browser sends it (its own origin), may cancel.
+            let own = try await api.request("POST", "/v1/jobs/\(id)/cancel", headers: ["Origin": "http://127.0.0.1:\(api.port)", "Sec-Fetch-Site": "same-origin"])
+            #expect(own.status == 200 && own.object["state"] as? String == "cancelled", "\(own)")
+            let local = try await api.request("GET", "/v1/jobs/\(id)", headers: [:])
+            #expect(local.status == 200)
+            #expect(await served.stop() == .exited(0))
+        }
+    }
 }

@@ -86,7 +86,7 @@ struct ServeUploadTests {
             // Chunked: no length to judge by; stopped once past 100 KiB.
             let socket = try HTTPTestClient.connect(served.client.port)
             defer { close(socket) }
-            let head = "POST /v1/uploads?output=\(output) HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            let head = "POST /v1/uploads?output=\(output) HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
             var chunked = Data(head.utf8)
             for _ in 0..<10 { chunked += Data("7530\r\n".utf8) + Data(repeating: 1, count: 0x7530) + Data("\r\n".utf8) }
             chunked += Data("0\r\n\r\n".utf8)
@@ -122,7 +122,7 @@ struct ServeUploadTests {
             let served = try await Served(queue, in: directory, arguments: ["--upload-dir", uploads.path])
             let output = directory.appendingPathComponent("out.mp4").path
             let socket = try HTTPTestClient.connect(served.client.port)
-            let head = "POST /v1/uploads?output=\(output) HTTP/1.1\r\nHost: x\r\nContent-Type: video/mp4\r\nContent-Length: 50000000\r\n\r\n"
+            let head = "POST /v1/uploads?output=\(output) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: video/mp4\r\nContent-Length: 50000000\r\n\r\n"
             try HTTPTestClient.send(socket, Data(head.utf8) + (try Data(contentsOf: Locations.fixture("old_camera.avi"))))
             let partial = await eventually(within: .seconds(60)) { Self.files(uploads).count == 1 }
             #expect(partial && Self.files(uploads).first?.hasSuffix(".part") == true, "\(Self.files(uploads))")
