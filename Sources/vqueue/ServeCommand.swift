@@ -31,7 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
           vqueue serve --listen 0.0.0.0:8080 --token-file /etc/vqueue/token
           curl -s localhost:8080/v1/jobs/42
           curl -s localhost:8080/v1/jobs -d '{"input":"/up/a.mov","output":"/v/a.mp4"}'
-          curl -s 'localhost:8080/v1/uploads?output=/v/b.mp4&meta.upload=7' --data-binary @b.mov
+          curl -s 'localhost:8080/v1/uploads?output=/v/b.mp4' --data-binary @b.mov
           curl -sN -H 'Accept: text/event-stream' localhost:8080/v1/events
           curl -s localhost:8080/metrics
         """)
