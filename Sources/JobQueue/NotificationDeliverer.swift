@@ -60,10 +60,12 @@ public struct NotificationDeliverer: Sendable {
         }
     }
 
-    /// Delivers what is due now and waits for every delivery under way (a
+    /// Waits for every delivery under way, then delivers what is due now (a
     /// draining worker, before it exits). A notification that fails is
     /// left for later, to whichever worker is running then.
     public func deliverDue() async {
+        // `run`'s deliveries first, so that no more than `inFlight` are ever under way.
+        while busy.value > 0 { try? await Task.sleep(for: .milliseconds(50)) }
         while true {
             let claimed = (try? await store.claimNotifications(worker: worker, limit: inFlight, leaseSeconds: leaseSeconds)) ?? []
             if claimed.isEmpty { break }
@@ -71,7 +73,6 @@ public struct NotificationDeliverer: Sendable {
                 for notification in claimed { group.addTask { await deliver(notification) } }
             }
         }
-        while busy.value > 0 { try? await Task.sleep(for: .milliseconds(50)) }
     }
 
     /// One attempt, recorded.
