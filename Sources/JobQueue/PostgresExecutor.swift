@@ -37,6 +37,12 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
 
     /// A transaction that lost a deadlock to another (two jobs' triggers
     /// locking two batches in opposite orders) is run again, a few times.
+    ///
+    /// A server that ends the session while COMMIT is on its way (a restart,
+    /// pg_terminate_backend) may have committed or not; no client can tell
+    /// from the lost answer. The transaction's id, taken before COMMIT, lets
+    /// a new session ask the server which (`committedOrNot`): a committed
+    /// change is the call's success, not an error that did nothing.
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await onConnection { connection in
             var tries = 0
@@ -44,7 +50,14 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
                 _ = try connection.run("BEGIN", [])
                 do {
                     let value = try body(PostgresStatements(connection: connection))
-                    _ = try connection.run("COMMIT", [])
+                    let transaction = try connection.run("SELECT txid_current_if_assigned()::text AS id", []).rows.first?
+                        .optionalString("id")
+                    do {
+                        _ = try connection.run("COMMIT", [])
+                    } catch let lost as StoreUnavailable where connection.endedByServer {
+                        guard let transaction else { throw lost }
+                        try self.committedOrNot(transaction, lost: lost)
+                    }
                     return value
                 } catch {
                     if connection.isOpen { _ = try? connection.run("ROLLBACK", []) }
@@ -115,6 +128,34 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
             } catch is StoreUnavailable where idle.endedByServer && idle.answered == before {}
         }
         return try run(body, on: reconnected())
+    }
+
+    /// Returns when the transaction `id`, whose COMMIT's answer was lost,
+    /// was committed; throws `lost` when it was not; and, when the server
+    /// cannot say within the deadline (it is still restarting), says that
+    /// the change may have been made.
+    private func committedOrNot(_ id: String, lost: StoreUnavailable) throws {
+        var gaveUp = ContinuousClock.now + deadline
+        while !interruption.isRequested {
+            let left = gaveUp - ContinuousClock.now
+            guard left > .zero else { break }
+            if let asked = try? PostgresConnection(location: location, deadline: left, interruption: interruption) {
+                connection?.close()
+                connection = asked
+                let answer = try? asked.run("SELECT txid_status(?::bigint) AS status", [.text(id)])
+                switch answer?.rows.first?.optionalString("status") {
+                case "committed": return
+                case "aborted": throw lost
+                case "in progress": break  // its old session is still ending
+                case nil where answer == nil: break  // the new session failed too
+                default: gaveUp = .now  // too old to tell
+                }
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw StoreUnavailable(location: lost.location,
+                               reason: lost.reason + " (while committing: the change may have been made; check before doing it again)",
+                               interrupted: lost.interrupted, outcomeUnknown: true)
     }
 
     private func reconnected() throws -> PostgresConnection {

@@ -85,11 +85,16 @@ public struct StoreUnavailable: Error, CustomStringConvertible, Sendable {
     /// The call was abandoned on request (`SQLExecutor.interrupt`), not
     /// because the database failed.
     public let interrupted: Bool
+    /// The connection was lost while a change was being committed, and the
+    /// database could not say afterwards whether it was: the change may
+    /// have been made.
+    public let outcomeUnknown: Bool
 
-    public init(location: String, reason: String, interrupted: Bool = false) {
+    public init(location: String, reason: String, interrupted: Bool = false, outcomeUnknown: Bool = false) {
         self.location = location
         self.reason = reason
         self.interrupted = interrupted
+        self.outcomeUnknown = outcomeUnknown
     }
 
     public var description: String { "\(location): \(reason)" }

@@ -191,6 +191,51 @@ struct PostgresFaultTests {
         timings.report("silent listener")
     }
 
+    @Test("a COMMIT whose answer is lost: the call succeeds when the server committed, fails changing nothing when it did not, and says the change may have been made when the server cannot say")
+    func commitAnswerLost() async throws {
+        try await FaultyPostgresServer.with { server in
+            let relay = try SilentServer(relayingTo: server.port)
+            defer { relay.stop() }
+            _ = try await server.createDatabase("lost")
+            let store = try await QueueLocation(relay.url(database: "lost")).open(createFolder: false, deadline: FaultBench.deadline)
+            for i in 1...5 {
+                // Committed, its answer dropped: the server says so to a new session.
+                let committed = try await store.submitOne(newJob("committed-\(i)"))
+                relay.cut(.afterCommit)
+                let cancelled = try await store.cancel(id: committed.id)
+                #expect(cancelled?.state == .cancelled && relay.cutCount == 3 * i - 2, "iteration \(i)")
+                #expect(try await store.job(id: committed.id)?.state == .cancelled)
+
+                // Never committed: the call fails as any lost connection does, and changed nothing.
+                let rolledBack = try await store.submitOne(newJob("rolled-back-\(i)"))
+                relay.cut(.beforeCommit)
+                let refused = await Result { try await store.cancel(id: rolledBack.id) }
+                #expect(relay.cutCount == 3 * i - 1)
+                expectUnavailable(refused, "iteration \(i): a COMMIT that never reached the server")
+                if case .failure(let error as StoreUnavailable) = refused { #expect(!error.outcomeUnknown, "\(error)") }
+                #expect(try await store.job(id: rolledBack.id)?.state == .queued)
+
+                // Committed, and the server silent afterwards: the call ends by the deadline, saying
+                // the change may have been made, which it was.
+                let unknown = try await store.submitOne(newJob("unknown-\(i)"))
+                relay.cut(.afterCommitThenSilence)
+                let asked = ContinuousClock.now
+                let outcome = await Result { try await store.cancel(id: unknown.id) }
+                #expect(ContinuousClock.now - asked <= FaultBench.deadline + FaultBench.slack)
+                #expect(relay.cutCount == 3 * i)
+                relay.resume()
+                switch outcome {
+                case .failure(let error as StoreUnavailable):
+                    #expect(error.outcomeUnknown && error.reason.contains("the change may have been made"), "\(error)")
+                default:
+                    Issue.record("iteration \(i): \(outcome)")
+                }
+                #expect(try await store.job(id: unknown.id)?.state == .cancelled)
+            }
+            await store.close()
+        }
+    }
+
     @Test("a server that goes silent under a running worker (a relay that stops passing bytes): the worker says so once, keeps retrying, and carries on when it answers again; a stop request meanwhile is answered at once")
     func serverGoesSilentUnderAWorker() async throws {
         try await FaultyPostgresServer.with { server in
@@ -295,7 +340,13 @@ extension PostgresFaultTests {
                 timings.record("calls in flight that went through", .zero)
             case .failure(let error)?:
                 #expect((error as? StoreUnavailable)?.interrupted == false, "iteration \(i): \(error)", sourceLocation: sourceLocation)
-                #expect(next?.state == .queued, "iteration \(i): \(String(describing: next))", sourceLocation: sourceLocation)
+                // A server that ended the session mid-COMMIT and was not back within the
+                // deadline to say whether it committed: the call said the change may have been made.
+                if (error as? StoreUnavailable)?.outcomeUnknown == true {
+                    timings.record("calls in flight whose outcome the server could not tell", .zero)
+                } else {
+                    #expect(next?.state == .queued, "iteration \(i): \(String(describing: next))", sourceLocation: sourceLocation)
+                }
             case nil:
                 break
             }

@@ -11,14 +11,29 @@ import Glibc
 /// Given an upstream port it is instead a relay to that server, which the test can silence at
 /// any moment (`goSilent`): from then on nothing is read or passed on in either direction, and
 /// new connections are accepted and held, until `resume`. A store opened through the relay while
-/// it passes bytes on meets a server that goes silent under it, mid-call.
+/// it passes bytes on meets a server that goes silent under it, mid-call. A relay can also cut
+/// the next connection that sends COMMIT (`cut`), before the server has it or after the server
+/// has answered it: the client cannot tell which.
 final class SilentServer: @unchecked Sendable {
+    /// Where `cut` drops the connection that sends COMMIT.
+    enum Cut: Int {
+        case none = 0
+        /// COMMIT never reaches the server: the transaction is rolled back when it sees the end.
+        case beforeCommit
+        /// COMMIT reaches the server, which commits and answers; the answer is dropped.
+        case afterCommit
+        /// As `afterCommit`, and then the relay goes silent (`goSilent`).
+        case afterCommitThenSilence
+    }
+
     let port: Int
     private let upstream: Int?
     private let listener: Int32
     private let silent: Atomic<Bool>
     private let stopped = Atomic<Bool>(false)
     private let accepted = Atomic<Int>(0)
+    private let armed = Atomic<Int>(Cut.none.rawValue)
+    private let cuts = Atomic<Int>(0)
 
     /// A silent listener (no upstream), or a relay to `upstream` on 127.0.0.1.
     init(relayingTo upstream: Int? = nil) throws {
@@ -57,6 +72,15 @@ final class SilentServer: @unchecked Sendable {
         silent.store(false, ordering: .releasing)
     }
 
+    /// The next connection to send COMMIT is cut there, as `where` says (a relay only).
+    func cut(_ where: Cut) {
+        precondition(upstream != nil, "a silent listener has nothing to cut")
+        armed.store(`where`.rawValue, ordering: .releasing)
+    }
+
+    /// Connections cut at COMMIT so far.
+    var cutCount: Int { cuts.load(ordering: .acquiring) }
+
     /// Closes the listener and every connection it holds (its threads, which keep it alive until
     /// then, end within a tenth of a second). Call it when done.
     func stop() {
@@ -94,6 +118,7 @@ final class SilentServer: @unchecked Sendable {
             Glibc.close(server)
         }
         var buffer = [UInt8](repeating: 0, count: 65536)
+        var cutting = Cut.none
         while !stopped.load(ordering: .acquiring) {
             if silent.load(ordering: .acquiring) {
                 usleep(20_000)
@@ -106,6 +131,18 @@ final class SilentServer: @unchecked Sendable {
             for (from, to) in [(0, server), (1, client)] where descriptors[from].revents != 0 {
                 let count = read(descriptors[from].fd, &buffer, buffer.count)
                 guard count > 0 else { return }
+                if from == 1, cutting != .none {  // the server's answer to COMMIT
+                    if cutting == .afterCommitThenSilence { goSilent() }
+                    return
+                }
+                if from == 0, cutting == .none, Self.sendsCommit(buffer[..<count]) {
+                    let armedCut = Cut(rawValue: armed.exchange(Cut.none.rawValue, ordering: .acquiringAndReleasing)) ?? .none
+                    if armedCut != .none {
+                        cuts.add(1, ordering: .acquiringAndReleasing)
+                        cutting = armedCut
+                        if armedCut == .beforeCommit { return }
+                    }
+                }
                 var sent = 0
                 while sent < count {
                     let written = buffer[sent..<count].withUnsafeBytes { write(to, $0.baseAddress, $0.count) }
@@ -114,6 +151,12 @@ final class SilentServer: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    private static func sendsCommit(_ bytes: ArraySlice<UInt8>) -> Bool {
+        let commit = Array("COMMIT".utf8)
+        guard bytes.count >= commit.count else { return false }
+        return (bytes.startIndex...(bytes.endIndex - commit.count)).contains { bytes[$0..<($0 + commit.count)].elementsEqual(commit) }
     }
 
     private static func loopback(port: Int) -> sockaddr_in {
