@@ -90,6 +90,7 @@ VQ_FORWARD(UTIL, int, av_dict_set, (AVDictionary **pm, const char *key, const ch
 VQ_FORWARD(UTIL, double, av_display_rotation_get, (const int32_t matrix[9]), (matrix))
 VQ_FORWARD(FORMAT, int, av_find_best_stream, (AVFormatContext *ic, enum AVMediaType type, int wanted_stream_nb, int related_stream, const AVCodec **decoder_ret, int flags), (ic, type, wanted_stream_nb, related_stream, decoder_ret, flags))
 VQ_FORWARD(UTIL, AVFrame *, av_frame_alloc, (void), ())
+VQ_FORWARD(UTIL, int, av_frame_ref, (AVFrame *dst, const AVFrame *src), (dst, src))
 VQ_FORWARD_VOID(UTIL, av_frame_free, (AVFrame **frame), (frame))
 VQ_FORWARD_VOID(UTIL, av_frame_unref, (AVFrame *frame), (frame))
 VQ_FORWARD(UTIL, const char *, av_get_media_type_string, (enum AVMediaType media_type), (media_type))

@@ -51,5 +51,5 @@ struct AudioProfile: StreamProfile {
         graph.setOutputFrameSize(encoder.context.pointee.frame_size)
     }
 
-    func prepare(_ frame: UnsafeMutablePointer<AVFrame>) {}
+    func prepare(_ frame: UnsafeMutablePointer<AVFrame>, timeBase: AVRational) {}
 }

@@ -2,11 +2,12 @@ import CLibAV
 import Glibc
 
 /// The only way libav reads an input: an `AVIOContext` whose read and seek
-/// callbacks go to one `InputFile`'s descriptor. No protocol, no path, so a
-/// demuxer has nothing to open but the bytes it was given.
+/// callbacks go to one `InputFile`'s descriptor (or to the files of an HLS
+/// rendition, one after another). No protocol, no path, so a demuxer has
+/// nothing to open but the bytes it was given.
 final class InputIOContext {
     private(set) var context: UnsafeMutablePointer<AVIOContext>?
-    let file: InputFile
+    let file: any MediaBytes
     /// Where the next read starts.
     fileprivate var position: Int64 = 0
     /// The errno of the last failed read (not the end of the file): an I/O
@@ -19,7 +20,7 @@ final class InputIOContext {
     /// libav's default buffer size for files.
     private static let bufferSize: Int32 = 32 * 1024
 
-    init(file: InputFile) throws(TranscodeError) {
+    init(file: any MediaBytes) throws(TranscodeError) {
         self.file = file
         guard let buffer = av_malloc(Int(Self.bufferSize)) else {
             throw MemoryLimit.outOfMemory("setting up the input")

@@ -4,7 +4,7 @@ import Glibc
 /// An opened input file: the demuxer context after stream probing, with the
 /// picture-size limit enforced before any decoder allocates a frame.
 final class InputMedia {
-    let file: InputFile
+    let file: any MediaBytes
     private(set) var context: UnsafeMutablePointer<AVFormatContext>
     /// Owned here, freed after the context (which only borrows it).
     private let io: InputIOContext
@@ -18,7 +18,7 @@ final class InputMedia {
     /// once from what the container header says, before probing decodes
     /// anything, and through the decoders' own `max_pixels` while probing,
     /// so a lying header never gets a huge frame allocated.
-    init(file: InputFile, maxPixels: Int) throws(TranscodeError) {
+    init(file: any MediaBytes, maxPixels: Int) throws(TranscodeError) {
         LibAVLogging.ensureConfigured()
         self.file = file
         if file.size == 0 { throw .notMedia("the file is empty") }

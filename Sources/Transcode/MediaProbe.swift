@@ -12,15 +12,14 @@ public enum MediaProbe {
     /// Probes an input already opened (and perhaps checked against allowed
     /// folders by its real path).
     public static func probe(file: InputFile, maxPixels: Int = TranscodeOptions.defaultMaxPixels) throws(TranscodeError) -> MediaInfo {
-        info(try InputMedia(file: file, maxPixels: maxPixels))
+        info(try InputMedia(file: file, maxPixels: maxPixels), path: file.path)
     }
 
-    private static func info(_ input: InputMedia) -> MediaInfo {
-        let file = input.file
+    private static func info(_ input: InputMedia, path: String) -> MediaInfo {
         let ctx = input.context.pointee
         let bitRate = ctx.bit_rate > 0 ? Int(ctx.bit_rate) : nil
         return MediaInfo(
-            path: file.path,
+            path: path,
             container: ctx.iformat.map { String(cString: $0.pointee.name) } ?? "unknown",
             duration: input.claimedDuration?.seconds,
             bitRate: bitRate,
@@ -39,7 +38,7 @@ public enum MediaProbe {
               video.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC == 0 else {
             throw .noVideoStream
         }
-        return info(input)
+        return info(input, path: file.path)
     }
 
     static func streamInfo(_ stream: UnsafeMutablePointer<AVStream>) -> StreamInfo {

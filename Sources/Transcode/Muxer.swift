@@ -1,19 +1,30 @@
 import CLibAV
 
-/// The output file: a container muxer writing to a path (always
-/// `/proc/self/fd/N`, an `OutputFile` already created and checked).
+/// The output: a container muxer writing to a path (always under
+/// `/proc/self/fd/N`: an `OutputFile` already created and checked, or a
+/// rung's playlist in a `TemporaryFolder`).
 final class Muxer {
     private var context: UnsafeMutablePointer<AVFormatContext>?
-    private let container: OutputContainer
+    private let name: String
+    private let options: [String: String]
     private var isOpen = false
 
-    init(path: String, container: OutputContainer) throws(TranscodeError) {
-        self.container = container
+    convenience init(path: String, container: OutputContainer) throws(TranscodeError) {
+        try self.init(path: path, format: container.muxerName, describedAs: container.rawValue, options: container.muxerOptions)
+    }
+
+    /// libav's muxer `format` with its `options`; a muxer that writes files
+    /// of its own (HLS) opens none at `path` here.
+    init(path: String, format: String, describedAs name: String, options: [String: String]) throws(TranscodeError) {
+        self.name = name
+        self.options = options
         var ctx: UnsafeMutablePointer<AVFormatContext>? = nil
-        try check(avformat_alloc_output_context2(&ctx, nil, container.muxerName, path), "setting up the \(container) muxer")
+        try check(avformat_alloc_output_context2(&ctx, nil, format, path), "setting up the \(name) muxer")
         context = ctx
-        try check(avio_open(&ctx!.pointee.pb, path, AVIO_FLAG_WRITE), "opening the output for writing")
-        isOpen = true
+        if ctx!.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
+            try check(avio_open(&ctx!.pointee.pb, path, AVIO_FLAG_WRITE), "opening the output for writing")
+            isOpen = true
+        }
     }
 
     deinit {
@@ -37,9 +48,9 @@ final class Muxer {
 
     func writeHeader() throws(TranscodeError) {
         var options: OpaquePointer? = nil
-        for (key, value) in container.muxerOptions { av_dict_set(&options, key, value, 0) }
+        for (key, value) in self.options { av_dict_set(&options, key, value, 0) }
         defer { av_dict_free(&options) }
-        try check(avformat_write_header(context, &options), "writing the \(container) header")
+        try check(avformat_write_header(context, &options), "writing the \(name) header")
     }
 
     /// Writes an encoded packet, converting its timestamps from the encoder's
@@ -54,6 +65,7 @@ final class Muxer {
     /// closes the file.
     func finish() throws(TranscodeError) {
         try check(av_write_trailer(context), "finishing the output")
+        guard isOpen else { return }
         isOpen = false
         try check(avio_closep(&context!.pointee.pb), "closing the output")
     }

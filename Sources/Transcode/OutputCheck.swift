@@ -7,15 +7,18 @@ public struct OutputExpectation: Sendable, Equatable {
     public var width: Int
     public var height: Int
     public var hasAudio: Bool
+    /// False for an HLS ladder's audio rendition, the one output without video.
+    public var hasVideo: Bool
     /// Seconds of media decoded from the source.
     public var duration: Double
     /// Seconds one video frame lasts (the tolerance, with 50 ms at least).
     public var frameDuration: Double
 
-    public init(width: Int, height: Int, hasAudio: Bool, duration: Double, frameDuration: Double) {
+    public init(width: Int, height: Int, hasAudio: Bool, duration: Double, frameDuration: Double, hasVideo: Bool = true) {
         self.width = width
         self.height = height
         self.hasAudio = hasAudio
+        self.hasVideo = hasVideo
         self.duration = duration
         self.frameDuration = frameDuration
     }
@@ -48,7 +51,7 @@ public enum OutputCheck {
 
     /// Checks an output already opened for reading and returns what it holds.
     @discardableResult
-    public static func verify(file: InputFile, expecting expected: OutputExpectation) throws(TranscodeError) -> OutputFacts {
+    static func verify(file: any MediaBytes, expecting expected: OutputExpectation) throws(TranscodeError) -> OutputFacts {
         let media: InputMedia
         do {
             media = try InputMedia(file: file, maxPixels: Int(Int32.max))
@@ -58,7 +61,7 @@ public enum OutputCheck {
             throw .outputCheckFailed("it does not open as media: \(error)")
         }
         try checkStreams(media, expected)
-        let read = try demux(media, frameDuration: expected.frameDuration)
+        let read = try demux(media, expected: expected)
         let seconds = read.end - read.start
         if abs(seconds - expected.duration) > expected.tolerance {
             throw .outputCheckFailed(String(format: "it lasts %.3f s where the source decoded to %.3f s", seconds, expected.duration))
@@ -79,14 +82,18 @@ public enum OutputCheck {
     private static func checkStreams(_ media: InputMedia, _ expected: OutputExpectation) throws(TranscodeError) {
         let videos = media.streams.filter { $0.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO }
         let audios = media.streams.filter { $0.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_AUDIO }
-        guard videos.count == 1, let video = videos.first?.pointee.codecpar.pointee else {
-            throw .outputCheckFailed("it has \(videos.count) video streams instead of one")
-        }
-        guard video.codec_id == AV_CODEC_ID_H264 else {
-            throw .outputCheckFailed("its video is \(String(cString: avcodec_get_name(video.codec_id))), not H.264")
-        }
-        guard Int(video.width) == expected.width, Int(video.height) == expected.height else {
-            throw .outputCheckFailed("its video is \(video.width)x\(video.height), not \(expected.width)x\(expected.height)")
+        if expected.hasVideo {
+            guard videos.count == 1, let video = videos.first?.pointee.codecpar.pointee else {
+                throw .outputCheckFailed("it has \(videos.count) video streams instead of one")
+            }
+            guard video.codec_id == AV_CODEC_ID_H264 else {
+                throw .outputCheckFailed("its video is \(String(cString: avcodec_get_name(video.codec_id))), not H.264")
+            }
+            guard Int(video.width) == expected.width, Int(video.height) == expected.height else {
+                throw .outputCheckFailed("its video is \(video.width)x\(video.height), not \(expected.width)x\(expected.height)")
+            }
+        } else if !videos.isEmpty {
+            throw .outputCheckFailed("it has video where only audio was expected")
         }
         if expected.hasAudio {
             guard audios.count == 1, let audio = audios.first?.pointee.codecpar.pointee else {
@@ -103,7 +110,8 @@ public enum OutputCheck {
     /// Reads every packet: the span from the earliest start to the latest
     /// end, in seconds, and the packets and bytes per stream; a file that
     /// stops demuxing before its end fails.
-    private static func demux(_ media: InputMedia, frameDuration: Double) throws(TranscodeError) -> Demuxed {
+    private static func demux(_ media: InputMedia, expected: OutputExpectation) throws(TranscodeError) -> Demuxed {
+        let frameDuration = expected.frameDuration
         let packet = try OwnedPacket()
         var read = Demuxed()
         while true {
@@ -132,7 +140,7 @@ public enum OutputCheck {
             read.start = min(read.start, Double(pts) * timeBase)
             read.end = max(read.end, Double(pts) * timeBase + length)
         }
-        guard read.videoPackets > 0 else { throw .outputCheckFailed("it holds no video") }
+        guard read.videoPackets > 0 || !expected.hasVideo else { throw .outputCheckFailed("it holds no video") }
         return read
     }
 }

@@ -13,9 +13,15 @@ public struct OutputFacts: Codable, Sendable, Equatable {
     /// Bytes of video and of audio packets.
     public var videoBytes: Int64
     public var audioBytes: Int64?
+    /// A folder output's files (an HLS ladder's), by their paths inside it;
+    /// nil for a single file.
+    public var files: [WrittenFile]?
+    /// An HLS ladder's renditions, video rungs smallest first; nil for a
+    /// single file.
+    public var renditions: [RenditionFacts]?
 
     enum CodingKeys: String, CodingKey {
-        case size, width, height, duration, frames
+        case size, width, height, duration, frames, files, renditions
         case videoBytes = "video_bytes"
         case audioBytes = "audio_bytes"
     }
@@ -26,5 +32,33 @@ public struct OutputFacts: Codable, Sendable, Equatable {
 
     private static func bitRate(_ bytes: Int64, _ seconds: Double) -> Int {
         seconds > 0 ? Int((Double(bytes) * 8 / seconds).rounded()) : 0
+    }
+}
+
+/// One file of a folder output.
+public struct WrittenFile: Codable, Sendable, Equatable {
+    /// Inside the output folder: `360p/seg0.m4s`.
+    public var path: String
+    public var size: Int64
+}
+
+/// One rendition of an HLS ladder, as the check read it.
+public struct RenditionFacts: Codable, Sendable, Equatable {
+    /// Its folder: `360p`, or `audio`.
+    public var name: String
+    /// Nil for the audio rendition.
+    public var width: Int?
+    public var height: Int?
+    /// Bits per second: the highest segment's and over the whole (audio
+    /// included for a video rung, as the master playlist says).
+    public var bandwidth: Int
+    public var averageBandwidth: Int
+    public var segments: Int
+    public var bytes: Int64
+    public var codecs: String
+
+    enum CodingKeys: String, CodingKey {
+        case name, width, height, bandwidth, segments, bytes, codecs
+        case averageBandwidth = "average_bandwidth"
     }
 }

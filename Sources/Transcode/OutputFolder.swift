@@ -83,6 +83,28 @@ public final class OutputFolder {
         return result == 0 ? status : nil
     }
 
+    /// Opens `name` here with `flags` (never through a link), if it is still
+    /// the file or folder `identity`: how a temporary output a process that
+    /// died had recorded is taken over.
+    func reopen(_ name: String, flags: Int32, identity: FileIdentity) -> Int32? {
+        let fd = PathEncoding.withCString(name) { existing in
+            retryingInterrupted { openat(descriptor, existing, flags | vq_o_nofollow() | vq_o_cloexec()) }
+        }
+        guard fd >= 0 else { return nil }
+        guard FileIdentity(descriptor: fd) == identity else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    /// Whether `name` here is, without following a link, a `type`
+    /// (S_IFREG, S_IFDIR) with `identity`.
+    func holds(_ name: String, type: mode_t, identity: FileIdentity) -> Bool {
+        guard let status = status(of: name), status.st_mode & S_IFMT == type else { return false }
+        return FileIdentity(status) == identity
+    }
+
     /// The names in the folder (not "." and ".."), as `PathEncoding` strings.
     func names() -> [String] {
         let fd = retryingInterrupted { openat(descriptor, ".", O_RDONLY | vq_o_directory() | vq_o_cloexec()) }

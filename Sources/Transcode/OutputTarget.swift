@@ -22,9 +22,19 @@ public enum OutputTarget {
     /// `InputFile`).
     public static func validate(input: FileIdentity?, output: String, overwrite: Bool,
                                 container: OutputContainer? = nil) throws(TranscodeError) {
-        if container == nil { _ = try OutputContainer(path: output) }
+        let chosen: OutputContainer
+        if let container { chosen = container } else { chosen = try OutputContainer(path: output) }
         if let input, FileIdentity(path: output, followingSymlink: true) == input { throw .outputIsInput }
-        if let status = FileIdentity.status(path: output, followingSymlink: true) {
+        if chosen.isFolder {
+            // A folder output replaces only a real folder (never a file, or
+            // anything through a link), and only with overwrite.
+            if let status = FileIdentity.status(path: output, followingSymlink: false) {
+                guard status.st_mode & S_IFMT == S_IFDIR else {
+                    throw .outputFolder("\(DisplayText.escaped(output)) is there and is not a folder; it is left as it is")
+                }
+                if !overwrite { throw .outputExists }
+            }
+        } else if let status = FileIdentity.status(path: output, followingSymlink: true) {
             if status.st_mode & S_IFMT == S_IFDIR {
                 throw .outputFolder("\(DisplayText.escaped(output)) is a folder, not a file name")
             }

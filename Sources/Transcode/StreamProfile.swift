@@ -15,8 +15,9 @@ protocol StreamProfile {
     func makeEncoder(for graph: FilterGraph, globalHeader: Bool) throws(TranscodeError) -> StreamEncoder
     /// Sets up a freshly built graph for `encoder` (e.g. AAC's frame size).
     func adapt(_ graph: FilterGraph, to encoder: StreamEncoder)
-    /// Last changes to a filtered frame before it is encoded.
-    func prepare(_ frame: UnsafeMutablePointer<AVFrame>)
+    /// Last changes to a filtered frame (stamped in `timeBase`) before it is
+    /// encoded.
+    func prepare(_ frame: UnsafeMutablePointer<AVFrame>, timeBase: AVRational)
 }
 
 /// The properties of decoded frames that a filter graph's source is built

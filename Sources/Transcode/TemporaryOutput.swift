@@ -70,15 +70,8 @@ public final class TemporaryOutput {
     /// (`name`, `identity`) but did not get to publish (it died): nil
     /// unless `name` in OUT's folder is still that very file.
     public init?(adopting name: String, identity: FileIdentity, for output: String) {
-        guard let folder = try? OutputFolder(containing: output) else { return nil }
-        let fd = PathEncoding.withCString(name) { existing in
-            retryingInterrupted { openat(folder.descriptor, existing, O_WRONLY | vq_o_nofollow() | vq_o_cloexec()) }
-        }
-        guard fd >= 0 else { return nil }
-        guard FileIdentity(descriptor: fd) == identity else {
-            close(fd)
-            return nil
-        }
+        guard let folder = try? OutputFolder(containing: output),
+              let fd = folder.reopen(name, flags: O_WRONLY, identity: identity) else { return nil }
         outputPath = output
         outputName = OutputFolder.name(of: output)
         self.folder = folder
@@ -138,8 +131,8 @@ public final class TemporaryOutput {
 
     /// Removes the temporary files that attempts tagged `tag` left for
     /// `output` (a crashed attempt's, whose random part is unknown): regular
-    /// files named `.<OUT name>.<tag>.<16 hex>.part` in OUT's folder, nothing
-    /// else. Returns the names removed.
+    /// files, and a folder output's folders, named `.<OUT name>.<tag>.<16
+    /// hex>.part` in OUT's folder, nothing else. Returns the names removed.
     @discardableResult
     public static func removeStale(for output: String, tag: String) -> [String] {
         guard let folder = try? OutputFolder(containing: output) else { return [] }
@@ -153,9 +146,16 @@ public final class TemporaryOutput {
             guard bytes.count == prefix.count + 16 + 5, bytes.starts(with: prefix),
                   bytes.suffix(5).elementsEqual(".part".utf8),
                   bytes.dropFirst(prefix.count).prefix(16).allSatisfy(isLowerHexDigit),
-                  let status = folder.status(of: name), status.st_mode & S_IFMT == S_IFREG else { continue }
-            if PathEncoding.withCString(name, { unlinkat(folder.descriptor, $0, 0) }) == 0 {
-                removed.append(name)
+                  let status = folder.status(of: name) else { continue }
+            switch status.st_mode & S_IFMT {
+            case S_IFREG:
+                if PathEncoding.withCString(name, { unlinkat(folder.descriptor, $0, 0) }) == 0 { removed.append(name) }
+            case S_IFDIR:
+                // A folder output's (`TemporaryFolder`), with what is in it.
+                FolderTree.remove(name, in: folder.descriptor)
+                if folder.status(of: name) == nil { removed.append(name) }
+            default:
+                continue
             }
         }
         return removed
@@ -180,8 +180,7 @@ public final class TemporaryOutput {
     /// Whether `name` in the folder is, without following a symlink, the
     /// regular file this object created.
     private func isStillOurs(_ name: String) -> Bool {
-        guard let status = folder.status(of: name), status.st_mode & S_IFMT == S_IFREG else { return false }
-        return FileIdentity(status) == identity
+        folder.holds(name, type: S_IFREG, identity: identity)
     }
 
     /// The rename: replacing (overwrite: `renameat`, which replaces a
@@ -216,7 +215,7 @@ public final class TemporaryOutput {
         }
     }
 
-    private static func creationError(_ code: Int32, output: String) -> TranscodeError {
+    static func creationError(_ code: Int32, output: String) -> TranscodeError {
         switch code {
         case EACCES, EPERM, EROFS:
             return .outputFolder("\(DisplayText.escaped(OutputFolder.folder(of: output))) is not writable")

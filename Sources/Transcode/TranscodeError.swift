@@ -122,7 +122,7 @@ public enum TranscodeError: Error, Equatable, CustomStringConvertible, Sendable 
         case .cancelled:
             return "transcode cancelled"
         case .unsupportedOutput(let ext):
-            return "unsupported output extension '\(ext)' (use .flv, .mp4, .m4v or .mkv)"
+            return "unsupported output extension '\(ext)' (use .flv, .mp4, .m4v, .mkv, or .hls for an HLS ladder)"
         case .outputIsInput:
             return "output is the input file itself; choose another output name"
         case .outputExists:

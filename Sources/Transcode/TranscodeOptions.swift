@@ -30,7 +30,16 @@ public struct TranscodeOptions: Sendable, Equatable, Codable {
     /// Bytes of memory the transcoding process may use (`MemoryLimit`); nil
     /// is no limit. A process applies it to itself before opening anything.
     public var maxMemory: Int?
+    /// HLS: the rungs asked for (`HLSLadder` text); nil is `HLSLadder.standard`.
+    public var ladder: String?
+    /// HLS: seconds per segment; nil is `defaultSegmentSeconds`.
+    public var segmentSeconds: Double?
+    /// HLS: the segments' container; nil is fMP4 (CMAF).
+    public var hlsSegmentType: HLSSegmentType?
+    /// Write a poster image; nil is on for HLS and off for single files.
+    public var poster: Bool?
 
+    public static let defaultSegmentSeconds = 4.0
     public static let defaultMaxPixels = 8192 * 4320
     /// libav's own ceiling for a decoder's `max_pixels` (INT_MAX).
     public static let largestMaxPixels = Int(Int32.max)
@@ -67,4 +76,12 @@ public struct TranscodeOptions: Sendable, Equatable, Codable {
         self.allowPartial = allowPartial
         self.maxMemory = maxMemory
     }
+}
+
+/// What an HLS rendition's segments are.
+public enum HLSSegmentType: String, Sendable, Codable, CaseIterable {
+    /// Fragmented MP4 (CMAF): `init.mp4` and `seg<N>.m4s`.
+    case fmp4
+    /// MPEG-TS: `seg<N>.ts`.
+    case ts
 }

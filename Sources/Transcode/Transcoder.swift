@@ -67,6 +67,10 @@ public struct Transcoder: Sendable {
         }
         let audioStream = options.includeAudio ? media.bestStream(AVMEDIA_TYPE_AUDIO, relatedTo: videoStream.pointee.index) : nil
 
+        if container.isFolder {
+            return try ladder(media: media, video: videoStream, audio: audioStream, clock: clock, started: started,
+                              progress: progress, isCancelled: isCancelled)
+        }
         let output = try openOutput()
         if output.identity == input.identity { throw .outputIsInput }
         do throws(TranscodeError) {
@@ -81,6 +85,31 @@ public struct Transcoder: Sendable {
         } catch {
             output.abandon()
             throw error
+        }
+    }
+
+    /// An HLS ladder, written in a temporary folder published over OUT, or
+    /// in the folder a worker handed over.
+    private func ladder(media: InputMedia, video: UnsafeMutablePointer<AVStream>, audio: UnsafeMutablePointer<AVStream>?,
+                        clock: ContinuousClock, started: ContinuousClock.Instant,
+                        progress: (TranscodeProgress) -> Void, isCancelled: () -> Bool) throws(TranscodeError) -> TranscodeSummary {
+        switch destination {
+        case .publish(let output, let overwrite, let tag):
+            let temporary = try TemporaryFolder(for: output, tag: tag)
+            do throws(TranscodeError) {
+                let summary = try LadderTranscode(media: media, video: video, audio: audio, options: options, folder: temporary.contents)
+                    .run(clock: clock, started: started, progress: progress, isCancelled: isCancelled)
+                if isCancelled() { throw TranscodeError.cancelled }
+                try temporary.publish(overwrite: overwrite)
+                return summary
+            } catch {
+                temporary.discard()
+                throw error
+            }
+        case .descriptor(let fd):
+            return try LadderTranscode(media: media, video: video, audio: audio, options: options,
+                                       folder: FolderWriter(inheritedDescriptor: fd))
+                .run(clock: clock, started: started, progress: progress, isCancelled: isCancelled)
         }
     }
 
@@ -113,68 +142,18 @@ public struct Transcoder: Sendable {
         let pipelines = [videoPipeline] + (audioPipeline.map { [$0] } ?? [])
         try muxer.writeHeader()
 
-        let claimed = claimedDuration(media: media, video: video)
-        let meter = ProgressMeter(duration: claimed?.seconds, frameRate: av_guess_frame_rate(nil, video, nil),
-                                  frameCount: video.pointee.nb_frames, clock: clock, started: started)
-        let deadline = options.timeLimit.map { started + .milliseconds(Int64(min($0, TranscodeOptions.longestTimeLimit) * 1000)) }
-        let startOffsets = media.streams.map { av_rescale_q(media.startTime, vq_time_base_q(), $0.pointee.time_base) }
-
-        let packet = try OwnedPacket()
-        while true {
-            if isCancelled() { throw .cancelled }
-            if let deadline, clock.now > deadline { throw .timeLimit(options.timeLimit!) }
-            // A read error past the first packets is how a cut-off upload
-            // ends; it is judged below by the truncation check. An I/O
-            // error is not the upload's fault, and is worth another attempt.
-            guard av_read_frame(media.context, packet.pointer) >= 0 else {
-                try media.checkReadError()
-                break
-            }
-            defer { av_packet_unref(packet.pointer) }
-            let index = packet.pointer.pointee.stream_index
-            guard let pipeline = pipelines.first(where: { $0.inputIndex == index }) else { continue }
-            shift(packet.pointer, by: startOffsets[Int(index)])
-            try pipeline.feed(packet.pointer)
-            if pipeline === videoPipeline, let report = meter.tick(frames: videoPipeline.frameCount, at: videoPipeline.decodedEnd) {
-                progress(report)
-            }
-        }
-        for pipeline in pipelines { try pipeline.feed(nil) }
-
-        if videoPipeline.frameCount == 0 { throw .nothingDecoded }
-        let decoded = pipelines.map(\.decodedEnd).max() ?? 0
-        if let claimed, claimed.reliable, !options.allowPartial,
-           claimed.seconds - decoded > max(0.5, 0.05 * claimed.seconds) {
-            throw .truncated(decoded: decoded, claimed: claimed.seconds)
-        }
+        let pump = MediaPump(media: media, video: video, options: options, clock: clock, started: started)
+        let pumped = try pump.run(pipelines, video: videoPipeline, progress: progress, isCancelled: isCancelled)
         try muxer.finish()
         let facts = try OutputCheck.verify(descriptor: output.descriptor, expecting: OutputExpectation(
-            width: Int(videoPipeline.outputWidth), height: Int(videoPipeline.outputHeight),
-            hasAudio: audioPipeline != nil, duration: decoded, frameDuration: videoPipeline.outputFrameDuration))
-        var last = meter.final(frames: videoPipeline.frameCount, at: decoded)
+            width: Int(videoPipeline.primary.outputWidth), height: Int(videoPipeline.primary.outputHeight),
+            hasAudio: audioPipeline != nil, duration: pumped.decoded, frameDuration: videoPipeline.primary.outputFrameDuration))
+        var last = pumped.meter.final(frames: videoPipeline.frameCount, at: pumped.decoded)
         last.output = facts
         progress(last)
-        return TranscodeSummary(frames: videoPipeline.frameCount, decodedDuration: decoded,
-                                claimedDuration: claimed?.seconds,
+        return TranscodeSummary(frames: videoPipeline.frameCount, decodedDuration: pumped.decoded,
+                                claimedDuration: pumped.claimed,
                                 corruptPackets: pipelines.map(\.corruptCount).reduce(0, +),
-                                wallSeconds: meter.elapsed, output: facts)
-    }
-
-    /// The length the output should have: the container's claim, or the
-    /// video stream's own when the audio is dropped (a soundtrack that
-    /// outlasts the pictures is not a truncated video).
-    private func claimedDuration(media: InputMedia, video: UnsafeMutablePointer<AVStream>) -> (seconds: Double, reliable: Bool)? {
-        if !options.includeAudio, video.pointee.duration > 0, video.pointee.duration != vq_nopts_value() {
-            let seconds = Double(video.pointee.duration) * av_q2d(video.pointee.time_base)
-            return (seconds, media.claimedDuration?.reliable ?? true)
-        }
-        return media.claimedDuration
-    }
-
-    /// Moves a packet's timestamps so the output starts at zero.
-    private func shift(_ packet: UnsafeMutablePointer<AVPacket>, by offset: Int64) {
-        guard offset != 0 else { return }
-        if packet.pointee.pts != vq_nopts_value() { packet.pointee.pts -= offset }
-        if packet.pointee.dts != vq_nopts_value() { packet.pointee.dts -= offset }
+                                wallSeconds: pumped.meter.elapsed, output: facts)
     }
 }

@@ -12,15 +12,33 @@ struct VideoProfile: StreamProfile {
     private let frameRate: AVRational
     private let options: TranscodeOptions
 
+    /// Capped CRF for an HLS rung (x264's VBV maxrate), else nil.
+    private let maxBitrate: Int?
+    /// Where an HLS rung must have IDR frames, else nil.
+    private let keyframes: KeyframeSchedule?
+
+    /// A single file's video: the upright size, scaled down to
+    /// `options.maxHeight`.
     init(stream: UnsafeMutablePointer<AVStream>, options: TranscodeOptions) {
         let par = stream.pointee.codecpar!.pointee
+        let (width, height) = Self.outputSize(
+            width: Int(par.width), height: Int(par.height),
+            sampleAspect: par.sample_aspect_ratio, rotation: DisplayRotation(stream: stream), maxHeight: options.maxHeight)
+        self.init(stream: stream, options: options, width: width, height: height, maxBitrate: nil, keyframes: nil)
+    }
+
+    /// One rung of an HLS ladder: `width`x`height`, at most `maxBitrate`,
+    /// with an IDR frame where `keyframes` says.
+    init(stream: UnsafeMutablePointer<AVStream>, options: TranscodeOptions, width: Int, height: Int,
+         maxBitrate: Int?, keyframes: KeyframeSchedule?) {
+        let par = stream.pointee.codecpar!.pointee
         self.options = options
+        self.maxBitrate = maxBitrate
+        self.keyframes = keyframes
         timeBase = stream.pointee.time_base
         frameRate = av_guess_frame_rate(nil, stream, nil)
-        let rotation = DisplayRotation(stream: stream)
-        (outputWidth, outputHeight) = Self.outputSize(
-            width: Int(par.width), height: Int(par.height),
-            sampleAspect: par.sample_aspect_ratio, rotation: rotation, maxHeight: options.maxHeight)
+        outputWidth = width
+        outputHeight = height
 
         var filters: [String] = []
         // yadif only touches frames flagged interlaced, so a stream that does
@@ -28,7 +46,7 @@ struct VideoProfile: StreamProfile {
         if par.field_order != AV_FIELD_PROGRESSIVE {
             filters.append("yadif=mode=send_frame:parity=auto:deint=interlaced")
         }
-        if let turn = rotation.filter { filters.append(turn) }
+        if let turn = DisplayRotation(stream: stream).filter { filters.append(turn) }
         filters.append("scale=\(outputWidth):\(outputHeight):flags=bicubic")
         filters.append("setsar=1")
         filters.append("format=yuv420p")
@@ -65,9 +83,12 @@ struct VideoProfile: StreamProfile {
         // CABAC always: without it (ultrafast turns it off) x264 writes
         // Constrained Baseline, which is not the Main/High we promise.
         var privateOptions = ["preset": options.x264Preset.rawValue, "profile": "high", "coder": "cabac"]
-        if options.videoBitrate == nil {
+        if options.videoBitrate == nil || maxBitrate != nil {
             privateOptions["crf"] = String(options.crf)
         }
+        // An HLS rung's forced keyframes must be IDR frames, where a player
+        // can start and switch.
+        if keyframes != nil { privateOptions["forced-idr"] = "1" }
         let frameRate = graph.outputFrameRate
         return try StreamEncoder(codecName: "libx264", options: privateOptions, globalHeader: globalHeader) { ctx in
             ctx.pointee.width = graph.outputWidth
@@ -79,8 +100,11 @@ struct VideoProfile: StreamProfile {
             ctx.pointee.field_order = AV_FIELD_PROGRESSIVE
             ctx.pointee.thread_count = Int32(options.threads)
             let framesPerSecond = frameRate.num > 0 && frameRate.den > 0 ? Double(frameRate.num) / Double(frameRate.den) : nil
-            if let bitrate = options.videoBitrate(width: Int(graph.outputWidth), height: Int(graph.outputHeight),
-                                                  framesPerSecond: framesPerSecond) {
+            if let maxBitrate {
+                ctx.pointee.rc_max_rate = Int64(maxBitrate)
+                ctx.pointee.rc_buffer_size = Int32(clamping: 2 * maxBitrate)
+            } else if let bitrate = options.videoBitrate(width: Int(graph.outputWidth), height: Int(graph.outputHeight),
+                                                         framesPerSecond: framesPerSecond) {
                 ctx.pointee.bit_rate = Int64(bitrate)
             }
         }
@@ -88,9 +112,12 @@ struct VideoProfile: StreamProfile {
 
     func adapt(_ graph: FilterGraph, to encoder: StreamEncoder) {}
 
-    func prepare(_ frame: UnsafeMutablePointer<AVFrame>) {
+    func prepare(_ frame: UnsafeMutablePointer<AVFrame>, timeBase: AVRational) {
         // Left as decoded, the source's frame types would force x264 to put
         // keyframes where the source had them.
         frame.pointee.pict_type = AV_PICTURE_TYPE_NONE
+        if let keyframes, keyframes.isBoundary(at: Double(frame.pointee.pts) * av_q2d(timeBase)) {
+            frame.pointee.pict_type = AV_PICTURE_TYPE_I
+        }
     }
 }

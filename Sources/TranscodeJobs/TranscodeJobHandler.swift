@@ -118,7 +118,7 @@ public struct TranscodeJobHandler: JobHandler {
     /// in OUT's folder.
     private struct JobFiles {
         let input: InputFile
-        let temporary: TemporaryOutput
+        let temporary: any TemporaryResult
     }
 
     private func open(_ transcode: TranscodeJob, for job: Job) -> Result<JobFiles, JobFailure> {
@@ -167,7 +167,8 @@ public struct TranscodeJobHandler: JobHandler {
             }
         }
         do {
-            return .success(JobFiles(input: input, temporary: try TemporaryOutput(for: transcode.output, tag: Self.tag(job), in: folder)))
+            return .success(JobFiles(input: input, temporary: try TemporaryResults.create(
+                for: transcode.output, container: transcode.container, tag: Self.tag(job), in: folder)))
         } catch {
             return .failure(JobFailure(error.description, code: error.code, permanent: error.isPermanent))
         }
@@ -221,8 +222,8 @@ public struct TranscodeJobHandler: JobHandler {
 
     public func recoverPublication(_ job: Job, token: String) -> Bool {
         guard let transcode = transcode(job), let recorded = PublicationToken(text: token) else { return false }
-        if TemporaryOutput.isPublished(output: transcode.output, identity: recorded.identity) { return true }
-        guard let left = TemporaryOutput(adopting: recorded.name, identity: recorded.identity, for: transcode.output) else {
+        if TemporaryResults.isPublished(output: transcode.output, identity: recorded.identity) { return true }
+        guard let left = TemporaryResults.adopt(recorded.name, identity: recorded.identity, for: transcode.output) else {
             return false
         }
         do {
@@ -276,7 +277,7 @@ struct PublicationToken: Equatable {
     let name: String
     let identity: FileIdentity
 
-    init(_ file: TemporaryOutput) {
+    init(_ file: any TemporaryResult) {
         name = file.name
         identity = file.identity
     }
@@ -296,8 +297,8 @@ struct PublicationToken: Equatable {
 /// An attempt's temporary file, handed from the task that ran the child to
 /// the worker's loop that publishes it: never used by both at once.
 private final class UnsharedFile: @unchecked Sendable {
-    let file: TemporaryOutput
-    init(_ file: TemporaryOutput) { self.file = file }
+    let file: any TemporaryResult
+    init(_ file: any TemporaryResult) { self.file = file }
 }
 
 /// Folders jobs found missing on this box, until they are back. The box's

@@ -23,15 +23,19 @@ public struct TranscodeResult: Codable, Sendable, Equatable {
     /// Nil when the output has no audio.
     public var audioBitrate: Int?
     public var frames: Int
+    /// An HLS ladder's renditions; nil for a single file.
+    public var renditions: [RenditionFacts]?
 
     enum CodingKeys: String, CodingKey {
-        case files, container, duration, width, height, frames
+        case files, container, duration, width, height, frames, renditions
         case videoBitrate = "video_bitrate"
         case audioBitrate = "audio_bitrate"
     }
 
     public init(output: String, container: OutputContainer, facts: OutputFacts) {
-        files = [File(path: output, size: facts.size)]
+        // A folder output lists every file in it, by its path under OUT.
+        files = facts.files.map { $0.map { File(path: output + "/" + $0.path, size: $0.size) } } ?? [File(path: output, size: facts.size)]
+        renditions = facts.renditions
         self.container = container.rawValue
         duration = (facts.duration * 1000).rounded() / 1000
         width = facts.width

@@ -127,7 +127,7 @@ enum SubmitBody {
             }
             let inputs = try list.map { try absolute($0, "each of inputs") }
             guard case .string(let format) = body["format"] ?? .null else {
-                throw APIError.badRequest("format is required: flv, mp4 or mkv")
+                throw APIError.badRequest("format is required: flv, mp4, mkv or hls")
             }
             return arguments + ["--out-dir", try absolute(body["out_dir"] ?? .null, "out_dir"), "--format", format, "--"] + inputs
         }

@@ -104,10 +104,12 @@ struct SubmitCommand: AsyncParsableCommand {
         if outDir == nil {
             if format != nil { throw ValidationError("--format goes with --out-dir (a batch); a single job takes OUT's extension.") }
             if files.count != 2 { throw ValidationError("give IN and OUT, or --out-dir DIR --format F and the inputs.") }
+            if let container = try? OutputContainer(path: files[1]) { try transcodeOptions.validate(for: container) }
         } else {
-            guard format != nil else {
-                throw ValidationError("a batch needs --format flv, mp4 or mkv.")
+            guard let format else {
+                throw ValidationError("a batch needs --format flv, mp4, mkv or hls.")
             }
+            try transcodeOptions.validate(for: format)
             if files.isEmpty { throw ValidationError("give the inputs to transcode into --out-dir.") }
         }
     }

@@ -39,7 +39,8 @@ struct TranscodeCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The file to read.", valueName: "in"), completion: .file())
     var input: String
 
-    @Argument(help: ArgumentHelp("The file to write: .flv, .mp4, .m4v or .mkv.", valueName: "out"), completion: .file())
+    @Argument(help: ArgumentHelp("The file to write: .flv, .mp4, .m4v or .mkv; or the folder of an HLS ladder: .hls.",
+                                 valueName: "out"), completion: .file())
     var output: String
 
     @OptionGroup(title: "Output")
@@ -75,10 +76,13 @@ struct TranscodeCommand: ParsableCommand {
         for (name, fd) in [("--input-fd", inputFd), ("--output-fd", outputFd)] {
             if let fd, fd < 3 { throw ValidationError("\(name) must be a descriptor above 2 (not stdin, stdout or stderr).") }
         }
-        if format != nil { return }
+        if let format {
+            try output_.validate(for: format)
+            return
+        }
         do {
-            _ = try OutputContainer(path: output)
-        } catch {
+            try output_.validate(for: try OutputContainer(path: output))
+        } catch let error as TranscodeError {
             throw ValidationError("\(output): \(error)")
         }
     }

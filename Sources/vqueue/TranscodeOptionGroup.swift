@@ -50,6 +50,19 @@ struct TranscodeOptionGroup: ParsableArguments {
     @Flag(help: "Accept an input that decodes to much less than its container claims (a truncated upload).")
     var allowPartial = false
 
+    @Option(help: ArgumentHelp("""
+        HLS (OUT.hls): the rungs, from \(WebPreset.allCases.map(\.rawValue).joined(separator: ", ")), each the \
+        short side of its picture; rungs larger than the source are dropped. Default: all.
+        """, valueName: "rungs"))
+    var ladder: String?
+
+    @Option(help: ArgumentHelp("HLS: how long each segment lasts, every rung cut at the same instants: 2s, 4s, 6s (1s to 60s). Default: 4s.",
+                               valueName: "duration"))
+    var segment: TimeSpan?
+
+    @Option(help: ArgumentHelp("HLS: the segments' format, fmp4 (CMAF) or ts (MPEG-TS). Default: fmp4.", valueName: "type"))
+    var hlsSegmentType: HLSSegmentType?
+
     func validate() throws {
         if videoBitrate != nil && crf != nil {
             throw ValidationError("--video-bitrate and --crf exclude each other; give one.")
@@ -65,6 +78,30 @@ struct TranscodeOptionGroup: ParsableArguments {
         }
         if maxPixels < 4 || maxPixels > TranscodeOptions.largestMaxPixels {
             throw ValidationError("--max-pixels must be between 4 and \(TranscodeOptions.largestMaxPixels) pixels.")
+        }
+        if let ladder {
+            do {
+                _ = try HLSLadder(parsing: ladder)
+            } catch {
+                throw ValidationError("--ladder: \(error).")
+            }
+        }
+        if let segment, !(1...60).contains(segment.seconds) {
+            throw ValidationError("--segment must be between 1s and 60s.")
+        }
+    }
+
+    /// Refuses what does not go with `container`: the HLS options for a
+    /// single file; one video bit rate (or preset) for a ladder, whose rungs
+    /// each have their own.
+    func validate(for container: OutputContainer) throws {
+        if container.isFolder {
+            if videoBitrate != nil || preset != nil {
+                throw ValidationError("an HLS ladder gives each rung its own bit rate: --video-bitrate and --preset do not apply "
+                                      + "(choose the rungs with --ladder, the quality with --crf).")
+            }
+        } else if ladder != nil || segment != nil || hlsSegmentType != nil {
+            throw ValidationError("--ladder, --segment and --hls-segment-type are for an HLS output (OUT.hls).")
         }
     }
 
@@ -96,6 +133,9 @@ struct TranscodeOptionGroup: ParsableArguments {
         options.timeLimit = timeout?.seconds
         options.allowPartial = allowPartial
         options.maxMemory = maxMemory?.bytes
+        options.ladder = ladder.flatMap { try? HLSLadder(parsing: $0).text }
+        options.segmentSeconds = segment?.seconds
+        options.hlsSegmentType = hlsSegmentType
         return options
     }
 }

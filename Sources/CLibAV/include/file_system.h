@@ -33,6 +33,24 @@ static inline int vq_renameat_noreplace(int olddirfd, const char *oldpath, int n
 #endif
 }
 
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+/// renameat2(2) with RENAME_EXCHANGE: the two names swap what they point
+/// to, atomically (how a folder output replaces an old folder, which a
+/// rename cannot do when the old one is not empty).
+static inline int vq_renameat_exchange(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
+#ifdef SYS_renameat2
+    return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, RENAME_EXCHANGE);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+static inline int vq_at_removedir(void) { return AT_REMOVEDIR; }
+
 static inline int vq_o_path(void) { return O_PATH; }
 static inline int vq_o_directory(void) { return O_DIRECTORY; }
 static inline int vq_o_nofollow(void) { return O_NOFOLLOW; }

@@ -9,3 +9,4 @@ extension WebPreset: ExpressibleByArgument {}
 extension X264Preset: ExpressibleByArgument {}
 extension OutputContainer: ExpressibleByArgument {}
 extension JobState: ExpressibleByArgument {}
+extension HLSSegmentType: ExpressibleByArgument {}
