@@ -15,6 +15,8 @@ final class EncodingBranch {
     private let deliver: Delivery
     private let filtered: OwnedFrame
     private let packet: OwnedPacket
+    /// What else looks at this branch's pictures (a poster, a storyboard).
+    var observers: [any FrameObserver] = []
 
     init(profile: any StreamProfile, shape: FrameShape, threads: Int, globalHeader: Bool,
          deliver: @escaping Delivery) throws(TranscodeError) {
@@ -70,6 +72,7 @@ final class EncodingBranch {
         while try graph.pull(into: filtered.pointer) {
             profile.prepare(filtered.pointer, timeBase: graph.outputTimeBase)
             defer { av_frame_unref(filtered.pointer) }
+            for observer in observers { try observer.observe(filtered.pointer, timeBase: graph.outputTimeBase) }
             try encoder.send(filtered.pointer)
             try drainEncoder()
         }
@@ -87,4 +90,10 @@ final class EncodingBranch {
             try deliver(packet.pointer, encoderTimeBase)
         }
     }
+}
+
+/// Something that looks at a branch's filtered pictures as they go to the
+/// encoder, without changing them (it may keep a reference).
+protocol FrameObserver: AnyObject {
+    func observe(_ frame: UnsafeMutablePointer<AVFrame>, timeBase: AVRational) throws(TranscodeError)
 }

@@ -18,6 +18,9 @@ struct LadderTranscode {
     static let audioFolder = "audio"
     static let masterName = "master.m3u8"
     static let playlistName = "index.m3u8"
+    static let posterName = "poster.jpg"
+    static let storyboardName = "storyboard.jpg"
+    static let storyboardTrackName = "storyboard.vtt"
 
     func run(clock: ContinuousClock, started: ContinuousClock.Instant, progress: (TranscodeProgress) -> Void,
              isCancelled: () -> Bool) throws(TranscodeError) -> TranscodeSummary {
@@ -40,6 +43,15 @@ struct LadderTranscode {
             try rungMuxers[index].write(packet, stream: 0, from: timeBase)
         }
         for (muxer, branch) in zip(rungMuxers, videoPipeline.branches) { _ = try muxer.addStream(for: branch.encoder) }
+        // The poster and the storyboard are made from the top rung's pictures.
+        var poster: PosterPicker?
+        if options.poster ?? true { poster = try PosterPicker() }
+        var storyboard: Storyboard?
+        if options.storyboard ?? false { storyboard = Storyboard(duration: media.claimedDuration?.seconds) }
+        var observers: [any FrameObserver] = []
+        if let poster { observers.append(poster) }
+        if let storyboard { observers.append(storyboard) }
+        videoPipeline.branches[videoPipeline.branches.count - 1].observers = observers
         var audioPipeline: StreamTranscoder?
         if let audio {
             try folder.makeSubfolder(Self.audioFolder)
@@ -55,8 +67,18 @@ struct LadderTranscode {
         let pumped = try pump.run(pipelines, video: videoPipeline, progress: progress, isCancelled: isCancelled)
         for muxer in muxers { try muxer.finish() }
 
+        var extras: [String] = []
+        if let jpeg = try poster?.jpeg() {
+            try folder.create(Self.posterName, holding: jpeg)
+            extras.append(Self.posterName)
+        }
+        if let (jpeg, vtt) = try storyboard?.images(duration: videoPipeline.decodedEnd) {
+            try folder.create(Self.storyboardName, holding: jpeg)
+            try folder.create(Self.storyboardTrackName, holding: Array(vtt.utf8))
+            extras += [Self.storyboardName, Self.storyboardTrackName]
+        }
         let facts = try checkAndIndex(rungs: rungs, video: videoPipeline, audio: audioPipeline,
-                                      segmentSeconds: segmentSeconds, type: segmentType)
+                                      segmentSeconds: segmentSeconds, type: segmentType, extras: extras)
         var last = pumped.meter.final(frames: videoPipeline.frameCount, at: pumped.decoded)
         last.output = facts
         progress(last)
@@ -117,7 +139,7 @@ struct LadderTranscode {
     /// at the same instants, then writes the master playlist. Returns what
     /// the folder holds.
     private func checkAndIndex(rungs: [HLSRung], video: StreamTranscoder, audio: StreamTranscoder?, segmentSeconds: Double,
-                               type: HLSSegmentType) throws(TranscodeError) -> OutputFacts {
+                               type: HLSSegmentType, extras: [String]) throws(TranscodeError) -> OutputFacts {
         var renditions: [Rendition] = []
         for (rung, branch) in zip(rungs, video.branches) {
             renditions.append(try checkRendition(rung.name, expecting: OutputExpectation(
@@ -161,13 +183,14 @@ struct LadderTranscode {
                                        version: type == .fmp4 ? 7 : 3)
         try folder.create(Self.masterName, holding: Array(master.text.utf8))
 
-        var files = [WrittenFile(path: Self.masterName, size: Int64(master.text.utf8.count))]
+        let top = folder.listing(of: ".")
+        var files = ([Self.masterName] + extras).map { WrittenFile(path: $0, size: top[$0] ?? 0) }
         for name in rungs.map(\.name) + (audio == nil ? [] : [Self.audioFolder]) {
             files += folder.listing(of: name).sorted { $0.key < $1.key }.map { WrittenFile(path: name + "/" + $0.key, size: $0.value) }
         }
-        let top = renditions[renditions.count - 1].facts
-        return OutputFacts(size: files.reduce(0) { $0 + $1.size }, width: top.width, height: top.height, duration: top.duration,
-                           frames: top.frames, videoBytes: renditions.reduce(0) { $0 + $1.facts.videoBytes },
+        let best = renditions[renditions.count - 1].facts
+        return OutputFacts(size: files.reduce(0) { $0 + $1.size }, width: best.width, height: best.height, duration: best.duration,
+                           frames: best.frames, videoBytes: renditions.reduce(0) { $0 + $1.facts.videoBytes },
                            audioBytes: audioRendition?.facts.audioBytes, files: files, renditions: facts)
     }
 

@@ -38,6 +38,8 @@ public struct TranscodeOptions: Sendable, Equatable, Codable {
     public var hlsSegmentType: HLSSegmentType?
     /// Write a poster image; nil is on for HLS and off for single files.
     public var poster: Bool?
+    /// Write a storyboard (a thumbnail grid and its WebVTT track).
+    public var storyboard: Bool?
 
     public static let defaultSegmentSeconds = 4.0
     public static let defaultMaxPixels = 8192 * 4320

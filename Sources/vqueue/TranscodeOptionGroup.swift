@@ -63,6 +63,12 @@ struct TranscodeOptionGroup: ParsableArguments {
     @Option(help: ArgumentHelp("HLS: the segments' format, fmp4 (CMAF) or ts (MPEG-TS). Default: fmp4.", valueName: "type"))
     var hlsSegmentType: HLSSegmentType?
 
+    @Flag(inversion: .prefixedNo, help: "HLS: write poster.jpg, a telling picture from the first 30 s (not a black or faded one). Default: on.")
+    var poster: Bool?
+
+    @Flag(help: "HLS: write storyboard.jpg (a grid of at most 100 thumbnails) and storyboard.vtt (their WebVTT track, for scrubbing).")
+    var storyboard = false
+
     func validate() throws {
         if videoBitrate != nil && crf != nil {
             throw ValidationError("--video-bitrate and --crf exclude each other; give one.")
@@ -100,8 +106,8 @@ struct TranscodeOptionGroup: ParsableArguments {
                 throw ValidationError("an HLS ladder gives each rung its own bit rate: --video-bitrate and --preset do not apply "
                                       + "(choose the rungs with --ladder, the quality with --crf).")
             }
-        } else if ladder != nil || segment != nil || hlsSegmentType != nil {
-            throw ValidationError("--ladder, --segment and --hls-segment-type are for an HLS output (OUT.hls).")
+        } else if ladder != nil || segment != nil || hlsSegmentType != nil || poster != nil || storyboard {
+            throw ValidationError("--ladder, --segment, --hls-segment-type, --poster and --storyboard are for an HLS output (OUT.hls).")
         }
     }
 
@@ -136,6 +142,8 @@ struct TranscodeOptionGroup: ParsableArguments {
         options.ladder = ladder.flatMap { try? HLSLadder(parsing: $0).text }
         options.segmentSeconds = segment?.seconds
         options.hlsSegmentType = hlsSegmentType
+        options.poster = poster
+        options.storyboard = storyboard ? true : nil
         return options
     }
 }
