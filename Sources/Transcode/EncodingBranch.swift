@@ -17,6 +17,14 @@ final class EncodingBranch {
     private let packet: OwnedPacket
     /// What else looks at this branch's pictures (a poster, a storyboard).
     var observers: [any FrameObserver] = []
+    /// Video: the picture waiting for the next one, which says how long it
+    /// lasts; and those lengths by timestamp, until their packets come out.
+    /// A packet then carries how long its picture really lasts, which a
+    /// muxer may add up (the HLS muxer's segment lengths): with variable
+    /// frame rate the nominal rate would be wrong.
+    private let held: OwnedFrame
+    private var holding = false
+    private var lengths: [Int64: Int64] = [:]
 
     init(profile: any StreamProfile, shape: FrameShape, threads: Int, globalHeader: Bool,
          deliver: @escaping Delivery) throws(TranscodeError) {
@@ -25,6 +33,7 @@ final class EncodingBranch {
         self.deliver = deliver
         isVideo = profile.mediaType == AVMEDIA_TYPE_VIDEO
         filtered = try OwnedFrame()
+        held = try OwnedFrame()
         packet = try OwnedPacket()
         graph = try FilterGraph(kind: profile.mediaType, sourceArguments: profile.sourceArguments(for: shape),
                                 chain: profile.filterChain, threads: threads)
@@ -64,6 +73,13 @@ final class EncodingBranch {
     func finish() throws(TranscodeError) {
         try graph.push(nil)
         try drainGraph()
+        if holding {
+            // The last picture lasts what the stream said, or a frame.
+            let rate = encoder.context.pointee.framerate
+            let nominal = rate.num > 0 && rate.den > 0
+                ? max(1, av_rescale_q(1, AVRational(num: rate.den, den: rate.num), encoder.context.pointee.time_base)) : 1
+            try sendHeld(lasting: held.pointer.pointee.pkt_duration > 0 ? held.pointer.pointee.pkt_duration : nominal)
+        }
         try encoder.send(nil)
         try drainEncoder()
     }
@@ -73,15 +89,32 @@ final class EncodingBranch {
             profile.prepare(filtered.pointer, timeBase: graph.outputTimeBase)
             defer { av_frame_unref(filtered.pointer) }
             for observer in observers { try observer.observe(filtered.pointer, timeBase: graph.outputTimeBase) }
-            try encoder.send(filtered.pointer)
-            try drainEncoder()
+            guard isVideo else {
+                try encoder.send(filtered.pointer)
+                try drainEncoder()
+                continue
+            }
+            if holding { try sendHeld(lasting: max(1, filtered.pointer.pointee.pts - held.pointer.pointee.pts)) }
+            guard av_frame_ref(held.pointer, filtered.pointer) >= 0 else { throw MemoryLimit.outOfMemory("holding a picture") }
+            holding = true
         }
+    }
+
+    /// Encodes the held picture, noting how long it lasts.
+    private func sendHeld(lasting length: Int64) throws(TranscodeError) {
+        lengths[held.pointer.pointee.pts] = length
+        try encoder.send(held.pointer)
+        av_frame_unref(held.pointer)
+        holding = false
+        try drainEncoder()
     }
 
     private func drainEncoder() throws(TranscodeError) {
         let encoderTimeBase = encoder.context.pointee.time_base
         while try encoder.receive(into: packet.pointer) {
-            if packet.pointer.pointee.duration <= 0 && isVideo {
+            if isVideo, let length = lengths.removeValue(forKey: packet.pointer.pointee.pts) {
+                packet.pointer.pointee.duration = length
+            } else if packet.pointer.pointee.duration <= 0 && isVideo {
                 let rate = encoder.context.pointee.framerate
                 if rate.num > 0 && rate.den > 0 {
                     packet.pointer.pointee.duration = max(1, av_rescale_q(1, AVRational(num: rate.den, den: rate.num), encoderTimeBase))

@@ -27,22 +27,23 @@ struct LadderTranscode {
         let rungs = chooseRungs()
         let segmentSeconds = options.segmentSeconds ?? TranscodeOptions.defaultSegmentSeconds
         let segmentType = options.hlsSegmentType ?? .fmp4
-        var muxers: [Muxer] = []
-        for rung in rungs {
-            try folder.makeSubfolder(rung.name)
-            muxers.append(try renditionMuxer(rung.name, segmentSeconds: segmentSeconds, type: segmentType))
-        }
-        let rungMuxers = muxers
+        let names = rungs.map(\.name) + (audio == nil ? [] : [Self.audioFolder])
+        for name in names { try folder.makeSubfolder(name) }
+        // One muxer for every rendition, as the ffmpeg program's
+        // -var_stream_map makes: the shift that keeps timestamps non-negative
+        // (x264's B-frame delay, AAC's priming) is then one for all, and the
+        // audio stays in sync with every rung.
+        let muxer = try ladderMuxer(names: names, videoCount: rungs.count, segmentSeconds: segmentSeconds, type: segmentType)
         let profiles: [any StreamProfile] = rungs.map {
             VideoProfile(stream: video, options: options, width: $0.width, height: $0.height, maxBitrate: $0.maxBitrate,
                          keyframes: KeyframeSchedule(segmentSeconds: segmentSeconds))
         }
         let videoPipeline = try StreamTranscoder(stream: video, profiles: profiles, options: options,
-                                                 globalHeader: rungMuxers[0].wantsGlobalHeader) {
+                                                 globalHeader: muxer.wantsGlobalHeader) {
             (index, packet, timeBase) throws(TranscodeError) in
-            try rungMuxers[index].write(packet, stream: 0, from: timeBase)
+            try muxer.write(packet, stream: Int32(index), from: timeBase)
         }
-        for (muxer, branch) in zip(rungMuxers, videoPipeline.branches) { _ = try muxer.addStream(for: branch.encoder) }
+        for branch in videoPipeline.branches { _ = try muxer.addStream(for: branch.encoder) }
         // The poster and the storyboard are made from the top rung's pictures.
         var poster: PosterPicker?
         if options.poster ?? true { poster = try PosterPicker() }
@@ -52,20 +53,15 @@ struct LadderTranscode {
         if let poster { observers.append(poster) }
         if let storyboard { observers.append(storyboard) }
         videoPipeline.branches[videoPipeline.branches.count - 1].observers = observers
-        var audioPipeline: StreamTranscoder?
-        if let audio {
-            try folder.makeSubfolder(Self.audioFolder)
-            let muxer = try renditionMuxer(Self.audioFolder, segmentSeconds: segmentSeconds, type: segmentType)
-            audioPipeline = try StreamTranscoder(stream: audio, profile: AudioProfile(stream: audio, options: options),
-                                                 muxer: muxer, options: options)
-            muxers.append(muxer)
+        let audioPipeline = try audio.map { (stream) throws(TranscodeError) in
+            try StreamTranscoder(stream: stream, profile: AudioProfile(stream: stream, options: options), muxer: muxer, options: options)
         }
-        for muxer in muxers { try muxer.writeHeader() }
+        try muxer.writeHeader()
 
         let pipelines = [videoPipeline] + (audioPipeline.map { [$0] } ?? [])
         let pump = MediaPump(media: media, video: video, options: options, clock: clock, started: started)
         let pumped = try pump.run(pipelines, video: videoPipeline, progress: progress, isCancelled: isCancelled)
-        for muxer in muxers { try muxer.finish() }
+        try muxer.finish()
 
         var extras: [String] = []
         if let jpeg = try poster?.jpeg() {
@@ -101,19 +97,28 @@ struct LadderTranscode {
                             framesPerSecond: rate.num > 0 && rate.den > 0 ? av_q2d(rate) : nil, sourceBitrate: sourceBitrate)
     }
 
-    /// libav's HLS muxer for one rendition: `<name>/index.m3u8`, a VOD
-    /// playlist, segments cut at the first keyframe at or after each
-    /// multiple of `segmentSeconds`.
-    private func renditionMuxer(_ name: String, segmentSeconds: Double, type: HLSSegmentType) throws(TranscodeError) -> Muxer {
-        let base = folder.writingPath + "/" + name + "/"
+    /// libav's HLS muxer for every rendition: `<name>/index.m3u8` each (video
+    /// streams first, then the audio, `names` in that order), VOD playlists,
+    /// segments cut at the first keyframe at or after each multiple of
+    /// `segmentSeconds`. The master playlist is written afterwards, from
+    /// what the segments hold.
+    private func ladderMuxer(names: [String], videoCount: Int, segmentSeconds: Double,
+                             type: HLSSegmentType) throws(TranscodeError) -> Muxer {
+        let base = folder.writingPath + "/%v/"
+        let audioGroup = names.count > videoCount ? ",agroup:\(HLSMasterPlaylist.audioGroup)" : ""
+        let map = names.enumerated().map { index, name in
+            (index < videoCount ? "v:\(index)" : "a:0") + audioGroup + ",name:\(name)"
+        }
         var options = [
             "hls_time": String(segmentSeconds),
             "hls_playlist_type": "vod",
             "hls_flags": "independent_segments",
             "hls_segment_type": type == .fmp4 ? "fmp4" : "mpegts",
             "hls_segment_filename": base + (type == .fmp4 ? "seg%d.m4s" : "seg%d.ts"),
+            "var_stream_map": map.joined(separator: " "),
         ]
-        if type == .fmp4 { options["hls_fmp4_init_filename"] = "init.mp4" }
+        // With several renditions libav puts each one's name for %v; with one, it is written out.
+        if type == .fmp4 { options["hls_fmp4_init_filename"] = names.count > 1 ? "init_%v.mp4" : "init_\(names[0]).mp4" }
         return try Muxer(path: base + Self.playlistName, format: "hls", describedAs: "HLS", options: options)
     }
 

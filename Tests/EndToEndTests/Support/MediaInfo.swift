@@ -8,6 +8,8 @@ struct MediaInfo: Decodable, Sendable {
         let codecName: String?
         let codecType: String?
         let profile: String?
+        /// The codec's level as ffprobe prints it (H.264: 31 for level 3.1).
+        let level: Int?
         let width: Int?
         let height: Int?
         let pixFmt: String?
