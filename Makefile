@@ -115,6 +115,7 @@ demo: build
 bench: build deps-test
 	$(SWIFT) build -c release --static-swift-stdlib --product queue-bench
 	python3 Tests/Bench/transcode_bench.py --vqueue $(RELEASE)
+	python3 Tests/Bench/hls_bench.py --vqueue $(RELEASE)
 	python3 Tests/Bench/serve_bench.py --vqueue $(RELEASE)
 	bash $(PG_SERVER) run python3 Tests/Bench/queue_bench.py --vqueue $(RELEASE) --queue-bench .build/release/queue-bench
 	.build/release/queue-bench supervisor --jobs 10000
