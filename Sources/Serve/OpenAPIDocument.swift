@@ -342,7 +342,8 @@ enum OpenAPIDocument {
       "enum": [
        "flv",
        "mp4",
-       "mkv"
+       "mkv",
+       "hls"
       ],
       "type": "string"
      },
