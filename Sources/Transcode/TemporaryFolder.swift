@@ -78,18 +78,10 @@ public final class TemporaryFolder {
     /// Throws `outputAppeared` when something took OUT's name meanwhile and
     /// overwriting was not asked, or when what is there is not a folder.
     public func publish(overwrite: Bool) throws(TranscodeError) {
-        let synced = FolderTree.sync(descriptor)
-        if synced != 0 { throw TemporaryOutput.writeError(synced, "flushing the output to disk") }
-        if fchmod(descriptor, 0o777 & ~TemporaryOutput.processUmask) != 0 {
-            throw TemporaryOutput.writeError(errno, "setting the output's permissions")
+        try folder.publish(name, descriptor: descriptor, flushed: FolderTree.sync(descriptor), mode: 0o777,
+                           type: S_IFDIR, identity: identity) { () throws(TranscodeError) in
+            try moveIntoPlace(overwrite: overwrite)
         }
-        let parentSynced = folder.sync()
-        if parentSynced != 0 { throw TemporaryOutput.writeError(parentSynced, "flushing the output folder to disk") }
-        guard isStillOurs(name) else {
-            throw .ioError("publishing the output", "its temporary folder \(DisplayText.escaped(name)) was replaced by another")
-        }
-        try moveIntoPlace(overwrite: overwrite)
-        _ = folder.sync()
     }
 
     /// Whether OUT is now the folder this object created.

@@ -90,18 +90,10 @@ public final class TemporaryOutput {
     /// Without `overwrite`, an OUT that appeared meanwhile is left untouched
     /// and `outputAppeared` thrown.
     public func publish(overwrite: Bool) throws(TranscodeError) {
-        if fsync(descriptor) != 0 { throw Self.writeError(errno, "flushing the output to disk") }
-        if fchmod(descriptor, 0o666 & ~Self.processUmask) != 0 {
-            throw Self.writeError(errno, "setting the output's permissions")
+        try folder.publish(name, descriptor: descriptor, flushed: fsync(descriptor) == 0 ? 0 : errno, mode: 0o666,
+                           type: S_IFREG, identity: identity) { () throws(TranscodeError) in
+            try moveIntoPlace(overwrite: overwrite)
         }
-        let synced = folder.sync()
-        if synced != 0 { throw Self.writeError(synced, "flushing the output folder to disk") }
-        guard isStillOurs(name) else {
-            throw .ioError("publishing the output", "its temporary file \(DisplayText.escaped(name)) was replaced by another")
-        }
-        try moveIntoPlace(overwrite: overwrite)
-        // The rename itself made durable; OUT is in place whatever this says.
-        _ = folder.sync()
     }
 
     /// Whether OUT is now the file this object created: true once published

@@ -41,3 +41,27 @@ public enum TemporaryResults {
         return FileIdentity(status) == identity
     }
 }
+
+extension OutputFolder {
+    /// What publishing a temporary output (`name` here, open on
+    /// `descriptor`, a `type` with `identity`) does, file or folder alike:
+    /// make its contents durable (`flushed`: 0 or the error), give it
+    /// `mode` under the umask, make the folder durable, check that the
+    /// temporary name is still it, `move` it into place, and make the
+    /// rename durable (OUT is in place whatever that last flush says).
+    func publish(_ name: String, descriptor: Int32, flushed: Int32, mode: mode_t, type: mode_t, identity: FileIdentity,
+                 move: () throws(TranscodeError) -> Void) throws(TranscodeError) {
+        if flushed != 0 { throw TemporaryOutput.writeError(flushed, "flushing the output to disk") }
+        if fchmod(descriptor, mode & ~TemporaryOutput.processUmask) != 0 {
+            throw TemporaryOutput.writeError(errno, "setting the output's permissions")
+        }
+        let synced = sync()
+        if synced != 0 { throw TemporaryOutput.writeError(synced, "flushing the output folder to disk") }
+        guard holds(name, type: type, identity: identity) else {
+            let what = type == S_IFDIR ? "folder" : "file"
+            throw .ioError("publishing the output", "its temporary \(what) \(DisplayText.escaped(name)) was replaced by another")
+        }
+        try move()
+        _ = sync()
+    }
+}
