@@ -86,7 +86,7 @@ PG_SERVER := Tests/Support/postgres-server.sh
 # workers with 1 s leases among them), without the other suites' load, so
 # their timing is theirs.
 UNIT_MODULES := JobQueueTests|TranscodeTests|TranscodeJobsTests|vqueueTests
-TIMING_SUITES := MultiHostTests|QueueDatabaseRestartTests|PostgresFaultTests|QueueDatabaseFaultTests|TrustPruneUnderLoadTests
+TIMING_SUITES := MultiHostTests|QueueDatabaseRestartTests|PostgresFaultTests|QueueDatabaseFaultTests|TrustPruneUnderLoadTests|TrustDatabaseLockedTests
 
 test: deps-build deps-test
 	$(SWIFT) build $(FRESH) --build-tests

@@ -11,16 +11,18 @@ public typealias JobStore = JobLeasing & JobAdministration & JobMonitoring & Not
 public protocol JobLeasing: Sendable {
     func registerWorker(_ worker: WorkerRecord) async throws
     /// Extends the leases of the worker's running jobs and its heartbeat,
-    /// in one write.
-    func heartbeat(worker: String, jobs: [LeasedJob], leaseSeconds: Double) async throws
+    /// in one write; returns the store's time of the heartbeat.
+    @discardableResult
+    func heartbeat(worker: String, jobs: [LeasedJob], leaseSeconds: Double) async throws -> Double
     /// Marks the worker unhealthy with a reason (nil: healthy again), with an event.
     func setHealth(worker: String, problem: String?) async throws
     /// The worker has begun to stop (finishing its running jobs).
     func workerStopping(id: String, reason: String) async throws
     func workerStopped(id: String) async throws
-    /// Marks workers that missed their heartbeats as gone (with an event);
-    /// never `caller`, which is alive since it asks.
-    func markSilentWorkers(except caller: String?) async throws -> [WorkerRecord]
+    /// Marks workers that missed their heartbeats as gone (with an event):
+    /// those whose last heartbeat's lease had run out by `before` (the
+    /// store's time; nil: now). Never `caller`, which is alive since it asks.
+    func markSilentWorkers(except caller: String?, before: Double?) async throws -> [WorkerRecord]
     /// What this worker has been asked through the store (`vqueue worker stop`).
     func stopRequest(worker id: String) async throws -> ShutdownRequest.Level
 
@@ -55,7 +57,17 @@ public protocol JobLeasing: Sendable {
     /// late (its writes waited behind a lock) must not rescue its jobs from
     /// itself. Attempts under its name that it does not hold (a claim whose
     /// answer it never got) are rescued like any other.
-    func rescue(retry: RetryPolicy, by caller: String?, holding: Set<LeasedJob>) async throws -> RescueReport
+    ///
+    /// Only leases that had run out by `before` (the store's time; nil:
+    /// now) are taken. A worker passes its own previous heartbeat's time:
+    /// when nobody could write for a while (a lock held, a disk stalled in
+    /// fsync, a frozen server), a lease that ran out meanwhile is left to
+    /// its owner for as long as the rescuer itself took to be heard again
+    /// (measured before this: on a loaded machine a busy worker's and a
+    /// rescuer's writes both waited a second, and the rescuer got the lock
+    /// first and took a healthy job).
+    func rescue(retry: RetryPolicy, by caller: String?, holding: Set<LeasedJob>, expiredBefore before: Double?) async throws
+        -> RescueReport
     /// Takes over a dead worker's publication (same attempt), to finish it.
     func takeOverPublication(_ job: Job, worker: String, leaseSeconds: Double) async throws -> Bool
     /// Forgets an abandoned attempt once its leftovers are removed.
@@ -81,11 +93,11 @@ extension JobAdministration {
 extension JobLeasing {
     /// A rescue by no worker in particular (tests, tools).
     public func rescue(retry: RetryPolicy) async throws -> RescueReport {
-        try await rescue(retry: retry, by: nil, holding: [])
+        try await rescue(retry: retry, by: nil, holding: [], expiredBefore: nil)
     }
 
     public func markSilentWorkers() async throws -> [WorkerRecord] {
-        try await markSilentWorkers(except: nil)
+        try await markSilentWorkers(except: nil, before: nil)
     }
 
     /// Claims without leaving any job to others.

@@ -17,6 +17,11 @@ public enum SQLDialect: String, Sendable {
         self == .postgres ? "GREATEST(\(a), \(b))" : "MAX(\(a), \(b))"
     }
 
+    /// The smaller of two values (SQLite's two-argument MIN).
+    func least(_ a: String, _ b: String) -> String {
+        self == .postgres ? "LEAST(\(a), \(b))" : "MIN(\(a), \(b))"
+    }
+
     /// A column type in the schema's one description, for this database.
     func type(_ type: ColumnType) -> String {
         switch (self, type) {

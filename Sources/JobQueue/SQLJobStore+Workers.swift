@@ -16,7 +16,8 @@ extension SQLJobStore {
         }
     }
 
-    public func heartbeat(worker: String, jobs: [LeasedJob], leaseSeconds: Double) async throws {
+    @discardableResult
+    public func heartbeat(worker: String, jobs: [LeasedJob], leaseSeconds: Double) async throws -> Double {
         try await write { db in
             if !jobs.isEmpty {
                 try db.execute("""
@@ -31,7 +32,8 @@ extension SQLJobStore {
                 try Self.workerEvent(worker, "online",
                                      detail: "heard from again \(Int(gone.double("silence").rounded())) s after it was marked gone", db)
             }
-            try db.execute("UPDATE workers SET heartbeat_at = vqueue_now() WHERE id = ?", worker)
+            return try db.queryOne("UPDATE workers SET heartbeat_at = vqueue_now() WHERE id = ? RETURNING heartbeat_at", worker)?
+                .double("heartbeat_at") ?? db.queryOne("SELECT vqueue_now() AS now")!.double("now")
         }
     }
 
@@ -67,14 +69,23 @@ extension SQLJobStore {
         }
     }
 
-    public func markSilentWorkers(except caller: String?) async throws -> [WorkerRecord] {
-        try await write { db in
+    /// Called with every rescue: a read first, so that the usual answer
+    /// (nobody fell silent) takes no write lock on SQLite.
+    public func markSilentWorkers(except caller: String?, before: Double?) async throws -> [WorkerRecord] {
+        let silence = """
+            stopped_at IS NULL AND gone_at IS NULL AND heartbeat_at + lease_seconds < \(before == nil ? "vqueue_now()" : "?")
+            \(caller == nil ? "" : "AND id <> ?")
+            """
+        let arguments = (before.map { [$0.sqlValue] } ?? []) + (caller.map { [$0.sqlValue] } ?? [])
+        let anySilent = try await read { db in
+            try db.queryOne("SELECT 1 AS silent FROM workers WHERE \(silence) LIMIT 1", arguments) != nil
+        }
+        guard anySilent else { return [] }
+        return try await write { db in
             let silent = try db.query("""
-                UPDATE workers SET gone_at = vqueue_now()
-                WHERE stopped_at IS NULL AND gone_at IS NULL AND heartbeat_at + lease_seconds < vqueue_now()
-                      \(caller == nil ? "" : "AND id <> ?")
+                UPDATE workers SET gone_at = vqueue_now() WHERE \(silence)
                 RETURNING *, vqueue_now() - heartbeat_at AS silence
-                """, caller.map { [$0.sqlValue] } ?? [])
+                """, arguments)
             for worker in silent {
                 try Self.workerEvent(worker.string("id"), "offline", detail: "no heartbeat for \(Int(worker.double("silence").rounded())) s", db)
             }

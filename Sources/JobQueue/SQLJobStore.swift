@@ -26,6 +26,12 @@ public final class SQLJobStore: Sendable {
     /// big prune never holds the write lock for long.
     static let chunk = 500
 
+    /// The database's time, read once for the whole statement: compared with
+    /// an indexed column, unlike `vqueue_now()` itself, it lets the index
+    /// find the rows (PostgreSQL evaluates a volatile function row by row).
+    static let now = "(SELECT vqueue_now())"
+
+
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await executor.read(body)
     }

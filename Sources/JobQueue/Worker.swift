@@ -239,12 +239,21 @@ public struct Worker: Sendable {
         }
 
         if state.schedule.isDue(.renewal, at: now) {
-            try await store.heartbeat(worker: identity.id, jobs: Array(state.running.keys), leaseSeconds: configuration.leaseSeconds)
-            for worker in try await store.markSilentWorkers(except: identity.id) {
-                log("worker \(worker.id) is gone: no heartbeat within its lease")
+            let beat = try await store.heartbeat(worker: identity.id, jobs: Array(state.running.keys),
+                                                 leaseSeconds: configuration.leaseSeconds)
+            // Others' leases and heartbeats are judged as of this worker's previous heartbeat
+            // (`JobLeasing.rescue`), and the next heartbeat comes a full interval after this one
+            // was written: after a stall that held every writer up, the others have that
+            // interval to be heard again before they are judged.
+            state.schedule.restart(.renewal, from: ContinuousClock.now)
+            if let previous = state.lastHeartbeat {
+                for worker in try await store.markSilentWorkers(except: identity.id, before: previous) {
+                    log("worker \(worker.id) is gone: no heartbeat within its lease")
+                }
+                try await settler.handle(try await store.rescue(retry: configuration.retry, by: identity.id,
+                                                                holding: state.heldAttempts, expiredBefore: previous))
             }
-            try await settler.handle(try await store.rescue(retry: configuration.retry, by: identity.id,
-                                                            holding: state.heldAttempts))
+            state.lastHeartbeat = beat
             try await judgeFailureStreak(&state, at: now)
         }
 

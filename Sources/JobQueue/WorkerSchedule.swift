@@ -45,6 +45,12 @@ struct WorkerSchedule {
         return true
     }
 
+    /// Makes `check` due one interval after `instant` (when a slow check
+    /// ended, rather than when it began).
+    mutating func restart(_ check: Check, from instant: ContinuousClock.Instant) {
+        next[check] = instant + intervals[check]!
+    }
+
     /// Makes `check` due at the next look.
     mutating func expedite(_ check: Check) {
         next[check] = nil

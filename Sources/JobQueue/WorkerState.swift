@@ -18,6 +18,8 @@ struct WorkerState {
     var lastToken: Int64 = -1
     var queueMayHaveMore = true
     var registered = false
+    /// The store's time of this worker's latest heartbeat.
+    var lastHeartbeat: Double?
     var checkedHealthOnce = false
     var announcedStopping = false
     /// A stop to tell the store about.

@@ -97,4 +97,47 @@ struct TrustDatabaseLockedTests {
             try await expectWebProfile(output, from: input)
         }
     }
+
+    /// A lock held longer than the leases holds every writer up, the job's worker and the one that
+    /// would rescue its job alike. Once it is free, whichever gets the lock first must not take a
+    /// healthy job: before, the idle worker often did (a lost_lease, the job run twice).
+    @Test("the SQLite queue locked against writers for 3 s while two workers with --lease 1s run and watch a job: once it is free the job is not rescued, and succeeds once on its first attempt",
+          .timeLimit(.minutes(30)))
+    func lockLongerThanTheLeaseRescuesNothing() async throws {
+        try await withTemporaryDirectory { directory in
+            let scene = try await QueueScene(in: directory, store: .sqlite)
+            let input = try await LongJob.sample(in: directory, seconds: 60)
+            let output = scene.output("long.mp4")
+            let id = try await scene.queue.submit(input, output, LongJob.options)
+
+            let logs = try await withProcessSlot {
+                let watched = try await WatchedJob.start(id, writing: output, on: scene.queue, lease: "1s", in: directory)
+                defer { watched.kill() }
+
+                for round in 1...2 {
+                    let holder = try await holdLock(on: scene.queue.database, shuttingOutReaders: false, seconds: 3,
+                                                    in: directory, name: "lock\(round)")
+                    defer { holder.send(signal: SIGKILL) }
+                    let released = await eventually(within: .seconds(30)) { holder.stdout.contains("released") }
+                    try #require(released, "the lock was never released: \(holder.log)")
+                    // Long enough for a rescue to happen if one were to.
+                    try await Task.sleep(for: .seconds(3))
+                }
+                #expect(ProcessTable.isAlive(watched.child), "the job ended before the locks did: the test proves nothing")
+
+                let job = try await scene.finished(id, timeout: .seconds(900))
+                #expect(job.state == "succeeded", "\(job)")
+                let stops = await watched.stop()
+                #expect(stops == [.exited(0), .exited(0)], "\(stops)")
+                return watched.logs
+            }
+
+            let (job, _) = try await scene.queue.status(id)
+            #expect(job.attempts == 1 && job.error == nil, "the job must not have been rescued: \(job); \(logs)")
+            #expect(try await scene.queue.stateHistory(id) == ["queued", "running", "succeeded"], "\(logs)")
+            #expect(try await scene.queue.successCount(id) == 1)
+            #expect(directoryListing(scene.outputs) == ["long.mp4"], "\(directoryListing(scene.outputs))")
+            try await expectWebProfile(output, from: input)
+        }
+    }
 }

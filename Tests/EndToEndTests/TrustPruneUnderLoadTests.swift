@@ -67,28 +67,21 @@ struct TrustPruneUnderLoadTests {
 
             let (id, prune, logs, window) = try await withProcessSlot {
                 // Two workers with 1 s leases: the idle one rescues whatever job's lease runs out.
-                let busy = try scene.queue.startLoggedWorker(["--lease", "1s", "--concurrency", "1"],
-                                                             logFile: directory.appendingPathComponent("busy.log"))
-                defer { busy.send(signal: SIGKILL) }
                 let id = try await scene.queue.submit(input, output, LongJob.options)
-                _ = try await scene.queue.jobCaughtRunning(id, timeout: .seconds(300))
-                let rescuer = try scene.queue.startLoggedWorker(["--lease", "1s", "--concurrency", "1"],
-                                                                logFile: directory.appendingPathComponent("rescuer.log"))
-                defer { rescuer.send(signal: SIGKILL) }
-                _ = try await scene.queue.worker(pid: rescuer.pid)
-                let child = try #require(ProcessTable.jobChildren(writing: output).first, "job \(id) runs in no child")
+                let watched = try await WatchedJob.start(id, writing: output, on: scene.queue, lease: "1s", in: directory)
+                defer { watched.kill() }
 
                 let pruneStarted = Date()
                 let prune = try await scene.queue.run("prune", ["--older-than", "7d"], timeout: .seconds(480))
                 let window = "prune ran from \(pruneStarted) to \(Date())"
-                #expect(ProcessTable.isAlive(child.pid),
+                #expect(ProcessTable.isAlive(watched.child),
                         "the job had finished before prune did (prune took \(prune.elapsed)): the test proves nothing; make the job longer")
 
                 let job = try await scene.finished(id, timeout: .seconds(900))
                 #expect(job.state == "succeeded", "\(job)")
-                let stops = [await busy.stop(), await rescuer.stop()]
+                let stops = await watched.stop()
                 #expect(stops == [.exited(0), .exited(0)], "\(stops)")
-                return (id, prune, "busy: \(busy.log)\nrescuer: \(rescuer.log)", window)
+                return (id, prune, watched.logs, window)
             }
 
             print("prune of \(Self.finishedJobs) finished jobs (\(store)) took \(prune.elapsed)")

@@ -145,4 +145,43 @@ extension StoreConformanceTests {
             #expect(try await store.existing(cancelledJob.id).leaseExpiresAt != nil)
         }
     }
+
+    @Test("rescue as of a time (a worker's previous heartbeat) takes only the leases that had run out by then, and an abandoned attempt likewise",
+          arguments: StoreKind.allCases)
+    func rescueAsOfATime(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let job = try await store.submitOne(newJob())
+            try await store.registerWorker(workerRecord("stalled", leaseSeconds: shortLease))
+            try await store.heartbeat(worker: "stalled", jobs: [], leaseSeconds: shortLease)
+            let before = try await store.now()
+            _ = try await store.claimOne("stalled", lease: shortLease)
+            let cancelledJob = try await store.submitOne(newJob("cancelled"))
+            _ = try await store.claimOne("stalled", lease: shortLease)
+            _ = try await store.cancel(id: cancelledJob.id)
+            await outlast(lease: shortLease)
+
+            let early = try await store.rescue(retry: noBackoff, by: "other", holding: [], expiredBefore: before)
+            #expect(early.rescued.isEmpty && early.abandoned.isEmpty, "both leases ran out after that time: \(early)")
+            #expect(try await store.existing(job.id).state == .running)
+            #expect(try await store.markSilentWorkers(except: "other", before: before).isEmpty)
+
+            let now = try await store.now()
+            let report = try await store.rescue(retry: noBackoff, by: "other", holding: [], expiredBefore: now)
+            #expect(report.rescued.map(\.id) == [job.id] && report.abandoned.map(\.id) == [cancelledJob.id], "\(report)")
+            #expect(try await store.existing(job.id).state == .queued)
+            #expect(try await store.markSilentWorkers(except: "other", before: now).map(\.id) == ["stalled"])
+        }
+    }
+
+    @Test("rescue as of a time in the future takes nothing that has not run out now", arguments: StoreKind.allCases)
+    func rescueNeverTakesALiveLeaseWhateverTheTime(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let job = try await store.submitOne(newJob())
+            _ = try await store.claimOne("alive", lease: longLease)
+            let later = try await store.now() + longLease * 2
+            let report = try await store.rescue(retry: noBackoff, by: "other", holding: [], expiredBefore: later)
+            #expect(report.rescued.isEmpty, "\(report)")
+            #expect(try await store.existing(job.id).state == .running)
+        }
+    }
 }

@@ -13,6 +13,11 @@ final class RunningProcess: @unchecked Sendable {
     private let startedAt = ContinuousClock.now
     private let lock = NSLock()
     private var exited = false
+    /// When the child's end was seen (Foundation's termination handler, on a thread of its own):
+    /// the child's run time, not how long the test's task took to be resumed afterwards (the
+    /// runner's cooperative threads can be busy for seconds under load: a command that gave up
+    /// by its 15 s deadline, as its message said, was reported as taking 40 s).
+    private var exitedAt: ContinuousClock.Instant?
     private var exitWaiters: [CheckedContinuation<Void, Never>] = []
     private var killedForTimeout = false
 
@@ -67,7 +72,7 @@ final class RunningProcess: @unchecked Sendable {
             }
             if alreadyExited { continuation.resume() }
         }
-        let elapsed = ContinuousClock.now - startedAt
+        let elapsed = (lock.withLock { exitedAt } ?? ContinuousClock.now) - startedAt
         watchdog.cancel()
         let stdout = await stdoutCollector.finished()
         let stderr = await stderrCollector.finished()
@@ -80,6 +85,7 @@ final class RunningProcess: @unchecked Sendable {
     private func markExited() {
         let waiters = lock.withLock {
             exited = true
+            exitedAt = ContinuousClock.now
             defer { exitWaiters = [] }
             return exitWaiters
         }
