@@ -9,8 +9,8 @@ import JobQueue
 /// The job's fields (`output`, `preset`, `meta.KEY`…) come from the query
 /// string and, in a form, from its text fields.
 extension FarmServer {
-    /// Flags, which a query or a form gives as "true".
-    static let uploadFlags: Set<String> = ["overwrite", "no_audio", "allow_partial"]
+    /// Flags, which a query or a form gives as "true" or "false".
+    static let uploadFlags: Set<String> = ["overwrite", "no_audio", "allow_partial", "poster", "storyboard"]
 
     func upload(_ request: Request) async throws -> Response {
         guard let folder = settings.uploadFolder else {

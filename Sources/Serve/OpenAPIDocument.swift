@@ -173,6 +173,41 @@ enum OpenAPIDocument {
     ],
     "type": "object"
    },
+   "HLSLadder": {
+    "description": "HLS: the rungs, from 240p, 360p, 480p, 720p, 1080p, each the short side of its picture; rungs larger than the source are dropped. Default: all.",
+    "example": "240p,360p,720p",
+    "minLength": 1,
+    "type": "string"
+   },
+   "HLSPoster": {
+    "description": "HLS: poster.jpg, a telling picture from the first 30 s. Default: true; false: none.",
+    "type": "boolean"
+   },
+   "HLSSegment": {
+    "description": "HLS: each segment's length, every rung cut at the same instants: 2s, 4s, 6s, or a number of seconds (1 to 60). Default: 4s.",
+    "oneOf": [
+     {
+      "type": "string"
+     },
+     {
+      "maximum": 60,
+      "minimum": 1,
+      "type": "number"
+     }
+    ]
+   },
+   "HLSSegmentType": {
+    "description": "HLS: the segments' format, fMP4 (CMAF) or MPEG-TS. Default: fmp4.",
+    "enum": [
+     "fmp4",
+     "ts"
+    ],
+    "type": "string"
+   },
+   "HLSStoryboard": {
+    "description": "HLS: storyboard.jpg (at most 100 thumbnails) and storyboard.vtt, their WebVTT track for scrubbing. Default: false.",
+    "type": "boolean"
+   },
    "Job": {
     "properties": {
      "attempts": {
@@ -347,6 +382,9 @@ enum OpenAPIDocument {
       ],
       "type": "string"
      },
+     "hls_segment_type": {
+      "$ref": "#/components/schemas/HLSSegmentType"
+     },
      "inputs": {
       "items": {
        "pattern": "^/",
@@ -355,6 +393,9 @@ enum OpenAPIDocument {
       "maxItems": 10000,
       "minItems": 1,
       "type": "array"
+     },
+     "ladder": {
+      "$ref": "#/components/schemas/HLSLadder"
      },
      "max_attempts": {
       "maximum": 100,
@@ -391,6 +432,9 @@ enum OpenAPIDocument {
      "overwrite": {
       "type": "boolean"
      },
+     "poster": {
+      "$ref": "#/components/schemas/HLSPoster"
+     },
      "preset": {
       "type": "string"
      },
@@ -401,6 +445,12 @@ enum OpenAPIDocument {
       "maxLength": 255,
       "minLength": 1,
       "type": "string"
+     },
+     "segment": {
+      "$ref": "#/components/schemas/HLSSegment"
+     },
+     "storyboard": {
+      "$ref": "#/components/schemas/HLSStoryboard"
      },
      "threads": {
       "maximum": 64,
@@ -467,6 +517,9 @@ enum OpenAPIDocument {
       "minimum": 0,
       "type": "number"
      },
+     "hls_segment_type": {
+      "$ref": "#/components/schemas/HLSSegmentType"
+     },
      "input": {
       "description": "absolute, as the workers see it",
       "pattern": "^/",
@@ -476,6 +529,9 @@ enum OpenAPIDocument {
       "maxLength": 255,
       "minLength": 1,
       "type": "string"
+     },
+     "ladder": {
+      "$ref": "#/components/schemas/HLSLadder"
      },
      "max_attempts": {
       "maximum": 100,
@@ -506,11 +562,15 @@ enum OpenAPIDocument {
       "type": "string"
      },
      "output": {
+      "description": "absolute, as the workers see it; a folder for an HLS ladder when it ends in .hls",
       "pattern": "^/",
       "type": "string"
      },
      "overwrite": {
       "type": "boolean"
+     },
+     "poster": {
+      "$ref": "#/components/schemas/HLSPoster"
      },
      "preset": {
       "type": "string"
@@ -522,6 +582,12 @@ enum OpenAPIDocument {
       "maxLength": 255,
       "minLength": 1,
       "type": "string"
+     },
+     "segment": {
+      "$ref": "#/components/schemas/HLSSegment"
+     },
+     "storyboard": {
+      "$ref": "#/components/schemas/HLSStoryboard"
      },
      "threads": {
       "maximum": 64,
@@ -770,7 +836,7 @@ enum OpenAPIDocument {
         }
        }
       },
-      "description": "Not a JSON object, an unknown field, a bad option."
+      "description": "Not a JSON object, an unknown field, a bad option, or one that does not fit the output (HLS options for a single file; video_bitrate or preset for HLS)."
      },
      "401": {
       "content": {
@@ -1116,7 +1182,7 @@ enum OpenAPIDocument {
         }
        }
       },
-      "description": "Not a JSON object, an unknown field, a bad option."
+      "description": "Not a JSON object, an unknown field, a bad option, or one that does not fit the output (HLS options for a single file; video_bitrate or preset for HLS)."
      },
      "401": {
       "content": {
@@ -1432,7 +1498,7 @@ enum OpenAPIDocument {
   },
   "/v1/uploads": {
    "post": {
-    "description": "The body is the video (any content type), or a multipart/form-data form with one file part (a part with a filename) and text fields. The job's fields (output, the options of POST /v1/jobs, meta.KEY) come from the query string and the form's fields.",
+    "description": "The body is the video (any content type), or a multipart/form-data form with one file part (a part with a filename) and text fields. The job's fields (output, the options of POST /v1/jobs, meta.KEY) come from the query string and the form's fields; flags (overwrite, no_audio, allow_partial, poster, storyboard) are true or false.",
     "parameters": [
      {
       "description": "OUT, an absolute path (or a form field).",

@@ -83,14 +83,25 @@ struct ServePresentation: FarmPresentation {
 /// A `POST /v1/jobs` body as `submit`'s arguments: `input` and `output`
 /// (absolute paths), `meta` (an object of strings), and every other field
 /// an option of `submit` under its JSON name (`max_attempts`,
-/// `video_bitrate`…): a string or number is its value, `true` gives a flag.
+/// `video_bitrate`…): a string or number is its value (a duration's bare
+/// number is seconds: `"segment": 4` is `--segment 4s`), `true` gives a
+/// flag, `false` nothing, or `--no-NAME` for a flag on by default (`poster`).
 /// A `POST /v1/batches` body has `inputs` (absolute paths), `out_dir` and
 /// `format` instead of `input` and `output`.
 enum SubmitBody {
     static let options: Set<String> = [
         "queue", "priority", "key", "max_attempts", "overwrite", "video_bitrate", "crf", "x264_preset", "max_height",
         "audio_bitrate", "no_audio", "threads", "max_pixels", "timeout", "max_memory", "preset", "allow_partial", "notify",
+        "ladder", "segment", "hls_segment_type", "poster", "storyboard",
     ]
+
+    /// Flags whose `false` is said (`--no-poster`): they are on by default
+    /// for some outputs.
+    static let negatable: Set<String> = ["poster"]
+
+    /// Durations whose bare number (4, or "4" from an upload's fields) is
+    /// seconds.
+    static let durations: Set<String> = ["segment"]
 
     static func arguments(_ body: [String: JSONValue], batch: Bool) throws -> [String] {
         var arguments: [String] = []
@@ -108,13 +119,17 @@ enum SubmitBody {
                 throw APIError.badRequest("unknown field \"\(name.prefix(64))\" (fields: \(named.sorted().joined(separator: ", ")), meta, "
                                           + options.sorted().joined(separator: ", ") + ")")
             }
-            let option = "--" + name.replacingOccurrences(of: "_", with: "-")
+            let flag = name.replacingOccurrences(of: "_", with: "-")
+            let option = "--" + flag
+            let seconds = durations.contains(name) ? "s" : ""
             switch value {
             case .bool(true): arguments.append(option)
+            case .bool(false) where negatable.contains(name): arguments.append("--no-" + flag)
             case .bool(false), .null: break
-            case .string(let text): arguments += [option, text]
+            case .string(let text): arguments += [option, Double(text) == nil ? text : text + seconds]
             case .number(let number):
-                arguments += [option, number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)]
+                let text = number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+                arguments += [option, text + seconds]
             case .array, .object: throw APIError.badRequest("\(name) takes a string, a number or a boolean")
             }
         }

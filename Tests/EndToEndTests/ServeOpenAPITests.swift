@@ -18,9 +18,7 @@ struct ServeOpenAPITests {
             let batch = try await queue.run("submit", ["--out-dir", directory.path, "--format", "flv", input.path])
             #expect(batch.exitCode == 0, "\(batch)")
             // Uploads on, with a small limit: generated bodies are written, refused and removed.
-            let uploads = directory.appendingPathComponent("uploads")
-            try FileManager.default.createDirectory(at: uploads, withIntermediateDirectories: true)
-            let served = try await ServeAPITests.Served(queue, in: directory, arguments: ["--upload-dir", uploads.path, "--max-upload", "1M"])
+            let (served, uploads) = try await ServeUploadTests.servedWithUploads(queue, in: directory, arguments: ["--max-upload", "1M"])
             let document = try await served.client.get("/v1/openapi.json")
             #expect(document.status == 200 && (document.object["openapi"] as? String)?.hasPrefix("3.") == true)
 

@@ -16,6 +16,14 @@ struct ServeUploadTests {
         ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
     }
 
+    /// `vqueue serve --upload-dir DIR ARGUMENTS...` on the queue, DIR a new folder in `directory`.
+    static func servedWithUploads(_ queue: TestQueue, in directory: URL,
+                                  arguments: [String] = []) async throws -> (served: Served, uploads: URL) {
+        let uploads = directory.appendingPathComponent("uploads")
+        try FileManager.default.createDirectory(at: uploads, withIntermediateDirectories: true)
+        return (try await Served(queue, in: directory, arguments: ["--upload-dir", uploads.path] + arguments), uploads)
+    }
+
     static func form(boundary: String, fields: [(String, String)], filename: String, file: Data) -> Data {
         var body = Data()
         for (name, value) in fields {
@@ -32,9 +40,7 @@ struct ServeUploadTests {
     func uploadsAreQueued(_ store: TestQueue.Store) async throws {
         try await withTemporaryDirectory { directory in
             let queue = try await TestQueue.make(in: directory, store: store)
-            let uploads = directory.appendingPathComponent("uploads")
-            try FileManager.default.createDirectory(at: uploads, withIntermediateDirectories: true)
-            let served = try await Served(queue, in: directory, arguments: ["--upload-dir", uploads.path])
+            let (served, uploads) = try await Self.servedWithUploads(queue, in: directory)
             let video = try Data(contentsOf: Locations.fixture("old_camera.avi"))
             let rawOutput = directory.appendingPathComponent("raw.mp4")
             let raw = try await served.client.request(
@@ -75,9 +81,7 @@ struct ServeUploadTests {
     func refusalsLeaveNothing() async throws {
         try await withTemporaryDirectory { directory in
             let queue = TestQueue(in: directory)
-            let uploads = directory.appendingPathComponent("uploads")
-            try FileManager.default.createDirectory(at: uploads, withIntermediateDirectories: true)
-            let served = try await Served(queue, in: directory, arguments: ["--upload-dir", uploads.path, "--max-upload", "100K"])
+            let (served, uploads) = try await Self.servedWithUploads(queue, in: directory, arguments: ["--max-upload", "100K"])
             let big = Data(repeating: 7, count: 300_000)
             let output = directory.appendingPathComponent("out.mp4").path
             let declared = try await served.client.request("POST", "/v1/uploads?output=\(output)", raw: big, contentType: "video/mp4")
@@ -117,9 +121,7 @@ struct ServeUploadTests {
     func disconnectLeavesNothing() async throws {
         try await withTemporaryDirectory { directory in
             let queue = TestQueue(in: directory)
-            let uploads = directory.appendingPathComponent("uploads")
-            try FileManager.default.createDirectory(at: uploads, withIntermediateDirectories: true)
-            let served = try await Served(queue, in: directory, arguments: ["--upload-dir", uploads.path])
+            let (served, uploads) = try await Self.servedWithUploads(queue, in: directory)
             let output = directory.appendingPathComponent("out.mp4").path
             let socket = try HTTPTestClient.connect(served.client.port)
             let head = "POST /v1/uploads?output=\(output) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: video/mp4\r\nContent-Length: 50000000\r\n\r\n"
