@@ -9,8 +9,9 @@ import JobQueue
 /// The job's fields (`output`, `preset`, `meta.KEY`…) come from the query
 /// string and, in a form, from its text fields.
 extension FarmServer {
-    /// Flags, which a query or a form gives as "true" or "false".
-    static let uploadFlags: Set<String> = ["overwrite", "no_audio", "allow_partial", "poster", "storyboard"]
+    /// The job fields that are flags: true or false (which a query or a
+    /// form gives as "true" or "false"), never a value.
+    public static let flagFields: Set<String> = ["overwrite", "no_audio", "allow_partial", "poster", "storyboard"]
 
     func upload(_ request: Request) async throws -> Response {
         guard let folder = settings.uploadFolder else {
@@ -72,7 +73,7 @@ extension FarmServer {
             guard name != "input" else { throw APIError.badRequest("an upload is its own input; give output and the options") }
             guard name != "key" else { throw APIError.badRequest("key goes with POST /v1/jobs, not an upload (each upload is new)") }
             guard body[name] == nil else { throw APIError.badRequest("\(name.prefix(64)) is given twice") }
-            if uploadFlags.contains(name) {
+            if flagFields.contains(name) {
                 guard value == "true" || value == "false" else { throw APIError.badRequest("\(name) is true or false") }
                 body[name] = .bool(value == "true")
             } else {

@@ -458,8 +458,16 @@ enum OpenAPIDocument {
       "type": "integer"
      },
      "timeout": {
-      "description": "500ms, 30s, 10m, 2h",
-      "type": "string"
+      "description": "500ms, 30s, 10m, 2h, or a number of seconds",
+      "oneOf": [
+       {
+        "type": "string"
+       },
+       {
+        "minimum": 1,
+        "type": "number"
+       }
+      ]
      },
      "video_bitrate": {
       "description": "200k, 1.5M or bits per second",
@@ -595,8 +603,16 @@ enum OpenAPIDocument {
       "type": "integer"
      },
      "timeout": {
-      "description": "500ms, 30s, 10m, 2h",
-      "type": "string"
+      "description": "500ms, 30s, 10m, 2h, or a number of seconds",
+      "oneOf": [
+       {
+        "type": "string"
+       },
+       {
+        "minimum": 1,
+        "type": "number"
+       }
+      ]
      },
      "video_bitrate": {
       "description": "200k, 1.5M or bits per second",

@@ -101,7 +101,7 @@ enum SubmitBody {
 
     /// Durations whose bare number (4, or "4" from an upload's fields) is
     /// seconds.
-    static let durations: Set<String> = ["segment"]
+    static let durations: Set<String> = ["segment", "timeout"]
 
     static func arguments(_ body: [String: JSONValue], batch: Bool) throws -> [String] {
         var arguments: [String] = []
@@ -122,6 +122,10 @@ enum SubmitBody {
             let flag = name.replacingOccurrences(of: "_", with: "-")
             let option = "--" + flag
             let seconds = durations.contains(name) ? "s" : ""
+            if FarmServer.flagFields.contains(name) {
+                // A flag's value would become one more argument: an extra input file.
+                guard case .bool = value else { throw APIError.badRequest("\(name) is true or false") }
+            }
             switch value {
             case .bool(true): arguments.append(option)
             case .bool(false) where negatable.contains(name): arguments.append("--no-" + flag)

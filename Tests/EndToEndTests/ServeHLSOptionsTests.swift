@@ -35,11 +35,11 @@ struct ServeHLSOptionsTests {
             #expect(upload.status == 201, "\(upload)")
             let uploadID = try #require(ServeAPITests.id(upload), "\(upload)")
 
-            // A batch: TS segments of 2 s and a poster, asked for explicitly.
+            // A batch: TS segments of 2 s and a poster, asked for explicitly; a time limit in seconds.
             let batchInput = Locations.fixture("video_only.mp4")
             let batch = try await api.post("/v1/batches", [
                 "inputs": [batchInput.path], "out_dir": scene.outputs.path, "format": "hls", "ladder": "240p",
-                "segment": "2s", "hls_segment_type": "ts", "poster": true,
+                "segment": "2s", "hls_segment_type": "ts", "poster": true, "timeout": 600,
             ])
             #expect(batch.status == 201, "\(batch)")
             let batchJob = try #require((batch.object["job_ids"] as? [NSNumber])?.first?.int64Value, "\(batch)")
@@ -103,6 +103,10 @@ struct ServeHLSOptionsTests {
                 ("/v1/jobs", ["input": input, "output": ladder, "segment": ["4s"]], "segment"),
                 ("/v1/batches", ["inputs": [input], "out_dir": directory.path, "format": "mp4", "segment": "2s"], "--segment"),
                 ("/v1/batches", ["inputs": [input], "out_dir": directory.path, "format": "hls", "preset": "720p"], "--preset"),
+                // A flag given a value: once an extra argument, so an extra input in a batch.
+                ("/v1/jobs", ["input": input, "output": single, "overwrite": "x"], "overwrite is true or false"),
+                ("/v1/batches", ["inputs": [input], "out_dir": directory.path, "format": "hls", "storyboard": input],
+                 "storyboard is true or false"),
             ]
             for refusal in refusals {
                 let answer = try await api.post(refusal.path, refusal.body)
