@@ -13,6 +13,8 @@ struct HLSMediaPlaylist {
 
     /// The fMP4 init segment (`#EXT-X-MAP`), if any.
     private(set) var initSegment: String?
+    /// Seconds, from `#EXT-X-TARGETDURATION`.
+    private(set) var targetDuration = 0
     private(set) var segments: [Segment] = []
 
     /// Seconds of media it lists.
@@ -35,6 +37,11 @@ struct HLSMediaPlaylist {
                     throw .outputCheckFailed("a playlist has a bad duration: \(DisplayText.escaped(line))")
                 }
                 pending = seconds
+            } else if line.hasPrefix("#EXT-X-TARGETDURATION:") {
+                guard let seconds = Int(line.dropFirst("#EXT-X-TARGETDURATION:".count)), seconds > 0 else {
+                    throw .outputCheckFailed("a playlist has a bad target duration: \(DisplayText.escaped(line))")
+                }
+                targetDuration = seconds
             } else if line.hasPrefix("#EXT-X-MAP:") {
                 guard let start = line.range(of: "URI=\""), let end = line[start.upperBound...].firstIndex(of: "\"") else {
                     throw .outputCheckFailed("a playlist has a bad #EXT-X-MAP")
@@ -49,6 +56,26 @@ struct HLSMediaPlaylist {
             }
         }
         guard !segments.isEmpty else { throw .outputCheckFailed("a playlist lists no segment") }
+        guard targetDuration > 0 else { throw .outputCheckFailed("a playlist has no #EXT-X-TARGETDURATION") }
+    }
+
+    /// RFC 8216's peak segment bit rate (4.3.4.2), for `sizes` of the
+    /// segments by name: the largest bit rate of any run of consecutive
+    /// segments that lasts from half to one and a half target durations.
+    /// (A short last segment counts with the one before it.)
+    func peakBitrate(sizes: [String: Int64]) -> Double {
+        let target = Double(targetDuration)
+        var peak = 0.0
+        for first in segments.indices {
+            var seconds = 0.0, bits = 0.0
+            for segment in segments[first...] {
+                seconds += segment.duration
+                bits += Double(sizes[segment.name] ?? 0) * 8
+                if seconds > 1.5 * target { break }
+                if seconds >= 0.5 * target { peak = max(peak, bits / seconds) }
+            }
+        }
+        return peak
     }
 
     private static func plainName(_ uri: String) throws(TranscodeError) -> String {

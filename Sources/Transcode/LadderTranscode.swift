@@ -128,12 +128,10 @@ struct LadderTranscode {
         let sizes: [String: Int64]
         let facts: OutputFacts
 
-        /// Bits per second of the longest-lasting segments' peak (a last
-        /// segment of a few frames would otherwise set it), and over all.
-        func bandwidth(segmentSeconds: Double) -> (peak: Int, average: Int) {
-            let rates = playlist.segments.map { (Double(sizes[$0.name] ?? 0) * 8 / $0.duration, $0.duration) }
-            let full = rates.filter { $0.1 >= segmentSeconds / 2 }
-            let peak = (full.isEmpty ? rates : full).map(\.0).max() ?? 0
+        /// Bits per second at the peak (RFC 8216's peak segment bit rate),
+        /// and over all.
+        var bandwidth: (peak: Int, average: Int) {
+            let peak = playlist.peakBitrate(sizes: sizes)
             let bytes = playlist.files.reduce(Int64(0)) { $0 + (sizes[$1] ?? 0) }
             let average = playlist.duration > 0 ? Double(bytes) * 8 / playlist.duration : 0
             return (Int(max(peak, average).rounded(.up)), Int(average.rounded(.up)))
@@ -162,14 +160,14 @@ struct LadderTranscode {
             try checkRendition(Self.audioFolder, expecting: OutputExpectation(
                 width: 0, height: 0, hasAudio: true, duration: pipeline.decodedEnd, frameDuration: 0, hasVideo: false))
         }
-        let audioBandwidth = audioRendition?.bandwidth(segmentSeconds: segmentSeconds) ?? (peak: 0, average: 0)
+        let audioBandwidth = audioRendition?.bandwidth ?? (peak: 0, average: 0)
         let rate = av_guess_frame_rate(nil, self.video, nil)
         var variants: [HLSMasterPlaylist.Variant] = []
         var facts: [RenditionFacts] = []
         for (index, (rung, rendition)) in zip(rungs, renditions).enumerated() {
             let encoder = video.branches[index].encoder.context.pointee
             let codecs = CodecName.h264(extradata: encoder.extradata, size: encoder.extradata_size) + (audio == nil ? "" : "," + CodecName.aac)
-            let own = rendition.bandwidth(segmentSeconds: segmentSeconds)
+            let own = rendition.bandwidth
             let peak = own.peak + audioBandwidth.peak, average = own.average + audioBandwidth.average
             let frameRate = video.branches[index].outputFrameDuration > 0 ? 1 / video.branches[index].outputFrameDuration
                 : (rate.num > 0 && rate.den > 0 ? av_q2d(rate) : nil)

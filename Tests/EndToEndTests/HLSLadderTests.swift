@@ -23,6 +23,10 @@ struct HLSOptionsCase: Sendable, CustomTestStringConvertible {
                        request: HLSLadderRequest(rungs: [240, 360]), rungs: ["240p", "360p"]),
         HLSOptionsCase(arguments: ["--max-height", "480", "--no-audio"], fixture: Fixture.plain,
                        request: HLSLadderRequest(maxHeight: 480, audio: false), rungs: ["240p", "360p", "480p"]),
+        // 1 s TS segments whose short last audio segment raises RFC 8216's peak (a run of segments
+        // from half to one and a half target durations): BANDWIDTH was the largest single one.
+        HLSOptionsCase(arguments: ["--ladder", "240p", "--segment", "1s", "--hls-segment-type", "ts"], fixture: "old_camera.avi",
+                       request: HLSLadderRequest(rungs: [240], format: .ts, segmentSeconds: 1), rungs: ["240p"]),
     ]
 }
 
