@@ -18,9 +18,6 @@ struct LadderTranscode {
     static let audioFolder = "audio"
     static let masterName = "master.m3u8"
     static let playlistName = "index.m3u8"
-    static let posterName = "poster.jpg"
-    static let storyboardName = "storyboard.jpg"
-    static let storyboardTrackName = "storyboard.vtt"
 
     func run(clock: ContinuousClock, started: ContinuousClock.Instant, progress: (TranscodeProgress) -> Void,
              isCancelled: () -> Bool) throws(TranscodeError) -> TranscodeSummary {
@@ -45,14 +42,8 @@ struct LadderTranscode {
         }
         for branch in videoPipeline.branches { _ = try muxer.addStream(for: branch.encoder) }
         // The poster and the storyboard are made from the top rung's pictures.
-        var poster: PosterPicker?
-        if options.poster ?? true { poster = try PosterPicker() }
-        var storyboard: Storyboard?
-        if options.storyboard ?? false { storyboard = Storyboard(duration: media.claimedDuration?.seconds) }
-        var observers: [any FrameObserver] = []
-        if let poster { observers.append(poster) }
-        if let storyboard { observers.append(storyboard) }
-        videoPipeline.branches[videoPipeline.branches.count - 1].observers = observers
+        let stills = try StillPictures.asked(by: options, posterByDefault: true, claimedDuration: media.claimedDuration?.seconds)
+        stills?.watch(videoPipeline.branches[videoPipeline.branches.count - 1])
         let audioPipeline = try audio.map { (stream) throws(TranscodeError) in
             try StreamTranscoder(stream: stream, profile: AudioProfile(stream: stream, options: options), muxer: muxer, options: options)
         }
@@ -63,16 +54,8 @@ struct LadderTranscode {
         let pumped = try pump.run(pipelines, video: videoPipeline, progress: progress, isCancelled: isCancelled)
         try muxer.finish()
 
-        var extras: [String] = []
-        if let jpeg = try poster?.jpeg() {
-            try folder.create(Self.posterName, holding: jpeg)
-            extras.append(Self.posterName)
-        }
-        if let (jpeg, vtt) = try storyboard?.images(duration: videoPipeline.decodedEnd) {
-            try folder.create(Self.storyboardName, holding: jpeg)
-            try folder.create(Self.storyboardTrackName, holding: Array(vtt.utf8))
-            extras += [Self.storyboardName, Self.storyboardTrackName]
-        }
+        let extras = try stills?.write(into: folder, duration: videoPipeline.decodedEnd,
+                                       storyboardPublishedAs: StillPictures.storyboardName) ?? []
         let facts = try checkAndIndex(rungs: rungs, video: videoPipeline, audio: audioPipeline,
                                       segmentSeconds: segmentSeconds, type: segmentType, extras: extras)
         var last = pumped.meter.final(frames: videoPipeline.frameCount, at: pumped.decoded)

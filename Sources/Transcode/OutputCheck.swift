@@ -67,7 +67,8 @@ public enum OutputCheck {
             throw .outputCheckFailed(String(format: "it lasts %.3f s where the source decoded to %.3f s", seconds, expected.duration))
         }
         return OutputFacts(size: file.size, width: expected.width, height: expected.height, duration: seconds,
-                           frames: read.videoPackets, videoBytes: read.videoBytes, audioBytes: expected.hasAudio ? read.audioBytes : nil)
+                           frames: read.videoPackets, videoBytes: read.videoBytes, audioBytes: expected.hasAudio ? read.audioBytes : nil,
+                           end: read.end)
     }
 
     /// What reading every packet found.

@@ -19,9 +19,15 @@ public struct OutputFacts: Codable, Sendable, Equatable {
     /// An HLS ladder's renditions, video rungs smallest first; nil for a
     /// single file.
     public var renditions: [RenditionFacts]?
+    /// A single file's companions (`CompanionFile`: its poster, its
+    /// storyboard), by their names beside it; nil when it has none.
+    public var companions: [WrittenFile]?
+    /// Where the latest packet ends on the file's own clock, which a player
+    /// shows (`duration` plus where the earliest packet starts); not in JSON.
+    var end: Double?
 
     enum CodingKeys: String, CodingKey {
-        case size, width, height, duration, frames, files, renditions
+        case size, width, height, duration, frames, files, renditions, companions
         case videoBytes = "video_bytes"
         case audioBytes = "audio_bytes"
     }
@@ -35,11 +41,17 @@ public struct OutputFacts: Codable, Sendable, Equatable {
     }
 }
 
-/// One file of a folder output.
+/// One file of a folder output, or a companion of a single file.
 public struct WrittenFile: Codable, Sendable, Equatable {
-    /// Inside the output folder: `360p/seg0.m4s`.
+    /// Inside the output folder: `360p/seg0.m4s`; a companion's name beside
+    /// its single file: `out.poster.jpg`.
     public var path: String
     public var size: Int64
+
+    public init(path: String, size: Int64) {
+        self.path = path
+        self.size = size
+    }
 }
 
 /// One rendition of an HLS ladder, as the check read it.

@@ -13,19 +13,22 @@ public enum OutputTarget {
     /// a folder that is missing or not writable, or a name its file system
     /// cannot take.
     public static func validate(input: String, output: String, overwrite: Bool,
-                                container: OutputContainer? = nil) throws(TranscodeError) {
+                                container: OutputContainer? = nil, options: TranscodeOptions? = nil) throws(TranscodeError) {
         try validate(input: FileIdentity(path: input, followingSymlink: true), output: output, overwrite: overwrite,
-                     container: container)
+                     container: container, options: options)
     }
 
     /// The same checks for an input known by its identity (an opened
-    /// `InputFile`).
+    /// `InputFile`). With `options`, a single file's companions that they
+    /// ask for (`CompanionFile`: its poster, its storyboard) are checked as
+    /// OUT is.
     public static func validate(input: FileIdentity?, output: String, overwrite: Bool,
-                                container: OutputContainer? = nil) throws(TranscodeError) {
+                                container: OutputContainer? = nil, options: TranscodeOptions? = nil) throws(TranscodeError) {
         let chosen: OutputContainer
         if let container { chosen = container } else { chosen = try OutputContainer(path: output) }
-        if let input, FileIdentity(path: output, followingSymlink: true) == input { throw .outputIsInput }
+        var companions: [CompanionFile] = []
         if chosen.isFolder {
+            if let input, FileIdentity(path: output, followingSymlink: true) == input { throw .outputIsInput }
             // A folder output replaces only a real folder (never a file, or
             // anything through a link), and only with overwrite.
             if let status = FileIdentity.status(path: output, followingSymlink: false) {
@@ -34,21 +37,39 @@ public enum OutputTarget {
                 }
                 if !overwrite { throw .outputExists }
             }
-        } else if let status = FileIdentity.status(path: output, followingSymlink: true) {
-            if status.st_mode & S_IFMT == S_IFDIR {
-                throw .outputFolder("\(DisplayText.escaped(output)) is a folder, not a file name")
+        } else {
+            try checkFileName(output, input: input, overwrite: overwrite, exists: .outputExists)
+            companions = options.map { CompanionFile.all(for: output, options: $0) } ?? []
+            for companion in companions {
+                let path = companion.path(beside: output)
+                try checkFileName(path, input: input, overwrite: overwrite, exists: .companionExists(path))
             }
-            if !overwrite { throw .outputExists }
-        } else if FileIdentity.status(path: output, followingSymlink: false) != nil, !overwrite {
-            // A dangling symlink: something is there all the same.
-            throw .outputExists
         }
         let folder = try OutputFolder(containing: output)
         guard folder.isWritable else {
             throw .outputFolder("\(DisplayText.escaped(folder.path)) is not writable")
         }
         try checkName(OutputFolder.name(of: output), of: output, in: folder)
+        for companion in companions {
+            try checkName(companion.name, of: companion.path(beside: output), in: folder)
+        }
         try probeName(of: output, in: folder)
+    }
+
+    /// Throws if the file `path` (OUT, or a companion of it) is the input,
+    /// a folder, or there (a dangling link counts) without `overwrite`.
+    private static func checkFileName(_ path: String, input: FileIdentity?, overwrite: Bool,
+                                      exists: TranscodeError) throws(TranscodeError) {
+        if let input, FileIdentity(path: path, followingSymlink: true) == input { throw .outputIsInput }
+        if let status = FileIdentity.status(path: path, followingSymlink: true) {
+            if status.st_mode & S_IFMT == S_IFDIR {
+                throw .outputFolder("\(DisplayText.escaped(path)) is a folder, not a file name")
+            }
+            if !overwrite { throw exists }
+        } else if FileIdentity.status(path: path, followingSymlink: false) != nil, !overwrite {
+            // A dangling symlink: something is there all the same.
+            throw exists
+        }
     }
 
     /// Throws `outputName` if `name` cannot name a file in `folder`: empty,

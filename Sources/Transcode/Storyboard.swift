@@ -40,9 +40,10 @@ final class Storyboard: FrameObserver {
         }
     }
 
-    /// The grid as JPEG and its WebVTT track, for a video lasting
-    /// `duration` seconds; nil when no picture was seen.
-    func images(duration: Double) throws(TranscodeError) -> (jpeg: [UInt8], vtt: String)? {
+    /// The grid as JPEG and its WebVTT track, whose cues point at the grid
+    /// as `gridURL` (relative to the track), for a video lasting `duration`
+    /// seconds; nil when no picture was seen.
+    func images(duration: Double, gridURL: String) throws(TranscodeError) -> (jpeg: [UInt8], vtt: String)? {
         guard let first = thumbnails.first else { return nil }
         let width = Int(first.pointer.pointee.width), height = Int(first.pointer.pointee.height)
         let aspect = first.pointer.pointee.sample_aspect_ratio
@@ -68,10 +69,27 @@ final class Storyboard: FrameObserver {
             let stop = index == count - 1 ? total : min(total, Double(index + 1) * interval)
             let x = (index % columns) * tileWidth, y = (index / columns) * tileHeight
             cues.append("\(Self.timestamp(start)) --> \(Self.timestamp(stop))")
-            cues.append("storyboard.jpg#xywh=\(x),\(y),\(tileWidth),\(tileHeight)")
+            cues.append("\(gridURL)#xywh=\(x),\(y),\(tileWidth),\(tileHeight)")
             cues.append("")
         }
         return (bytes, cues.joined(separator: "\n"))
+    }
+
+    /// A file name as a relative URL: every byte but letters, digits and
+    /// `-._~` percent-encoded, so a space, a `#` or a `:` in OUT's name
+    /// cannot change what a player fetches.
+    static func reference(to name: String) -> String {
+        var url = ""
+        for byte in PathEncoding.bytes(of: name) {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                url.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                url += String(format: "%%%02X", byte)
+            }
+        }
+        return url
     }
 
     /// `HH:MM:SS.mmm`.

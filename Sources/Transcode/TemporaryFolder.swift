@@ -100,23 +100,20 @@ public final class TemporaryFolder {
 
     private func moveIntoPlace(overwrite: Bool) throws(TranscodeError) {
         let dir = folder.descriptor
-        func rename(_ call: (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>) -> Int32) -> Int32 {
-            PathEncoding.withCString(name) { from in PathEncoding.withCString(outputName) { to in call(dir, from, dir, to) } }
-        }
-        if rename(vq_renameat_noreplace) == 0 { return }
-        var code = errno
+        var code = Renaming.onlyIfFree(name, in: dir, to: outputName, in: dir)
+        if code == 0 { return }
         if code == EEXIST, overwrite {
             // Only a folder is swapped out (a file or a link at OUT is left
             // alone), and only a real one, never through a link.
             guard let status = folder.status(of: outputName), status.st_mode & S_IFMT == S_IFDIR else {
                 throw .outputFolder("\(DisplayText.escaped(outputPath)) is there and is not a folder; it was left as it is")
             }
-            if rename(vq_renameat_exchange) == 0 {
+            code = Renaming.exchanging(name, in: dir, with: outputName, in: dir)
+            if code == 0 {
                 // The old ladder now has the temporary name: remove it.
                 FolderTree.remove(name, in: dir)
                 return
             }
-            code = errno
         }
         switch code {
         case EEXIST, ENOTEMPTY: throw .outputAppeared

@@ -176,34 +176,23 @@ public final class TemporaryOutput {
     }
 
     /// The rename: replacing (overwrite: `renameat`, which replaces a
-    /// symlink at OUT itself, never what it points to) or not
-    /// (`RENAME_NOREPLACE`, or where the file system lacks it, `linkat`,
-    /// which never replaces, then removing the temporary name).
+    /// symlink at OUT itself, never what it points to) or not (`Renaming`).
     private func moveIntoPlace(overwrite: Bool) throws(TranscodeError) {
         let dir = folder.descriptor
-        let renamed: Int32 = PathEncoding.withCString(name) { from in
-            PathEncoding.withCString(outputName) { to in
-                overwrite ? renameat(dir, from, dir, to) : vq_renameat_noreplace(dir, from, dir, to)
-            }
-        }
-        if renamed == 0 { return }
-        var code = errno
-        if !overwrite && (code == EINVAL || code == ENOSYS) {
-            let linked: Int32 = PathEncoding.withCString(name) { from in
-                PathEncoding.withCString(outputName) { to in linkat(dir, from, dir, to, 0) }
-            }
-            if linked == 0 {
-                _ = PathEncoding.withCString(name) { unlinkat(dir, $0, 0) }
-                return
-            }
-            code = errno
-        }
+        let code = overwrite ? Renaming.replacing(name, in: dir, to: outputName, in: dir)
+            : Renaming.withoutReplacing(name, in: dir, to: outputName, in: dir)
+        if code != 0 { throw Self.moveError(code, placing: outputPath) }
+    }
+
+    /// What a failed rename of a finished file to `path` means (`EEXIST`:
+    /// something took the name meanwhile).
+    static func moveError(_ code: Int32, placing path: String, appeared: TranscodeError = .outputAppeared) -> TranscodeError {
         switch code {
-        case EEXIST, ENOTEMPTY: throw .outputAppeared
-        case EISDIR: throw .outputFolder("\(DisplayText.escaped(outputPath)) is a folder, not a file name")
+        case EEXIST, ENOTEMPTY: return appeared
+        case EISDIR: return .outputFolder("\(DisplayText.escaped(path)) is a folder, not a file name")
         case EINVAL, EILSEQ, ENAMETOOLONG:
-            throw .outputName("its file system refuses the name (\(systemMessage(code)))")
-        default: throw Self.writeError(code, "renaming the output into place")
+            return .outputName("its file system refuses the name (\(systemMessage(code)))")
+        default: return writeError(code, "renaming the output into place")
         }
     }
 

@@ -25,6 +25,12 @@ public enum TranscodeError: Error, Equatable, CustomStringConvertible, Sendable 
     /// OUT was not there when the work was checked and is now: someone else
     /// wrote it, and it is left as it is.
     case outputAppeared
+    /// A companion of OUT (its poster, its storyboard; the path as given)
+    /// exists, and overwriting was not asked.
+    case companionExists(String)
+    /// The same, found when the output was published: someone else wrote
+    /// it meanwhile; it is left as it is, and nothing was published.
+    case companionAppeared(String)
     case outputFolder(String)
     /// A name the output's file system cannot take (too long, refused).
     case outputName(String)
@@ -65,7 +71,7 @@ public enum TranscodeError: Error, Equatable, CustomStringConvertible, Sendable 
         case .cancelled: return "cancelled"
         case .unsupportedOutput: return "unsupported_output"
         case .outputIsInput: return "output_is_input"
-        case .outputExists, .outputAppeared: return "output_exists"
+        case .outputExists, .outputAppeared, .companionExists, .companionAppeared: return "output_exists"
         case .outputFolder: return "output_folder"
         case .outputName: return "output_name"
         case .diskFull: return "disk_full"
@@ -87,8 +93,8 @@ public enum TranscodeError: Error, Equatable, CustomStringConvertible, Sendable 
     /// so an error line names the right one.
     public var isAboutOutput: Bool {
         switch self {
-        case .outputExists, .outputAppeared, .outputFolder, .outputName, .unsupportedOutput, .outputIsInput,
-             .diskFull, .outputCheckFailed:
+        case .outputExists, .outputAppeared, .companionExists, .companionAppeared, .outputFolder, .outputName,
+             .unsupportedOutput, .outputIsInput, .diskFull, .outputCheckFailed:
             return true
         default:
             return false
@@ -129,6 +135,11 @@ public enum TranscodeError: Error, Equatable, CustomStringConvertible, Sendable 
             return "output already exists (use --overwrite to replace it)"
         case .outputAppeared:
             return "output appeared after the transcode was queued or started; it was left untouched (use --overwrite to replace it)"
+        case .companionExists(let path):
+            return "\(DisplayText.escaped(path)), which it would write beside it, already exists (use --overwrite to replace it)"
+        case .companionAppeared(let path):
+            return "\(DisplayText.escaped(path)), which it writes beside it, appeared after the transcode was queued or started; "
+                + "it was left untouched and nothing was published (use --overwrite to replace it)"
         case .outputFolder(let why):
             return "output folder \(why)"
         case .outputName(let why):

@@ -14,8 +14,11 @@ public enum TranscodeDestination: Sendable, Equatable {
     /// A temporary file beside OUT, checked and then published over OUT by
     /// this process (`TemporaryOutput`), tagged `tag`.
     case publish(output: String, overwrite: Bool, tag: String)
-    /// A file the parent created and will publish (`--output-fd N`).
-    case descriptor(Int32)
+    /// A file the parent created and will publish (`--output-fd N`) and,
+    /// when the options ask for a single file's companions (a poster, a
+    /// storyboard), the folder it created for them (`--companions-fd N`);
+    /// `output` is OUT as named, which the companions are named after.
+    case descriptor(Int32, companions: Int32?, output: String)
 }
 
 /// Turns one input file into web video (DESIGN.md §4), in this process:
@@ -58,7 +61,8 @@ public struct Transcoder: Sendable {
         case .descriptor(let fd): input = try InputFile(inheritedDescriptor: fd)
         }
         if case .publish(let output, let overwrite, _) = destination {
-            try OutputTarget.validate(input: input.identity, output: output, overwrite: overwrite, container: container)
+            try OutputTarget.validate(input: input.identity, output: output, overwrite: overwrite, container: container,
+                                      options: options)
         }
         let media = try InputMedia(file: input, maxPixels: options.maxPixels)
         guard let videoStream = media.bestStream(AVMEDIA_TYPE_VIDEO),
@@ -73,18 +77,55 @@ public struct Transcoder: Sendable {
         }
         let output = try openOutput()
         if output.identity == input.identity { throw .outputIsInput }
+        var companions: Companions?
         do throws(TranscodeError) {
+            companions = try openCompanions(beside: output)
             let summary = try transcode(media: media, video: videoStream, audio: audioStream, into: output,
-                                        container: container, clock: clock, started: started,
+                                        companions: companions, container: container, clock: clock, started: started,
                                         progress: progress, isCancelled: isCancelled)
             if isCancelled() { throw TranscodeError.cancelled }
             if case .temporary(let temporary) = output.kind, case .publish(_, let overwrite, _) = destination {
-                try temporary.publish(overwrite: overwrite)
+                if let own = companions?.temporary {
+                    try own.publish(with: temporary, overwrite: overwrite)
+                } else {
+                    try temporary.publish(overwrite: overwrite)
+                }
             }
             return summary
         } catch {
             output.abandon()
+            companions?.temporary?.discard()
             throw error
+        }
+    }
+
+    /// Where a single file's companions are written while it is made.
+    private struct Companions {
+        let files: [CompanionFile]
+        let writer: FolderWriter
+        /// The temporary folder this process publishes (a lone transcode);
+        /// nil for a worker's child, whose worker publishes the folder it
+        /// handed over.
+        let temporary: TemporaryCompanions?
+    }
+
+    /// The folder for the companions the options ask for, nil when none:
+    /// a temporary folder beside OUT (in the folder OUT's temporary file
+    /// was created in), or the one a worker handed over.
+    private func openCompanions(beside output: OutputFile) throws(TranscodeError) -> Companions? {
+        switch destination {
+        case .publish(let path, _, let tag):
+            let files = CompanionFile.all(for: path, options: options)
+            guard !files.isEmpty, case .temporary(let file) = output.kind else { return nil }
+            let temporary = try TemporaryCompanions(for: path, tag: tag, companions: files, in: file.folder)
+            return Companions(files: files, writer: temporary.contents, temporary: temporary)
+        case .descriptor(_, let fd, let path):
+            let files = CompanionFile.all(for: path, options: options)
+            if files.isEmpty { return nil }
+            guard let fd else {
+                throw .outputFolder("for the poster and the storyboard was not given (--companions-fd)")
+            }
+            return Companions(files: files, writer: try FolderWriter(inheritedDescriptor: fd), temporary: nil)
         }
     }
 
@@ -106,7 +147,7 @@ public struct Transcoder: Sendable {
                 temporary.discard()
                 throw error
             }
-        case .descriptor(let fd):
+        case .descriptor(let fd, _, _):
             return try LadderTranscode(media: media, video: video, audio: audio, options: options,
                                        folder: FolderWriter(inheritedDescriptor: fd))
                 .run(clock: clock, started: started, progress: progress, isCancelled: isCancelled)
@@ -124,12 +165,12 @@ public struct Transcoder: Sendable {
     private func openOutput() throws(TranscodeError) -> OutputFile {
         switch destination {
         case .publish(let output, _, let tag): return OutputFile(temporary: try TemporaryOutput(for: output, tag: tag))
-        case .descriptor(let fd): return try OutputFile(inheritedDescriptor: fd)
+        case .descriptor(let fd, _, _): return try OutputFile(inheritedDescriptor: fd)
         }
     }
 
     private func transcode(media: InputMedia, video: UnsafeMutablePointer<AVStream>, audio: UnsafeMutablePointer<AVStream>?,
-                           into output: OutputFile, container: OutputContainer,
+                           into output: OutputFile, companions: Companions?, container: OutputContainer,
                            clock: ContinuousClock, started: ContinuousClock.Instant,
                            progress: (TranscodeProgress) -> Void, isCancelled: () -> Bool) throws(TranscodeError) -> TranscodeSummary {
         let muxer = try Muxer(path: output.writingPath, container: container)
@@ -140,14 +181,25 @@ public struct Transcoder: Sendable {
                                  muxer: muxer, options: options)
         }
         let pipelines = [videoPipeline] + (audioPipeline.map { [$0] } ?? [])
+        // The companions are made from the pictures as encoded, at the output's size.
+        let stills = companions == nil ? nil
+            : try StillPictures.asked(by: options, posterByDefault: false, claimedDuration: media.claimedDuration?.seconds)
+        stills?.watch(videoPipeline.primary)
         try muxer.writeHeader()
 
         let pump = MediaPump(media: media, video: video, options: options, clock: clock, started: started)
         let pumped = try pump.run(pipelines, video: videoPipeline, progress: progress, isCancelled: isCancelled)
         try muxer.finish()
-        let facts = try OutputCheck.verify(descriptor: output.descriptor, expecting: OutputExpectation(
+        var facts = try OutputCheck.verify(descriptor: output.descriptor, expecting: OutputExpectation(
             width: Int(videoPipeline.primary.outputWidth), height: Int(videoPipeline.primary.outputHeight),
             hasAudio: audioPipeline != nil, duration: pumped.decoded, frameDuration: videoPipeline.primary.outputFrameDuration))
+        if let stills, let companions {
+            // The storyboard covers the output's whole timeline, to where a player's clock gets.
+            let storyboard = companions.files.first { $0.file == StillPictures.storyboardName }?.name ?? StillPictures.storyboardName
+            _ = try stills.write(into: companions.writer, duration: facts.end ?? facts.duration, storyboardPublishedAs: storyboard)
+            let sizes = companions.writer.listing(of: ".")
+            facts.companions = companions.files.map { WrittenFile(path: $0.name, size: sizes[$0.file] ?? 0) }
+        }
         var last = pumped.meter.final(frames: videoPipeline.frameCount, at: pumped.decoded)
         last.output = facts
         progress(last)

@@ -11,8 +11,10 @@ import Transcode
 /// and checked for what it is (a regular file, inside the allowed folders
 /// after every symlink), the temporary output is created in OUT's checked
 /// folder under an unpredictable name that nothing planted can be followed
-/// through, and the child gets both as descriptors 3 and 4. It reads and
-/// writes nothing else. The worker enforces the job's time limit, notices
+/// through, and the child gets both as descriptors 3 and 4; a single file's
+/// companions (its poster, its storyboard) get a temporary folder beside
+/// OUT, descriptor 5, published with OUT (`TemporaryCompanions`). It reads
+/// and writes nothing else. The worker enforces the job's time limit, notices
 /// a child that reports no progress, caps its memory, and publishes the
 /// result (`Publication`) without ever replacing an OUT that appeared.
 public struct TranscodeJobHandler: JobHandler {
@@ -70,7 +72,8 @@ public struct TranscodeJobHandler: JobHandler {
         let child = ChildProcess(executable: executable, arguments: [
             "transcode", transcode.input, transcode.output, "--format", transcode.container.rawValue,
             "--input-fd", "3", "--output-fd", "4", "--progress-json", "--options-json", optionsJSON,
-        ], inheritedDescriptors: [files.input.descriptor, files.temporary.descriptor],
+        ] + (files.companions == nil ? [] : ["--companions-fd", "5"]),
+           inheritedDescriptors: [files.input.descriptor, files.temporary.descriptor] + (files.companions.map { [$0.descriptor] } ?? []),
            timeLimit: .milliseconds(Int64((timeLimit + 5) * 1000)), stallLimit: .milliseconds(Int64(limits.stallLimit * 1000)),
            memoryLimit: limited.maxMemory)
         let report = ChildReport()
@@ -85,40 +88,65 @@ public struct TranscodeJobHandler: JobHandler {
                 }
             }
         } catch {
-            files.temporary.discard()
+            files.discard()
             return .failed(JobFailure("could not start the transcoder: \(error)", code: "spawn_failed", permanent: false))
         }
         let outcome = Self.outcome(result, report: report, limits: limited, timeLimit: timeLimit, stallLimit: limits.stallLimit)
         guard case .succeeded = outcome, !Task.isCancelled else {
-            files.temporary.discard()
+            files.discard()
             return Task.isCancelled ? .stopped : outcome
         }
-        let temporary = UnsharedFile(files.temporary)
+        // The companions the result lists are those this worker found made
+        // and will publish, not what the child said.
+        var facts = report.output
+        do {
+            if let written = try files.companions?.inventory() { facts?.companions = written }
+        } catch {
+            files.discard()
+            return .failed(JobFailure(error.description, code: error.code, permanent: error.isPermanent))
+        }
+        let unshared = UnsharedFiles(files)
         let overwrite = transcode.overwrite
         // The result names OUT as it was submitted, not as this box's --path-map sees it.
         let submitted = TranscodeJob.decode(job.payload) ?? transcode
-        let summary = report.output.flatMap {
+        let summary = facts.flatMap {
             TranscodeResult(output: submitted.output, container: transcode.container, facts: $0).encoded()
         }
-        return .succeeded(result: summary, publication: Publication(token: PublicationToken(files.temporary).text) {
+        let token = PublicationToken(files.temporary, companions: files.companions)
+        return .succeeded(result: summary, publication: Publication(token: token.text) {
             do throws(TranscodeError) {
-                try temporary.file.publish(overwrite: overwrite)
-            } catch {
-                temporary.file.discard()
-                if error == .outputAppeared {
-                    throw JobFailure("\(DisplayText.escaped(transcode.output)) appeared after the job was queued and was left "
-                                     + "as it is (submit with --overwrite to replace it)", code: "output_exists", permanent: true)
+                if let companions = unshared.files.companions {
+                    try companions.publish(with: unshared.files.temporary, overwrite: overwrite)
+                } else {
+                    try unshared.files.temporary.publish(overwrite: overwrite)
                 }
-                throw JobFailure(error.description, code: error.code, permanent: error.isPermanent)
+            } catch {
+                unshared.files.discard()
+                switch error {
+                case .outputAppeared, .companionAppeared:
+                    let what = if case .companionAppeared(let path) = error { path } else { transcode.output }
+                    throw JobFailure("\(DisplayText.escaped(what)) appeared after the job was queued and was left as it is; "
+                                     + "nothing was published (submit with --overwrite to replace it)", code: "output_exists",
+                                     permanent: true)
+                default:
+                    throw JobFailure(error.description, code: error.code, permanent: error.isPermanent)
+                }
             }
         })
     }
 
-    /// What an attempt opens, checked: the input, and the temporary output
-    /// in OUT's folder.
-    private struct JobFiles {
+    /// What an attempt opens, checked: the input, the temporary output in
+    /// OUT's folder, and the temporary folder of a single file's companions.
+    fileprivate struct JobFiles {
         let input: InputFile
         let temporary: any TemporaryResult
+        let companions: TemporaryCompanions?
+
+        /// Removes what the attempt created (it will not be published).
+        func discard() {
+            temporary.discard()
+            companions?.discard()
+        }
     }
 
     private func open(_ transcode: TranscodeJob, for job: Job) -> Result<JobFiles, JobFailure> {
@@ -149,29 +177,44 @@ public struct TranscodeJobHandler: JobHandler {
                 return .failure(Self.notAllowed("\(DisplayText.escaped(transcode.output)) is outside the allowed folders (\(allowed.list))"))
             }
         }
-        if let status = FileIdentity.status(path: transcode.output, followingSymlink: false) {
-            if status.st_mode & S_IFMT == S_IFLNK {
-                let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: transcode.output)) ?? "?"
-                let outside = allowed.map { allowed in
-                    AllowedFolders.resolve(transcode.output).map { !allowed.contains(resolved: $0) } ?? true
-                } ?? false
-                return .failure(outside
-                    ? Self.notAllowed("\(DisplayText.escaped(transcode.output)) is a link to \(DisplayText.escaped(target)), outside the allowed folders")
-                    : JobFailure("\(DisplayText.escaped(transcode.output)) is a symbolic link (to \(DisplayText.escaped(target))); "
-                                 + "vqueue never writes through or over a link", code: "output_is_link", permanent: true))
-            }
-            if !transcode.overwrite {
-                return .failure(JobFailure("\(DisplayText.escaped(transcode.output)) appeared after the job was queued and was "
-                                           + "left as it is (submit with --overwrite to replace it)", code: "output_exists",
-                                           permanent: true))
-            }
+        let companions = transcode.container.isFolder ? [] : CompanionFile.all(for: transcode.output, options: transcode.options)
+        for path in [transcode.output] + companions.map({ $0.path(beside: transcode.output) }) {
+            if let refusal = refusal(writing: path, overwrite: transcode.overwrite) { return .failure(refusal) }
         }
+        let temporary: any TemporaryResult
         do {
-            return .success(JobFiles(input: input, temporary: try TemporaryResults.create(
-                for: transcode.output, container: transcode.container, tag: Self.tag(job), in: folder)))
+            temporary = try TemporaryResults.create(for: transcode.output, container: transcode.container, tag: Self.tag(job), in: folder)
         } catch {
             return .failure(JobFailure(error.description, code: error.code, permanent: error.isPermanent))
         }
+        do {
+            let made = companions.isEmpty ? nil
+                : try TemporaryCompanions(for: transcode.output, tag: Self.tag(job), companions: companions, in: folder)
+            return .success(JobFiles(input: input, temporary: temporary, companions: made))
+        } catch {
+            temporary.discard()
+            return .failure(JobFailure(error.description, code: error.code, permanent: error.isPermanent))
+        }
+    }
+
+    /// Why the attempt must not write `path` (OUT, or a companion of it),
+    /// or nil: a symbolic link is never written through or over, and a
+    /// file that appeared since the submit is kept unless `overwrite`.
+    private func refusal(writing path: String, overwrite: Bool) -> JobFailure? {
+        guard let status = FileIdentity.status(path: path, followingSymlink: false) else { return nil }
+        if status.st_mode & S_IFMT == S_IFLNK {
+            let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?"
+            let outside = allowed.map { allowed in
+                AllowedFolders.resolve(path).map { !allowed.contains(resolved: $0) } ?? true
+            } ?? false
+            return outside
+                ? Self.notAllowed("\(DisplayText.escaped(path)) is a link to \(DisplayText.escaped(target)), outside the allowed folders")
+                : JobFailure("\(DisplayText.escaped(path)) is a symbolic link (to \(DisplayText.escaped(target))); "
+                             + "vqueue never writes through or over a link", code: "output_is_link", permanent: true)
+        }
+        if overwrite { return nil }
+        return JobFailure("\(DisplayText.escaped(path)) appeared after the job was queued and was "
+                          + "left as it is (submit with --overwrite to replace it)", code: "output_exists", permanent: true)
     }
 
     private static func notAllowed(_ message: String) -> JobFailure {
@@ -220,17 +263,38 @@ public struct TranscodeJobHandler: JobHandler {
         TemporaryOutput.removeStale(for: transcode.output, tag: Self.tag(job))
     }
 
+    /// Finishes a dead worker's publication from its token. A single file's
+    /// companions are published before OUT, so an OUT in place means they
+    /// are too, and only their temporary folder is left to remove. Else
+    /// the publication is made again from where it stopped (companions
+    /// already moved count as placed); if it cannot be, the companions the
+    /// dead worker had moved are taken back, so that the retry finds their
+    /// names free.
     public func recoverPublication(_ job: Job, token: String) -> Bool {
         guard let transcode = transcode(job), let recorded = PublicationToken(text: token) else { return false }
-        if TemporaryResults.isPublished(output: transcode.output, identity: recorded.identity) { return true }
-        guard let left = TemporaryResults.adopt(recorded.name, identity: recorded.identity, for: transcode.output) else {
+        let asked = CompanionFile.all(for: transcode.output, options: transcode.options)
+        let adopted = recorded.companions.flatMap {
+            TemporaryCompanions(adopting: $0.folder, identity: $0.identity, for: transcode.output, companions: asked, recorded: $0.files)
+        }
+        if TemporaryResults.isPublished(output: transcode.output, identity: recorded.identity) {
+            adopted?.discard()
+            return true
+        }
+        guard let left = TemporaryResults.adopt(recorded.name, identity: recorded.identity, for: transcode.output),
+              recorded.companions == nil || adopted != nil else {
+            if let files = recorded.companions?.files { TemporaryCompanions.withdraw(asked, recorded: files, for: transcode.output) }
             return false
         }
         do {
-            try left.publish(overwrite: transcode.overwrite)
+            if let adopted {
+                try adopted.publish(with: left, overwrite: transcode.overwrite)
+            } else {
+                try left.publish(overwrite: transcode.overwrite)
+            }
             return true
         } catch {
             left.discard()
+            adopted?.discard()
             return false
         }
     }
@@ -272,20 +336,54 @@ public struct TranscodeJobHandler: JobHandler {
 
 /// What a publication is, as recorded before it is made: the temporary
 /// file's name and identity, so that any worker can tell later whether OUT
-/// is that file, or finish the rename.
+/// is that file, or finish the rename; and a single file's companions: the
+/// temporary folder's name and identity, and each file in it to publish.
 struct PublicationToken: Equatable {
     let name: String
     let identity: FileIdentity
+    var companions: Companions?
 
-    init(_ file: any TemporaryResult) {
-        name = file.name
-        identity = file.identity
+    struct Companions: Codable, Equatable {
+        let folder: String
+        let identity: FileIdentity
+        /// By their names in the folder (`poster.jpg`).
+        let files: [String: FileIdentity]
     }
 
-    /// `DEVICE:INODE NAME`.
-    var text: String { "\(identity.device):\(identity.inode) \(name)" }
+    init(_ file: any TemporaryResult, companions: TemporaryCompanions? = nil) {
+        name = file.name
+        identity = file.identity
+        self.companions = companions.map { companions in
+            Companions(folder: companions.name, identity: companions.identity,
+                       files: Dictionary(companions.made.map { ($0.companion.file, $0.identity) }, uniquingKeysWith: { first, _ in first }))
+        }
+    }
+
+    /// The JSON form's fields.
+    private struct Recorded: Codable {
+        let name: String
+        let identity: FileIdentity
+        let companions: Companions
+    }
+
+    /// `DEVICE:INODE NAME` (as workers of earlier releases recorded it);
+    /// with companions, a JSON object.
+    var text: String {
+        guard let companions else { return "\(identity.device):\(identity.inode) \(name)" }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(Recorded(name: name, identity: identity, companions: companions))) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
 
     init?(text: String) {
+        if text.hasPrefix("{") {
+            guard let recorded = try? JSONDecoder().decode(Recorded.self, from: Data(text.utf8)) else { return nil }
+            name = recorded.name
+            identity = recorded.identity
+            companions = recorded.companions
+            return
+        }
         guard let space = text.firstIndex(of: " ") else { return nil }
         let numbers = text[..<space].split(separator: ":")
         guard numbers.count == 2, let device = UInt64(numbers[0]), let inode = UInt64(numbers[1]) else { return nil }
@@ -294,11 +392,11 @@ struct PublicationToken: Equatable {
     }
 }
 
-/// An attempt's temporary file, handed from the task that ran the child to
-/// the worker's loop that publishes it: never used by both at once.
-private final class UnsharedFile: @unchecked Sendable {
-    let file: any TemporaryResult
-    init(_ file: any TemporaryResult) { self.file = file }
+/// An attempt's files, handed from the task that ran the child to the
+/// worker's loop that publishes them: never used by both at once.
+private final class UnsharedFiles: @unchecked Sendable {
+    let files: TranscodeJobHandler.JobFiles
+    init(_ files: TranscodeJobHandler.JobFiles) { self.files = files }
 }
 
 /// Folders jobs found missing on this box, until they are back. The box's

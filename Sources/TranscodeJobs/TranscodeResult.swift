@@ -33,8 +33,11 @@ public struct TranscodeResult: Codable, Sendable, Equatable {
     }
 
     public init(output: String, container: OutputContainer, facts: OutputFacts) {
-        // A folder output lists every file in it, by its path under OUT.
-        files = facts.files.map { $0.map { File(path: output + "/" + $0.path, size: $0.size) } } ?? [File(path: output, size: facts.size)]
+        // A folder output lists every file in it, by its path under OUT; a
+        // single file itself, then its companions beside it.
+        files = facts.files.map { $0.map { File(path: output + "/" + $0.path, size: $0.size) } }
+            ?? [File(path: output, size: facts.size)]
+            + (facts.companions ?? []).map { File(path: CompanionFile.path(of: $0.path, beside: output), size: $0.size) }
         renditions = facts.renditions
         self.container = container.rawValue
         duration = (facts.duration * 1000).rounded() / 1000

@@ -13,8 +13,9 @@ struct SubmitCommand: AsyncParsableCommand {
         Everything that can be checked before queueing is: IN exists and is readable, libav \
         recognises it as one media file with a video stream within the picture-size limit, \
         OUT's folder exists and is writable, OUT is not IN, OUT does not exist (unless \
-        --overwrite) and no unfinished job writes it, OUT's extension is .flv, .mp4, .m4v or \
-        .mkv, and the options are valid. A refusal is one line on stderr and queues nothing \
+        --overwrite) and no unfinished job writes it, neither do the poster and storyboard \
+        --poster and --storyboard write beside a single file (out.poster.jpg …), OUT's \
+        extension is .flv, .mp4, .m4v or .mkv (or .hls), and the options are valid. A refusal is one line on stderr and queues nothing \
         (exit 1; 64 for bad usage; 75 when the queue database cannot be reached). Paths are \
         stored absolute.
 
@@ -256,7 +257,7 @@ enum SubmissionCheck {
             throw CommandFailure.report(DisplayText.escaped(input), error.description, code: error.code)
         }
         do {
-            try OutputTarget.validate(input: file.identity, output: outputPath, overwrite: overwrite)
+            try OutputTarget.validate(input: file.identity, output: outputPath, overwrite: overwrite, options: options)
         } catch {
             throw CommandFailure.report(DisplayText.escaped(output), error.description, code: error.code)
         }

@@ -15,11 +15,17 @@ struct TranscodeCommand: ParsableCommand {
         OUT is written under a temporary name beside it and renamed when complete, so it \
         never holds a partial file; on failure or Ctrl-C nothing is left behind.
 
+        --poster and --storyboard write, beside a single file out.mp4, out.poster.jpg, \
+        out.storyboard.jpg and out.storyboard.vtt: made in a hidden folder beside OUT, \
+        they take their names just before OUT takes its own, or none of them does. An \
+        existing one is refused without --overwrite, as OUT is.
+
         Examples:
           vqueue transcode upload.avi video.flv -b 200k
           vqueue transcode phone.mov phone.mp4 --preset 720p
           vqueue transcode in.mkv out.mp4 --crf 20 --x264-preset medium --max-height 480
           vqueue transcode in.mp4 out.flv --no-audio --timeout 10m
+          vqueue transcode talk.mov talk.mp4 --poster --storyboard
 
         IN is opened once and read only as a single media file: a playlist, a list of other \
         files or an image sequence is refused, and libav opens nothing else. OUT is never \
@@ -63,6 +69,12 @@ struct TranscodeCommand: ParsableCommand {
     @Option(help: .hidden)
     var outputFd: Int32?
 
+    /// A worker's child writes a single file's companions (its poster, its
+    /// storyboard) into this descriptor, a temporary folder the worker
+    /// created and will publish with OUT.
+    @Option(help: .hidden)
+    var companionsFd: Int32?
+
     @Option(help: .hidden)
     var optionsJson: String?
 
@@ -73,7 +85,7 @@ struct TranscodeCommand: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        for (name, fd) in [("--input-fd", inputFd), ("--output-fd", outputFd)] {
+        for (name, fd) in [("--input-fd", inputFd), ("--output-fd", outputFd), ("--companions-fd", companionsFd)] {
             if let fd, fd < 3 { throw ValidationError("\(name) must be a descriptor above 2 (not stdin, stdout or stderr).") }
         }
         if let format {
@@ -127,7 +139,7 @@ struct TranscodeCommand: ParsableCommand {
     /// Where the output goes: the worker's descriptor, the path itself
     /// (older workers), or a temporary file published over OUT.
     private var destination: TranscodeDestination {
-        if let outputFd { return .descriptor(outputFd) }
+        if let outputFd { return .descriptor(outputFd, companions: companionsFd, output: output) }
         return .publish(output: output, overwrite: overwrite, tag: String(getpid()))
     }
 

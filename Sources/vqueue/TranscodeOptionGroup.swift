@@ -63,10 +63,19 @@ struct TranscodeOptionGroup: ParsableArguments {
     @Option(help: ArgumentHelp("HLS: the segments' format, fmp4 (CMAF) or ts (MPEG-TS). Default: fmp4.", valueName: "type"))
     var hlsSegmentType: HLSSegmentType?
 
-    @Flag(inversion: .prefixedNo, help: "HLS: write poster.jpg, a telling picture from the first 30 s (not a black or faded one). Default: on.")
+    @Flag(inversion: .prefixedNo, help: """
+        Write a poster, a telling picture from the first 30 s (not a black or faded \
+        one): poster.jpg in an HLS folder, at the top rung's size (default: on); \
+        beside a single file, at its size, OUT's stem with .poster.jpg (out.mp4: \
+        out.poster.jpg; default: off).
+        """)
     var poster: Bool?
 
-    @Flag(help: "HLS: write storyboard.jpg (a grid of at most 100 thumbnails) and storyboard.vtt (their WebVTT track, for scrubbing).")
+    @Flag(help: """
+        Write a storyboard for scrubbing previews: a grid of at most 100 thumbnails \
+        and its WebVTT track, storyboard.jpg and storyboard.vtt in an HLS folder; \
+        beside a single file out.mp4, out.storyboard.jpg and out.storyboard.vtt.
+        """)
     var storyboard = false
 
     func validate() throws {
@@ -97,17 +106,18 @@ struct TranscodeOptionGroup: ParsableArguments {
         }
     }
 
-    /// Refuses what does not go with `container`: the HLS options for a
-    /// single file; one video bit rate (or preset) for a ladder, whose rungs
-    /// each have their own.
+    /// Refuses what does not go with `container`: the ladder's options for a
+    /// single file (which takes --poster and --storyboard, written beside
+    /// it); one video bit rate (or preset) for a ladder, whose rungs each
+    /// have their own.
     func validate(for container: OutputContainer) throws {
         if container.isFolder {
             if videoBitrate != nil || preset != nil {
                 throw ValidationError("an HLS ladder gives each rung its own bit rate: --video-bitrate and --preset do not apply "
                                       + "(choose the rungs with --ladder, the quality with --crf).")
             }
-        } else if ladder != nil || segment != nil || hlsSegmentType != nil || poster != nil || storyboard {
-            throw ValidationError("--ladder, --segment, --hls-segment-type, --poster and --storyboard are for an HLS output (OUT.hls).")
+        } else if ladder != nil || segment != nil || hlsSegmentType != nil {
+            throw ValidationError("--ladder, --segment and --hls-segment-type are for an HLS output (OUT.hls).")
         }
     }
 

@@ -28,30 +28,12 @@ struct HLSPublishTests {
             expectQuietSuccess(result)
             try #require(result.exitCode == 0, "\(result)")
 
-            let poster = try await probeMedia(output.appendingPathComponent("poster.jpg"))
             let top = try await probeMedia(output.appendingPathComponent("360p/index.m3u8"))
-            #expect(poster.videoStreams.first?.codecName == "mjpeg")
-            #expect(poster.videoStreams.first?.width == top.videoStreams.first?.width
-                    && poster.videoStreams.first?.height == top.videoStreams.first?.height, "the top rung's size")
-            let brightness = try await lumaStatistics(output.appendingPathComponent("poster.jpg"))
-            #expect(brightness.mean > 40 && brightness.deviation > 20, "the poster looks black or flat: \(brightness)")
+            try await expectPoster(output.appendingPathComponent("poster.jpg"), sizedAs: top)
 
-            let grid = try await probeMedia(output.appendingPathComponent("storyboard.jpg"))
-            let gridWidth = try #require(grid.videoStreams.first?.width), gridHeight = try #require(grid.videoStreams.first?.height)
             let cues = try StoryboardCue.parse(String(contentsOf: output.appendingPathComponent("storyboard.vtt"), encoding: .utf8))
-            let duration = try #require(top.duration)
-            try #require(!cues.isEmpty && cues.count <= 100, "\(cues.count) cues")
-            #expect(cues.first!.start == 0, "the first cue starts at 0")
-            #expect(abs(cues.last!.end - duration) <= 0.05, "the last cue ends at \(cues.last!.end), the video at \(duration)")
-            for (earlier, later) in zip(cues, cues.dropFirst()) {
-                #expect(abs(earlier.end - later.start) < 0.0005, "a gap or overlap between \(earlier) and \(later)")
-            }
-            for cue in cues {
-                #expect(cue.image == "storyboard.jpg" && cue.width > 0 && cue.height > 0
-                        && cue.x + cue.width <= gridWidth && cue.y + cue.height <= gridHeight,
-                        "\(cue) is not inside the \(gridWidth)x\(gridHeight) grid")
-            }
-            #expect(Set(cues.map { "\($0.x),\($0.y)" }).count == cues.count, "every cue has its own thumbnail")
+            try await expectStoryboard(cues, grid: output.appendingPathComponent("storyboard.jpg"), named: "storyboard.jpg",
+                                       lasting: try #require(top.duration))
         }
     }
 
@@ -98,23 +80,8 @@ struct HLSPublishTests {
             let scene = try await QueueScene(in: directory, store: .sqlite)
             let input = try await makeLongSample(in: directory, seconds: 20)
             let output = scene.output("long.hls")
-            let workerArguments = ["--lease", "2s", "--concurrency", "1"]
-            let job = try await withProcessSlot {
-                let first = try scene.queue.startWorker(workerArguments)
-                defer { killIfRunning(first) }
-                let id = try await scene.queue.submit(input, output, ["--ladder", "240p,360p"])
-                let child = try await scene.runningChild(of: id, writing: output, attempt: 1)
-                try await Task.sleep(for: .milliseconds(500))
-                first.send(signal: SIGKILL)
-                _ = await first.wait(timeout: .seconds(10))
-                #expect(await eventually(within: .seconds(3)) { !ProcessTable.isAlive(child) }, "the child kept running")
-                let second = try scene.queue.startWorker(workerArguments)
-                defer { killIfRunning(second) }
-                let job = try await scene.finished(id)
-                let log = await stopWorker(second)
-                expectCleanWorkerLog(log)
-                return job
-            }
+            let (job, log) = try await scene.jobAfterKilledWorker(input, output, ["--ladder", "240p,360p"])
+            expectCleanWorkerLog(log)
             #expect(job.state == "succeeded" && job.attempts == 2, "\(job)")
             #expect(try await scene.queue.stateHistory(job.id) == ["queued", "running", "queued", "running", "succeeded"])
             #expect(directoryListing(scene.outputs) == ["long.hls"], "\(directoryListing(scene.outputs))")
@@ -154,6 +121,30 @@ struct StoryboardCue: CustomStringConvertible {
     private static func seconds(_ text: String) -> Double {
         text.split(separator: ":").reduce(0) { $0 * 60 + (Double($1) ?? .nan) }
     }
+}
+
+/// A storyboard's cues are what a player needs to show previews while scrubbing: they start at 0,
+/// follow one another without a gap or an overlap and end with the video (`duration`, within 50
+/// ms); each points at a thumbnail of its own, by the grid's name, inside the grid.
+func expectStoryboard(_ cues: [StoryboardCue], grid: URL, named name: String, lasting duration: Double,
+                      sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let image = try await probeMedia(grid)
+    #expect(image.videoStreams.first?.codecName == "mjpeg", "the grid is not a JPEG", sourceLocation: sourceLocation)
+    let width = try #require(image.videoStreams.first?.width, sourceLocation: sourceLocation)
+    let height = try #require(image.videoStreams.first?.height, sourceLocation: sourceLocation)
+    try #require(!cues.isEmpty && cues.count <= 100, "\(cues.count) cues", sourceLocation: sourceLocation)
+    #expect(cues.first!.start == 0, "the first cue starts at \(cues.first!.start)", sourceLocation: sourceLocation)
+    #expect(abs(cues.last!.end - duration) <= 0.05, "the last cue ends at \(cues.last!.end), the video at \(duration)",
+            sourceLocation: sourceLocation)
+    for (earlier, later) in zip(cues, cues.dropFirst()) {
+        #expect(abs(earlier.end - later.start) < 0.0005, "a gap or overlap between \(earlier) and \(later)",
+                sourceLocation: sourceLocation)
+    }
+    for cue in cues {
+        #expect(cue.image == name && cue.width > 0 && cue.height > 0 && cue.x + cue.width <= width && cue.y + cue.height <= height,
+                "\(cue) is not inside the \(width)x\(height) grid \(name)", sourceLocation: sourceLocation)
+    }
+    #expect(Set(cues.map { "\($0.x),\($0.y)" }).count == cues.count, "every cue has its own thumbnail", sourceLocation: sourceLocation)
 }
 
 /// Lists an HLS folder the way a player would fetch it: the master playlist, every rendition
@@ -215,6 +206,18 @@ final class LadderReader: @unchecked Sendable {
         }
         return rungs > 0 ? .success(rungs) : .failure(Problem(text: "master.m3u8 names no rung"))
     }
+}
+
+/// A poster is a JPEG at the size of `video`'s pictures, and not black or flat.
+func expectPoster(_ poster: URL, sizedAs video: MediaInfo, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let picture = try await probeMedia(poster).videoStreams.first
+    #expect(picture?.codecName == "mjpeg", "the poster is not a JPEG", sourceLocation: sourceLocation)
+    let size = "\(picture?.width ?? 0)x\(picture?.height ?? 0)"
+    let expected = "\(video.videoStreams.first?.width ?? -1)x\(video.videoStreams.first?.height ?? -1)"
+    #expect(size == expected, "the poster is \(size), the video \(expected)", sourceLocation: sourceLocation)
+    let brightness = try await lumaStatistics(poster)
+    #expect(brightness.mean > 40 && brightness.deviation > 20, "the poster looks black or flat: \(brightness)",
+            sourceLocation: sourceLocation)
 }
 
 /// The brightness of a picture: mean and standard deviation of its luma (0-255), as ffmpeg decodes it.

@@ -8,7 +8,7 @@ struct ErrorCodeTests {
         .inputMissing, .inputUnreadable("x"), .notMedia("x"), .notSingleFile("x"), .noVideoStream,
         .unsupportedCodec("x"), .pictureTooLarge(width: 1, height: 1, limit: 1), .truncated(decoded: 1, claimed: 2),
         .nothingDecoded, .timeLimit(1), .memoryLimit(1 << 29), .cancelled, .unsupportedOutput("x"), .outputIsInput,
-        .outputExists, .outputAppeared, .outputFolder("x"), .outputName("x"), .diskFull("x"), .ioError("x", "y"),
+        .outputExists, .outputAppeared, .companionExists("x"), .companionAppeared("x"), .outputFolder("x"), .outputName("x"), .diskFull("x"), .ioError("x", "y"),
         .outputCheckFailed("x"), .libav("x", "y"),
     ]
 
