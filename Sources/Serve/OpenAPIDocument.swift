@@ -180,7 +180,7 @@ enum OpenAPIDocument {
     "type": "string"
    },
    "HLSPoster": {
-    "description": "HLS: poster.jpg, a telling picture from the first 30 s. Default: true; false: none.",
+    "description": "A poster, a telling picture from the first 30 s: poster.jpg in an HLS folder (default: true; false: none); beside a single file out.mp4, out.poster.jpg (default: false).",
     "type": "boolean"
    },
    "HLSSegment": {
@@ -205,7 +205,7 @@ enum OpenAPIDocument {
     "type": "string"
    },
    "HLSStoryboard": {
-    "description": "HLS: storyboard.jpg (at most 100 thumbnails) and storyboard.vtt, their WebVTT track for scrubbing. Default: false.",
+    "description": "A storyboard for scrubbing: at most 100 thumbnails and their WebVTT track, storyboard.jpg and storyboard.vtt in an HLS folder, out.storyboard.jpg and out.storyboard.vtt beside a single file out.mp4. Default: false.",
     "type": "boolean"
    },
    "Job": {

@@ -93,8 +93,8 @@ struct ServeHLSOptionsTests {
 
             let refusals: [(path: String, body: [String: Any], mentions: String)] = [
                 ("/v1/jobs", ["input": input, "output": single, "ladder": "240p,360p"], "--ladder"),
-                ("/v1/jobs", ["input": input, "output": single, "poster": false], "--poster"),
-                ("/v1/jobs", ["input": input, "output": single, "storyboard": true], "--storyboard"),
+                ("/v1/jobs", ["input": input, "output": single, "segment": "2s"], "--segment"),
+                ("/v1/jobs", ["input": input, "output": single, "hls_segment_type": "ts"], "--hls-segment-type"),
                 ("/v1/jobs", ["input": input, "output": ladder, "hls_segment_type": "webm"], "--hls-segment-type"),
                 ("/v1/jobs", ["input": input, "output": ladder, "video_bitrate": "1M"], "--video-bitrate"),
                 ("/v1/jobs", ["input": input, "output": ladder, "preset": "720p"], "--preset"),
