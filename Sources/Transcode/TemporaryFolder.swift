@@ -78,6 +78,12 @@ public final class TemporaryFolder {
     /// Throws `outputAppeared` when something took OUT's name meanwhile and
     /// overwriting was not asked, or when what is there is not a folder.
     public func publish(overwrite: Bool) throws(TranscodeError) {
+        // Only files and folders are published: a link would let whoever
+        // serves the folder read what it points at, a FIFO would hang a
+        // reader (a compromised transcoder is the only one that writes here).
+        if let odd = FolderTree.firstIrregular(descriptor) {
+            throw .outputCheckFailed("it holds \(DisplayText.escaped(odd)), which is not a plain file or folder")
+        }
         try folder.publish(name, descriptor: descriptor, flushed: FolderTree.sync(descriptor), mode: 0o777,
                            type: S_IFDIR, identity: identity) { () throws(TranscodeError) in
             try moveIntoPlace(overwrite: overwrite)
@@ -131,7 +137,8 @@ enum FolderTree {
     static func sync(_ fd: Int32) -> Int32 {
         var failure: Int32 = 0
         for (entry, isFolder) in entries(of: fd) {
-            let flags = O_RDONLY | vq_o_nofollow() | vq_o_cloexec() | (isFolder ? vq_o_directory() : 0)
+            // Never blocks, even on a FIFO (`firstIrregular` refuses one before publishing).
+            let flags = O_RDONLY | O_NONBLOCK | vq_o_nofollow() | vq_o_cloexec() | (isFolder ? vq_o_directory() : 0)
             let child = PathEncoding.withCString(entry) { path in retryingInterrupted { openat(fd, path, flags) } }
             guard child >= 0 else { continue }
             let result = isFolder ? sync(child) : (fsync(child) == 0 ? 0 : errno)
@@ -140,6 +147,28 @@ enum FolderTree {
         }
         if fsync(fd) != 0, failure == 0 { failure = errno }
         return failure
+    }
+
+    /// The path (from `fd`) of the first thing under the open folder `fd`
+    /// that is neither a regular file nor a folder (a link, a FIFO, a
+    /// device, a socket), or nil.
+    static func firstIrregular(_ fd: Int32) -> String? {
+        for (entry, isFolder) in entries(of: fd) {
+            var status = stat()
+            let known = PathEncoding.withCString(entry) { fstatat(fd, $0, &status, vq_at_symlink_nofollow()) } == 0
+            guard known else { return entry }
+            if isFolder {
+                let child = PathEncoding.withCString(entry) { path in
+                    retryingInterrupted { openat(fd, path, O_RDONLY | vq_o_directory() | vq_o_nofollow() | vq_o_cloexec()) }
+                }
+                guard child >= 0 else { return entry }
+                defer { close(child) }
+                if let odd = firstIrregular(child) { return entry + "/" + odd }
+            } else if status.st_mode & S_IFMT != S_IFREG {
+                return entry
+            }
+        }
+        return nil
     }
 
     /// Removes `name` in the folder `parent` and everything under it.

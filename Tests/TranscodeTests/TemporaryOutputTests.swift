@@ -148,4 +148,32 @@ struct TemporaryOutputTests {
             #expect((try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true)
         }
     }
+
+    /// A compromised transcoder could plant a link (which whoever serves the folder would follow
+    /// to a file outside it) or a FIFO (on which flushing the folder before the rename would block
+    /// for ever) in an HLS ladder's temporary folder: publishing refuses both, at once.
+    @Test("a folder output holding a link or a FIFO is refused at publish, without blocking, and nothing is published",
+          arguments: ["link", "fifo"])
+    func folderWithIrregularEntryIsRefused(_ kind: String) throws {
+        try withFolder { folder in
+            let temporary = try TemporaryFolder(for: folder + "/out.hls", tag: "job9-1")
+            let rung = folder + "/" + temporary.name + "/240p"
+            try FileManager.default.createDirectory(atPath: rung, withIntermediateDirectories: false)
+            #expect(FileManager.default.createFile(atPath: rung + "/index.m3u8", contents: Data("#EXTM3U\n".utf8)))
+            switch kind {
+            case "link": #expect(symlink("/etc/passwd", rung + "/seg0.m4s") == 0)
+            default: #expect(mkfifo(rung + "/seg0.m4s", 0o600) == 0)
+            }
+            do throws(TranscodeError) {
+                try temporary.publish(overwrite: false)
+                Issue.record("published a folder holding a \(kind)")
+            } catch {
+                #expect(error.description.contains("240p/seg0.m4s") && error.description.contains("not a plain file"),
+                        "\(error)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: folder + "/out.hls"), "nothing published")
+            temporary.discard()
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty, "discard removes it all")
+        }
+    }
 }
