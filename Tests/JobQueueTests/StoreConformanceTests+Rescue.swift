@@ -152,8 +152,9 @@ extension StoreConformanceTests {
         try await withStore(kind) { store in
             let job = try await store.submitOne(newJob())
             try await store.registerWorker(workerRecord("stalled", leaseSeconds: shortLease))
-            try await store.heartbeat(worker: "stalled", jobs: [], leaseSeconds: shortLease)
-            let before = try await store.now()
+            // As a worker does: judged as of its own heartbeat's time, which the store returns (not
+            // a time read later, which a loaded machine can push past the short lease).
+            let before = try await store.heartbeat(worker: "stalled", jobs: [], leaseSeconds: shortLease)
             _ = try await store.claimOne("stalled", lease: shortLease)
             let cancelledJob = try await store.submitOne(newJob("cancelled"))
             _ = try await store.claimOne("stalled", lease: shortLease)
