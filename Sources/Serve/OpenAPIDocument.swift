@@ -179,7 +179,7 @@ enum OpenAPIDocument {
     "minLength": 1,
     "type": "string"
    },
-   "HLSPoster": {
+   "Poster": {
     "description": "A poster, a telling picture from the first 30 s: poster.jpg in an HLS folder (default: true; false: none); beside a single file out.mp4, out.poster.jpg (default: false).",
     "type": "boolean"
    },
@@ -204,7 +204,7 @@ enum OpenAPIDocument {
     ],
     "type": "string"
    },
-   "HLSStoryboard": {
+   "Storyboard": {
     "description": "A storyboard for scrubbing: at most 100 thumbnails and their WebVTT track, storyboard.jpg and storyboard.vtt in an HLS folder, out.storyboard.jpg and out.storyboard.vtt beside a single file out.mp4. Default: false.",
     "type": "boolean"
    },
@@ -433,7 +433,7 @@ enum OpenAPIDocument {
       "type": "boolean"
      },
      "poster": {
-      "$ref": "#/components/schemas/HLSPoster"
+      "$ref": "#/components/schemas/Poster"
      },
      "preset": {
       "type": "string"
@@ -450,7 +450,7 @@ enum OpenAPIDocument {
       "$ref": "#/components/schemas/HLSSegment"
      },
      "storyboard": {
-      "$ref": "#/components/schemas/HLSStoryboard"
+      "$ref": "#/components/schemas/Storyboard"
      },
      "threads": {
       "maximum": 64,
@@ -578,7 +578,7 @@ enum OpenAPIDocument {
       "type": "boolean"
      },
      "poster": {
-      "$ref": "#/components/schemas/HLSPoster"
+      "$ref": "#/components/schemas/Poster"
      },
      "preset": {
       "type": "string"
@@ -595,7 +595,7 @@ enum OpenAPIDocument {
       "$ref": "#/components/schemas/HLSSegment"
      },
      "storyboard": {
-      "$ref": "#/components/schemas/HLSStoryboard"
+      "$ref": "#/components/schemas/Storyboard"
      },
      "threads": {
       "maximum": 64,
