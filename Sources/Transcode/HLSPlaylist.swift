@@ -13,7 +13,8 @@ struct HLSMediaPlaylist {
 
     /// The fMP4 init segment (`#EXT-X-MAP`), if any.
     private(set) var initSegment: String?
-    /// Seconds, from `#EXT-X-TARGETDURATION`.
+    /// Seconds, from `#EXT-X-TARGETDURATION` (0 for a playlist of one
+    /// picture, which then has no peak: see `peakBitrate`).
     private(set) var targetDuration = 0
     private(set) var segments: [Segment] = []
 
@@ -38,7 +39,8 @@ struct HLSMediaPlaylist {
                 }
                 pending = seconds
             } else if line.hasPrefix("#EXT-X-TARGETDURATION:") {
-                guard let seconds = Int(line.dropFirst("#EXT-X-TARGETDURATION:".count)), seconds > 0 else {
+                // libav writes 0 for a ladder of one picture (40 ms, rounded).
+                guard let seconds = Int(line.dropFirst("#EXT-X-TARGETDURATION:".count)), seconds >= 0 else {
                     throw .outputCheckFailed("a playlist has a bad target duration: \(DisplayText.escaped(line))")
                 }
                 targetDuration = seconds
@@ -56,7 +58,9 @@ struct HLSMediaPlaylist {
             }
         }
         guard !segments.isEmpty else { throw .outputCheckFailed("a playlist lists no segment") }
-        guard targetDuration > 0 else { throw .outputCheckFailed("a playlist has no #EXT-X-TARGETDURATION") }
+        guard lines.contains(where: { $0.hasPrefix("#EXT-X-TARGETDURATION:") }) else {
+            throw .outputCheckFailed("a playlist has no #EXT-X-TARGETDURATION")
+        }
     }
 
     /// RFC 8216's peak segment bit rate (4.3.4.2), for `sizes` of the

@@ -20,9 +20,11 @@ enum ProcessTable {
     /// The `vqueue transcode` child writing attempt `attempt` of job `job` for `output`, if one is
     /// running: a child handed its temporary file as descriptor 4 (`--output-fd 4`).
     static func jobChild(for output: URL, job: Int64, attempt: Int) -> pid_t? {
-        guard let temporary = temporaryOutput(for: output, job: job, attempt: attempt) else { return nil }
+        // Its companions' temporary folder has a name of the same form: descriptor 4 tells them apart.
+        let temporaries = Set(temporaryOutputs(for: output, job: job, attempt: attempt).map(\.path))
+        guard !temporaries.isEmpty else { return nil }
         return pids(withArgumentContaining: "--output-fd").first { pid in
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/4")) == temporary.path
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/4")).map(temporaries.contains) ?? false
         }
     }
 

@@ -285,9 +285,15 @@ enum QueueTime {
 /// The file attempt ATTEMPT (its number, which never repeats) of job JOB writes before the rename
 /// into OUT, if it exists now: `.OUTNAME.jobJOB-ATTEMPT.<16 random hex>.part` beside OUT.
 func temporaryOutput(for output: URL, job: Int64, attempt: Int) -> URL? {
+    temporaryOutputs(for: output, job: job, attempt: attempt).first
+}
+
+/// Every temporary name of attempt `attempt` of job `job` for `output`: its temporary file (or
+/// folder), and the temporary folder of its companions (poster, storyboard) when it has some.
+func temporaryOutputs(for output: URL, job: Int64, attempt: Int) -> [URL] {
     let prefix = ".\(output.lastPathComponent).job\(job)-\(attempt)."
     let folder = output.deletingLastPathComponent()
-    return directoryListing(folder).first { $0.hasPrefix(prefix) && $0.hasSuffix(".part") }
+    return directoryListing(folder).filter { $0.hasPrefix(prefix) && $0.hasSuffix(".part") }
         .map { folder.appendingPathComponent($0) }
 }
 
