@@ -59,13 +59,13 @@ public protocol JobLeasing: Sendable {
     /// answer it never got) are rescued like any other.
     ///
     /// Only leases that had run out by `before` (the store's time; nil:
-    /// now) are taken. A worker passes its own previous heartbeat's time:
-    /// when nobody could write for a while (a lock held, a disk stalled in
-    /// fsync, a frozen server), a lease that ran out meanwhile is left to
-    /// its owner for as long as the rescuer itself took to be heard again
-    /// (measured before this: on a loaded machine a busy worker's and a
-    /// rescuer's writes both waited a second, and the rescuer got the lock
-    /// first and took a healthy job).
+    /// now) are taken. A worker passes its latest heartbeat's time, or,
+    /// when that heartbeat was held up (nobody could write for a while: a
+    /// lock held, a disk stalled in fsync, a frozen server), its previous
+    /// one: a lease that ran out meanwhile is left to its owner until the
+    /// rescuer's next heartbeat (measured before this: on a loaded machine
+    /// a busy worker's and a rescuer's writes both waited a second, and the
+    /// rescuer got the lock first and took a healthy job).
     func rescue(retry: RetryPolicy, by caller: String?, holding: Set<LeasedJob>, expiredBefore before: Double?) async throws
         -> RescueReport
     /// Takes over a dead worker's publication (same attempt), to finish it.

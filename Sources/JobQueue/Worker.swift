@@ -239,19 +239,25 @@ public struct Worker: Sendable {
         }
 
         if state.schedule.isDue(.renewal, at: now) {
+            let started = ContinuousClock.now
             let beat = try await store.heartbeat(worker: identity.id, jobs: Array(state.running.keys),
                                                  leaseSeconds: configuration.leaseSeconds)
-            // Others' leases and heartbeats are judged as of this worker's previous heartbeat
-            // (`JobLeasing.rescue`), and the next heartbeat comes a full interval after this one
-            // was written: after a stall that held every writer up, the others have that
-            // interval to be heard again before they are judged.
-            state.schedule.restart(.renewal, from: ContinuousClock.now)
-            if let previous = state.lastHeartbeat {
-                for worker in try await store.markSilentWorkers(except: identity.id, before: previous) {
+            let written = ContinuousClock.now
+            // The next heartbeat a full interval after this one was written.
+            state.schedule.restart(.renewal, from: written)
+            // Held up itself (its heartbeat waited for the database, or came late): so may every
+            // other worker have been. Their leases and heartbeats are then judged as of this
+            // worker's previous heartbeat (`JobLeasing.rescue`), and at the next round, an
+            // interval on, as of then: the others have that interval to be heard again.
+            let interval = configuration.leaseSeconds / 3
+            let heldUp = written - started > .milliseconds(Int64(interval * 500))
+                || state.lastHeartbeat.map { beat - $0 > interval * 1.5 } ?? false
+            if let asOf = heldUp ? state.lastHeartbeat : beat {
+                for worker in try await store.markSilentWorkers(except: identity.id, before: asOf) {
                     log("worker \(worker.id) is gone: no heartbeat within its lease")
                 }
                 try await settler.handle(try await store.rescue(retry: configuration.retry, by: identity.id,
-                                                                holding: state.heldAttempts, expiredBefore: previous))
+                                                                holding: state.heldAttempts, expiredBefore: asOf))
             }
             state.lastHeartbeat = beat
             try await judgeFailureStreak(&state, at: now)
