@@ -31,7 +31,6 @@ public final class SQLJobStore: Sendable {
     /// find the rows (PostgreSQL evaluates a volatile function row by row).
     static let now = "(SELECT vqueue_now())"
 
-
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await executor.read(body)
     }
