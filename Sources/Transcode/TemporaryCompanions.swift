@@ -70,8 +70,9 @@ public final class TemporaryCompanions {
         for companion in companions {
             var status = stat()
             let found = PathEncoding.withCString(companion.file) { fstatat(descriptor, $0, &status, vq_at_symlink_nofollow()) } == 0
-            guard found, status.st_mode & S_IFMT == S_IFREG else {
-                throw .outputCheckFailed("\(companion.file) was not made, or is not a file")
+            // One name only: a hard link to a file elsewhere would publish that file.
+            guard found, status.st_mode & S_IFMT == S_IFREG, status.st_nlink == 1 else {
+                throw .outputCheckFailed("\(companion.file) was not made, or is not a file of its own")
             }
             made.append(Made(companion: companion, identity: FileIdentity(status), size: Int64(status.st_size)))
         }

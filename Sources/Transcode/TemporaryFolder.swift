@@ -82,7 +82,7 @@ public final class TemporaryFolder {
         // serves the folder read what it points at, a FIFO would hang a
         // reader (a compromised transcoder is the only one that writes here).
         if let odd = FolderTree.firstIrregular(descriptor) {
-            throw .outputCheckFailed("it holds \(DisplayText.escaped(odd)), which is not a plain file or folder")
+            throw .outputCheckFailed("it holds \(DisplayText.escaped(odd)), which is not a plain file (of one name) or folder")
         }
         try folder.publish(name, descriptor: descriptor, flushed: FolderTree.sync(descriptor), mode: 0o777,
                            type: S_IFDIR, identity: identity) { () throws(TranscodeError) in
@@ -150,8 +150,8 @@ enum FolderTree {
     }
 
     /// The path (from `fd`) of the first thing under the open folder `fd`
-    /// that is neither a regular file nor a folder (a link, a FIFO, a
-    /// device, a socket), or nil.
+    /// that is neither a folder nor a regular file of one name (a link, a
+    /// hard link, a FIFO, a device, a socket), or nil.
     static func firstIrregular(_ fd: Int32) -> String? {
         for (entry, isFolder) in entries(of: fd) {
             var status = stat()
@@ -164,7 +164,8 @@ enum FolderTree {
                 guard child >= 0 else { return entry }
                 defer { close(child) }
                 if let odd = firstIrregular(child) { return entry + "/" + odd }
-            } else if status.st_mode & S_IFMT != S_IFREG {
+            } else if status.st_mode & S_IFMT != S_IFREG || status.st_nlink != 1 {
+                // A second name for a file elsewhere (a hard link) would publish that file.
                 return entry
             }
         }

@@ -152,8 +152,8 @@ struct TemporaryOutputTests {
     /// A compromised transcoder could plant a link (which whoever serves the folder would follow
     /// to a file outside it) or a FIFO (on which flushing the folder before the rename would block
     /// for ever) in an HLS ladder's temporary folder: publishing refuses both, at once.
-    @Test("a folder output holding a link or a FIFO is refused at publish, without blocking, and nothing is published",
-          arguments: ["link", "fifo"])
+    @Test("a folder output holding a link, a hard link or a FIFO is refused at publish, without blocking, and nothing is published",
+          arguments: ["link", "hard link", "fifo"])
     func folderWithIrregularEntryIsRefused(_ kind: String) throws {
         try withFolder { folder in
             let temporary = try TemporaryFolder(for: folder + "/out.hls", tag: "job9-1")
@@ -162,6 +162,9 @@ struct TemporaryOutputTests {
             #expect(FileManager.default.createFile(atPath: rung + "/index.m3u8", contents: Data("#EXTM3U\n".utf8)))
             switch kind {
             case "link": #expect(symlink("/etc/passwd", rung + "/seg0.m4s") == 0)
+            case "hard link":
+                #expect(FileManager.default.createFile(atPath: folder + "/elsewhere.txt", contents: Data("private".utf8)))
+                #expect(link(folder + "/elsewhere.txt", rung + "/seg0.m4s") == 0)
             default: #expect(mkfifo(rung + "/seg0.m4s", 0o600) == 0)
             }
             do throws(TranscodeError) {
@@ -173,7 +176,8 @@ struct TemporaryOutputTests {
             }
             #expect(!FileManager.default.fileExists(atPath: folder + "/out.hls"), "nothing published")
             temporary.discard()
-            #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty, "discard removes it all")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0 != "elsewhere.txt" }.isEmpty,
+                    "discard removes it all")
         }
     }
 }
