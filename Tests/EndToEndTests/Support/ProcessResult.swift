@@ -21,6 +21,8 @@ struct ProcessResult: Sendable, CustomStringConvertible {
     let stderr: Data
     let elapsed: Duration
     let timedOut: Bool
+    /// When it ended on the wall clock, where known.
+    var ended: Date? = nil
 
     var exitCode: Int32? {
         if case .exited(let code) = termination { code } else { nil }

@@ -18,6 +18,8 @@ final class RunningProcess: @unchecked Sendable {
     /// runner's cooperative threads can be busy for seconds under load: a command that gave up
     /// by its 15 s deadline, as its message said, was reported as taking 40 s).
     private var exitedAt: ContinuousClock.Instant?
+    /// The same moment on the wall clock, to compare with times other processes report.
+    private var exitedOn: Date?
     private var exitWaiters: [CheckedContinuation<Void, Never>] = []
     private var killedForTimeout = false
 
@@ -79,13 +81,15 @@ final class RunningProcess: @unchecked Sendable {
         let termination: Termination = process.terminationReason == .exit
             ? .exited(process.terminationStatus) : .signaled(process.terminationStatus)
         return ProcessResult(command: command, termination: termination, stdout: stdout, stderr: stderr,
-                             elapsed: elapsed, timedOut: lock.withLock { killedForTimeout })
+                             elapsed: elapsed, timedOut: lock.withLock { killedForTimeout },
+                             ended: lock.withLock { exitedOn } ?? Date())
     }
 
     private func markExited() {
         let waiters = lock.withLock {
             exited = true
             exitedAt = ContinuousClock.now
+            exitedOn = Date()
             defer { exitWaiters = [] }
             return exitWaiters
         }
