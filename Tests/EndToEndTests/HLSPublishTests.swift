@@ -10,7 +10,7 @@ import Glibc
 @Suite("HLS: poster, storyboard, and a folder published whole", .serialized)
 struct HLSPublishTests {
     @Test("the poster skips a black opening and is the top rung's size; the storyboard's cues cover the video, each inside the grid",
-          .timeLimit(.minutes(10)))
+          .timeLimit(.minutes(30)))
     func posterAndStoryboard() async throws {
         try await withTemporaryDirectory { directory in
             // Three seconds of black, then colour bars moving: what a poster must not be is the first frame.
@@ -37,7 +37,7 @@ struct HLSPublishTests {
         }
     }
 
-    @Test("a long video's storyboard holds at most 100 thumbnails, one every N whole seconds", .timeLimit(.minutes(10)))
+    @Test("a long video's storyboard holds at most 100 thumbnails, one every N whole seconds", .timeLimit(.minutes(30)))
     func longStoryboard() async throws {
         try await withTemporaryDirectory { directory in
             let input = try await makeLongSample(in: directory, seconds: 130, size: "160x90")
@@ -52,7 +52,7 @@ struct HLSPublishTests {
     }
 
     @Test("--overwrite swaps the whole ladder at once: a reader listing it meanwhile always sees a complete ladder",
-          .timeLimit(.minutes(10)))
+          .timeLimit(.minutes(30)))
     func overwriteWhileRead() async throws {
         try await withTemporaryDirectory { directory in
             let input = try await makeLongSample(in: directory, seconds: 12)
@@ -74,7 +74,7 @@ struct HLSPublishTests {
     }
 
     @Test("kill -9 of a worker mid-ladder: another worker makes the ladder, the job succeeds once, no temporary folder is left",
-          .timeLimit(.minutes(15)))
+          .timeLimit(.minutes(30)))
     func killedWorker() async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: .sqlite)

@@ -81,7 +81,7 @@ struct ServeHLSOptionsTests {
     }
 
     @Test("options that do not fit the output, and bad values, are 4xx JSON naming the problem; nothing is queued or kept",
-          .timeLimit(.minutes(10)))
+          .timeLimit(.minutes(30)))
     func misfitOptionsAreRefused() async throws {
         try await withTemporaryDirectory { directory in
             let queue = TestQueue(in: directory)

@@ -23,7 +23,7 @@ struct CompanionCase: Sendable, CustomTestStringConvertible {
 @Suite("A single file's poster and storyboard: beside OUT, published with it, or not at all", .serialized)
 struct SingleFileCompanionsTests {
     @Test("transcode --poster --storyboard: beside OUT, a JPEG poster at the output's size that is not black, and a storyboard whose cues cover the output without a gap, each inside the grid",
-          .timeLimit(.minutes(10)), arguments: CompanionCase.all)
+          .timeLimit(.minutes(30)), arguments: CompanionCase.all)
     func transcodeWritesCompanions(_ testCase: CompanionCase) async throws {
         try await withTemporaryDirectory { directory in
             let output = directory.appendingPathComponent("out.\(testCase.container)")
@@ -36,7 +36,7 @@ struct SingleFileCompanionsTests {
     }
 
     @Test("submit --poster --storyboard and a worker: the companions are published with OUT, and status --json lists OUT and each of them with its size on disk",
-          .timeLimit(.minutes(10)), arguments: CompanionCase.all)
+          .timeLimit(.minutes(30)), arguments: CompanionCase.all)
     func workerPublishesCompanions(_ testCase: CompanionCase) async throws {
         try await withTemporaryDirectory { directory in
             let scene = try await QueueScene(in: directory, store: .sqlite)
@@ -62,7 +62,7 @@ struct SingleFileCompanionsTests {
     }
 
     @Test("an existing companion without --overwrite is refused by transcode and by submit, as an existing OUT is, and left byte for byte; --overwrite replaces it",
-          .timeLimit(.minutes(10)), arguments: ["out.poster.jpg", "out.storyboard.vtt"])
+          .timeLimit(.minutes(30)), arguments: ["out.poster.jpg", "out.storyboard.vtt"])
     func existingCompanionIsRefused(_ name: String) async throws {
         try await withTemporaryDirectory { directory in
             let outputs = directory.appendingPathComponent("out", isDirectory: true)
@@ -93,7 +93,7 @@ struct SingleFileCompanionsTests {
     }
 
     @Test("a companion's name taken while the job runs: the job fails for good with output_exists, nothing is published, the file is left byte for byte, no temporary file is left",
-          .timeLimit(.minutes(15)))
+          .timeLimit(.minutes(30)))
     func companionAppearedWhileRunning() async throws {
         try await withLongJob(seconds: 8, writing: "clip.mp4") { scene, input, output in
             let appeared = scene.output("clip.storyboard.vtt")
@@ -112,7 +112,7 @@ struct SingleFileCompanionsTests {
     }
 
     @Test("a cancelled job with --poster --storyboard leaves neither OUT, nor a companion, nor a temporary file or folder",
-          .timeLimit(.minutes(15)))
+          .timeLimit(.minutes(30)))
     func cancelledJobLeavesNothing() async throws {
         try await withLongJob(seconds: 12, writing: "long.mp4") { scene, input, output in
             var during: [String] = []
@@ -131,7 +131,7 @@ struct SingleFileCompanionsTests {
     }
 
     @Test("kill -9 of a worker mid-job: the next attempt removes the dead one's temporary file and folder, the job succeeds once with every companion, whose cues cover the whole video",
-          .timeLimit(.minutes(15)))
+          .timeLimit(.minutes(30)))
     func killedWorkerThenRetry() async throws {
         try await withLongJob(seconds: 20, writing: "long.mp4") { scene, input, output in
             let (job, log) = try await scene.jobAfterKilledWorker(input, output, ["--poster", "--storyboard"] + LongJob.options)
@@ -145,7 +145,7 @@ struct SingleFileCompanionsTests {
     }
 
     @Test("a transcode that fails, or is interrupted, leaves neither OUT, nor a companion, nor a temporary file or folder",
-          .timeLimit(.minutes(10)), arguments: [false, true])
+          .timeLimit(.minutes(30)), arguments: [false, true])
     func failureLeavesNothing(interrupted: Bool) async throws {
         try await withTemporaryDirectory { directory in
             let outputs = directory.appendingPathComponent("out", isDirectory: true)

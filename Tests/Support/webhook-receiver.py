@@ -50,7 +50,8 @@ class Handler(BaseHTTPRequestHandler):
             state["peak"] = max(state["peak"], state["active"])
             answer = answers[min(n, len(answers)) - 1]
             record = {"n": n, "path": self.path, "headers": headers, "body": body.decode("utf-8", "replace"),
-                      "valid": verify_webhook(secret, headers, body), "answer": answer, "peak": state["peak"]}
+                      "valid": verify_webhook(secret, headers, body), "answer": answer, "peak": state["peak"],
+                      "received": time.time()}
             log.write(json.dumps(record) + "\n")
         try:
             if answer == "hang":

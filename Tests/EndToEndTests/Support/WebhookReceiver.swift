@@ -15,6 +15,8 @@ final class WebhookReceiver: Sendable {
         let answer: String
         /// Requests in progress at once, the most so far.
         let peak: Int
+        /// When it arrived (seconds since 1970).
+        let received: Double
 
         var id: String { headers["webhook-id"] ?? "" }
         /// The body's JSON object.
