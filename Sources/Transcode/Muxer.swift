@@ -21,6 +21,7 @@ final class Muxer {
         var ctx: UnsafeMutablePointer<AVFormatContext>? = nil
         try check(avformat_alloc_output_context2(&ctx, nil, format, path), "setting up the \(name) muxer")
         context = ctx
+        guard vq_write_watch_start(ctx) == 0 else { throw MemoryLimit.outOfMemory("setting up the \(name) muxer") }
         if ctx!.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
             try check(avio_open(&ctx!.pointee.pb, path, AVIO_FLAG_WRITE), "opening the output for writing")
             isOpen = true
@@ -29,6 +30,7 @@ final class Muxer {
 
     deinit {
         if isOpen { avio_closep(&context!.pointee.pb) }
+        if let context { vq_write_watch_end(context) }
         avformat_free_context(context)
     }
 
@@ -59,12 +61,21 @@ final class Muxer {
         packet.pointee.stream_index = index
         av_packet_rescale_ts(packet, timeBase, context!.pointee.streams[Int(index)]!.pointee.time_base)
         try check(av_interleaved_write_frame(context, packet), "writing the output")
+        try checkFilesWritten()
+    }
+
+    /// A file of the muxer's own (an HLS segment or playlist) that could not
+    /// be written in full.
+    private func checkFilesWritten() throws(TranscodeError) {
+        let error = vq_write_watch_error(context)
+        if error < 0 { throw libavError(error, "writing the output") }
     }
 
     /// Writes the trailer (and, for MP4, moves the index to the front) and
     /// closes the file.
     func finish() throws(TranscodeError) {
         try check(av_write_trailer(context), "finishing the output")
+        try checkFilesWritten()
         guard isOpen else { return }
         isOpen = false
         try check(avio_closep(&context!.pointee.pb), "closing the output")

@@ -213,6 +213,33 @@ struct DiskFullTests {
             #expect(directoryListing(mount).isEmpty, "left behind: \(directoryListing(mount))")
         }
     }
+
+    /// The HLS muxer writes its segments itself and does not say when one was cut short: before,
+    /// a full disk mid-ladder came out as a permanent "failed its check (a playlist does not start
+    /// with #EXTM3U)", exit 1. Each rung's encoder runs on a thread of its own, whose error this
+    /// also carries back.
+    @Test("a ladder that fills the disk exits 75 with disk_full in one line and leaves no folder",
+          .timeLimit(.minutes(30)), arguments: ["fmp4", "ts"])
+    func ladderFillsTheDisk(segmentType: String) async throws {
+        try await withTemporaryDirectory { directory in
+            let input = try await makeLongSample(in: directory, seconds: 12, noisy: true)
+            let mount = directory.appendingPathComponent("small", isDirectory: true)
+            try FileManager.default.createDirectory(at: mount, withIntermediateDirectories: false)
+            let mounted = try await runProcess(URL(fileURLWithPath: "/bin/mount"),
+                                               ["-t", "tmpfs", "-o", "size=100k", "tmpfs", mount.path])
+            try #require(mounted.exitCode == 0, "\(mounted)")
+            defer { _ = umount2(mount.path, Int32(MNT_DETACH)) }
+            let result = try await vqueue(["transcode", input.path, mount.appendingPathComponent("out.hls").path,
+                                           "--ladder", "240p,360p", "--segment", "1s", "--hls-segment-type", segmentType,
+                                           "--no-poster", "--progress-json"])
+            #expect(result.exitCode == 75, "\(result)")
+            #expect(result.stderrLines.filter { $0.hasPrefix("vqueue: error: ") }.count == 1, "\(result)")
+            #expect(result.stderrText.contains("no space left"), "\(result)")
+            let line = try failureLine(result)
+            #expect(line.errorCode == "disk_full" && !line.permanent)
+            #expect(directoryListing(mount).isEmpty, "left behind: \(directoryListing(mount))")
+        }
+    }
 }
 
 @Suite("A memory ceiling per transcode")
