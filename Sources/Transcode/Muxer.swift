@@ -1,4 +1,5 @@
 import CLibAV
+import Foundation
 
 /// The output: a container muxer writing to a path (always under
 /// `/proc/self/fd/N`: an `OutputFile` already created and checked, or a
@@ -8,6 +9,8 @@ final class Muxer {
     private let name: String
     private let options: [String: String]
     private var isOpen = false
+    /// A ladder's rungs write from threads of their own.
+    private let writing = NSLock()
 
     convenience init(path: String, container: OutputContainer) throws(TranscodeError) {
         try self.init(path: path, format: container.muxerName, describedAs: container.rawValue, options: container.muxerOptions)
@@ -58,6 +61,8 @@ final class Muxer {
     /// Writes an encoded packet, converting its timestamps from the encoder's
     /// time base to the stream's. Takes the packet's data.
     func write(_ packet: UnsafeMutablePointer<AVPacket>, stream index: Int32, from timeBase: AVRational) throws(TranscodeError) {
+        writing.lock()
+        defer { writing.unlock() }
         packet.pointee.stream_index = index
         av_packet_rescale_ts(packet, timeBase, context!.pointee.streams[Int(index)]!.pointee.time_base)
         try check(av_interleaved_write_frame(context, packet), "writing the output")

@@ -8,6 +8,8 @@ final class StreamTranscoder {
     let inputIndex: Int32
     private let decoder: StreamDecoder
     private(set) var branches: [EncodingBranch] = []
+    /// With more than one branch (a ladder's rungs), each on its own thread.
+    private var threads: [BranchThread] = []
     private var shape: FrameShape
     private let sourceTimeBase: (FrameShape) -> AVRational
 
@@ -48,6 +50,13 @@ final class StreamTranscoder {
                 (packet, timeBase) throws(TranscodeError) in try deliver(index, packet, timeBase)
             })
         }
+        if branches.count > 1 {
+            threads = branches.enumerated().map { BranchThread($1, name: "vqueue-rung-\($0)") }
+        }
+    }
+
+    deinit {
+        for thread in threads { thread.stop() }
     }
 
     /// One stream into one muxer: the single-file case.
@@ -68,18 +77,36 @@ final class StreamTranscoder {
             try filter(decoded.pointer)
         }
         if input == nil {
-            for branch in branches { try branch.finish() }
+            if threads.isEmpty {
+                for branch in branches { try branch.finish() }
+            } else {
+                // Every thread is finished (or stopped) before one's error is thrown.
+                var failure: TranscodeError?
+                for thread in threads {
+                    do { try thread.finish() } catch { failure = failure ?? error }
+                }
+                if let failure { throw failure }
+            }
         }
     }
 
     private func filter(_ frame: UnsafeMutablePointer<AVFrame>) throws(TranscodeError) {
         let frameShape = FrameShape(frame: frame)
         if frameShape != shape {
-            for branch in branches { try branch.reshape(to: frameShape) }
+            if threads.isEmpty {
+                for branch in branches { try branch.reshape(to: frameShape) }
+            } else {
+                for thread in threads { try thread.reshape(to: frameShape) }
+            }
             shape = frameShape
         }
         clock.stamp(frame, in: sourceTimeBase(shape))
         frameCount += 1
+        if !threads.isEmpty {
+            for thread in threads { try thread.push(frame) }
+            av_frame_unref(frame)
+            return
+        }
         // Every branch but the last gets a new reference to the same
         // pictures (no copy); the last takes the decoded frame itself.
         for branch in branches.dropLast() {
