@@ -196,21 +196,12 @@ struct DiskFullTests {
     @Test("disk full exits 75 in one line and leaves no file", .timeLimit(.minutes(30)), arguments: Fixture.containers)
     func diskFull(container: String) async throws {
         try await withTemporaryDirectory { directory in
-            let mount = directory.appendingPathComponent("small", isDirectory: true)
-            try FileManager.default.createDirectory(at: mount, withIntermediateDirectories: false)
-            let mounted = try await runProcess(URL(fileURLWithPath: "/bin/mount"),
-                                               ["-t", "tmpfs", "-o", "size=100k", "tmpfs", mount.path])
-            try #require(mounted.exitCode == 0, "\(mounted)")
-            defer { _ = umount2(mount.path, Int32(MNT_DETACH)) }
-            let output = mount.appendingPathComponent("out.\(container)")
-            let result = try await vqueue(["transcode", Locations.fixture("bitflip.mp4").path, output.path, "-b", "2M",
-                                           "--progress-json"])
-            #expect(result.exitCode == 75, "\(result)")
-            #expect(result.stderrLines.filter { $0.hasPrefix("vqueue: error: ") }.count == 1, "\(result)")
-            #expect(result.stderrText.contains("no space left"), "\(result)")
-            let line = try failureLine(result)
-            #expect(line.errorCode == "disk_full" && !line.permanent)
-            #expect(directoryListing(mount).isEmpty, "left behind: \(directoryListing(mount))")
+            try await withSmallDisk(in: directory) { mount in
+                let output = mount.appendingPathComponent("out.\(container)")
+                let result = try await vqueue(["transcode", Locations.fixture("bitflip.mp4").path, output.path, "-b", "2M",
+                                               "--progress-json"])
+                try expectDiskFull(result, leaving: mount)
+            }
         }
     }
 
@@ -223,22 +214,34 @@ struct DiskFullTests {
     func ladderFillsTheDisk(segmentType: String) async throws {
         try await withTemporaryDirectory { directory in
             let input = try await makeLongSample(in: directory, seconds: 12, noisy: true)
-            let mount = directory.appendingPathComponent("small", isDirectory: true)
-            try FileManager.default.createDirectory(at: mount, withIntermediateDirectories: false)
-            let mounted = try await runProcess(URL(fileURLWithPath: "/bin/mount"),
-                                               ["-t", "tmpfs", "-o", "size=100k", "tmpfs", mount.path])
-            try #require(mounted.exitCode == 0, "\(mounted)")
-            defer { _ = umount2(mount.path, Int32(MNT_DETACH)) }
-            let result = try await vqueue(["transcode", input.path, mount.appendingPathComponent("out.hls").path,
-                                           "--ladder", "240p,360p", "--segment", "1s", "--hls-segment-type", segmentType,
-                                           "--no-poster", "--progress-json"])
-            #expect(result.exitCode == 75, "\(result)")
-            #expect(result.stderrLines.filter { $0.hasPrefix("vqueue: error: ") }.count == 1, "\(result)")
-            #expect(result.stderrText.contains("no space left"), "\(result)")
-            let line = try failureLine(result)
-            #expect(line.errorCode == "disk_full" && !line.permanent)
-            #expect(directoryListing(mount).isEmpty, "left behind: \(directoryListing(mount))")
+            try await withSmallDisk(in: directory) { mount in
+                let result = try await vqueue(["transcode", input.path, mount.appendingPathComponent("out.hls").path,
+                                               "--ladder", "240p,360p", "--segment", "1s", "--hls-segment-type", segmentType,
+                                               "--no-poster", "--progress-json"])
+                try expectDiskFull(result, leaving: mount)
+            }
         }
+    }
+
+    /// A 100 KiB tmpfs mounted in `directory` for `body`, unmounted after.
+    private func withSmallDisk(in directory: URL, _ body: (URL) async throws -> Void) async throws {
+        let mount = directory.appendingPathComponent("small", isDirectory: true)
+        try FileManager.default.createDirectory(at: mount, withIntermediateDirectories: false)
+        let mounted = try await runProcess(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", "size=100k", "tmpfs", mount.path])
+        try #require(mounted.exitCode == 0, "\(mounted)")
+        defer { _ = umount2(mount.path, Int32(MNT_DETACH)) }
+        try await body(mount)
+    }
+
+    /// Exit 75, one error line saying so, `disk_full` and not permanent, nothing left on the disk.
+    private func expectDiskFull(_ result: ProcessResult, leaving mount: URL,
+                                sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(result.exitCode == 75, "\(result)", sourceLocation: sourceLocation)
+        #expect(result.stderrLines.filter { $0.hasPrefix("vqueue: error: ") }.count == 1, "\(result)", sourceLocation: sourceLocation)
+        #expect(result.stderrText.contains("no space left"), "\(result)", sourceLocation: sourceLocation)
+        let line = try failureLine(result)
+        #expect(line.errorCode == "disk_full" && !line.permanent, sourceLocation: sourceLocation)
+        #expect(directoryListing(mount).isEmpty, "left behind: \(directoryListing(mount))", sourceLocation: sourceLocation)
     }
 }
 
