@@ -8,9 +8,9 @@
 // and libav's HLS muxer ignores what closing one returns: a segment cut
 // short by a full disk went unnoticed until the check found a broken
 // playlist, a permanent failure where a full disk is a temporary one. The
-// watch wraps those two callbacks and keeps the first error a close
-// returned (closing flushes the last bytes; a write that failed before
-// leaves its error in the file's context, which closing returns).
+// watch wraps io_close2 and keeps the first error a close returned
+// (closing flushes the last bytes; a write that failed before leaves its
+// error in the file's context, which closing returns).
 
 /// Watches `s`'s files from now on (it takes `s->opaque`). Returns 0, or
 /// AVERROR(ENOMEM).
