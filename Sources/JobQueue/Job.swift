@@ -48,6 +48,8 @@ public struct Job: Sendable, Equatable {
     public var meta: JobMeta = .none
     /// Where the job's end is announced (`submit --notify`), besides the farm's URL.
     public var notify: String?
+    /// The job this one is a part of (`NewJob.parts`), if any.
+    public var parentID: Int64?
 
     public init(id: Int64, kind: String, payload: String, queue: String, priority: Int, state: JobState, attempts: Int,
                 maxAttempts: Int, runAt: Double, submittedAt: Double) {
@@ -109,6 +111,13 @@ public struct NewJob: Sendable {
     public var meta: JobMeta
     /// A URL told when the job ends (and its batch, if any).
     public var notify: String?
+    /// Jobs this one is made of, queued with it: it waits (`JobState.waiting`)
+    /// until they have all succeeded, then runs itself. Each part is an
+    /// ordinary job (any worker claims it, with its own lease, attempts and
+    /// events) whose `parentID` names this one; parts belong to no batch,
+    /// are announced to no URL, and are pruned with their whole. A part's own
+    /// parts are ignored.
+    public var parts: [NewJob] = []
 
     public init(kind: String, payload: String, queue: String = "default", priority: Int = 0, maxAttempts: Int = 3,
                 weight: Double = 1, target: String? = nil, key: String? = nil, meta: JobMeta = .none,
@@ -124,6 +133,11 @@ public struct NewJob: Sendable {
         self.meta = meta
         self.notify = notify
     }
+}
+
+extension NewJob {
+    /// What the job and its parts write.
+    var allTargets: [String] { ([target] + parts.map(\.target)).compactMap { $0 } }
 }
 
 /// A submitted job, and whether this submit queued it or found it by its key.

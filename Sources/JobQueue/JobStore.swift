@@ -132,7 +132,8 @@ public protocol JobAdministration: Sendable {
     /// returns the ids asked.
     func requestStop(worker id: String?, level: ShutdownRequest.Level) async throws -> [String]
     /// Deletes finished jobs (in `states`) that finished before `before`,
-    /// and their events, in short transactions; returns how many jobs.
+    /// and their events, in short transactions; returns how many jobs. Parts
+    /// go with their whole (and count), never before it.
     func prune(finishedBefore before: Double, states: [JobState]) async throws -> Int
     /// Gives freed space back to the file system: little by little where the
     /// database allows it (never blocking workers for long), or, with
@@ -178,9 +179,13 @@ public protocol JobMonitoring: Sendable {
     func batch(id: Int64) async throws -> [Job]?
     /// A batch's counts and progress in one cheap query (for polling).
     func batchSummary(id: Int64) async throws -> BatchSummary?
+    /// The parts of a job (`NewJob.parts`) in id order; empty for a job without.
+    func parts(of id: Int64) async throws -> [Job]
+    /// The parts' counts and progress, as for a batch (its `id` is the whole's).
+    func partsSummary(of id: Int64) async throws -> BatchSummary
     /// Every worker known, newest first, with its running job count.
     func workers() async throws -> [WorkerRecord]
-    /// Jobs queued (including those waiting to retry) or running.
+    /// Jobs queued (including those waiting to retry), running, or waiting for their parts.
     func unfinishedCount() async throws -> Int
     /// The same, in these queues only (all for none).
     func unfinishedCount(queues: [String]) async throws -> Int

@@ -174,7 +174,37 @@ enum QueueSchema {
             .both("CREATE INDEX notifications_job ON notifications (job_id)"),
             .jobTriggers,
         ],
+        // 5: wholes and parts: a job that runs once every job it is made of
+        // (its parts, each an ordinary job) has succeeded, in the new state
+        // `waiting` until then.
+        [
+            .only(.postgres, "ALTER TABLE jobs DROP CONSTRAINT IF EXISTS jobs_state_check"),
+            .only(.postgres, "ALTER TABLE jobs ADD CONSTRAINT jobs_state_check CHECK (state IN \(allStates))"),
+            // SQLite cannot alter a CHECK; a wider one needs no change on disk, only
+            // the table's text (the procedure in SQLite's ALTER TABLE page). RESET
+            // makes this connection read it again; the index after it, others.
+            .only(.sqlite, "PRAGMA writable_schema = ON"),
+            .only(.sqlite, """
+                UPDATE sqlite_schema SET sql = replace(sql, '\(quoted(firstStates))', '\(quoted(allStates))')
+                WHERE type = 'table' AND name = 'jobs'
+                """),
+            .only(.sqlite, "PRAGMA writable_schema = RESET"),
+            .both("ALTER TABLE jobs ADD COLUMN parent_id {bigint}"),
+            .both("CREATE INDEX jobs_parent ON jobs (parent_id) WHERE parent_id IS NOT NULL"),
+            // A waiting whole holds its target as a queued or running job does.
+            .both("DROP INDEX jobs_target"),
+            .both("CREATE UNIQUE INDEX jobs_target ON jobs (target) WHERE state IN \(unfinished)"),
+            .jobTriggers,
+        ],
     ]
+
+    /// The states the first release allowed, as its CHECK spelled them.
+    static let firstStates = "('queued','running','succeeded','failed','cancelled')"
+    static let allStates = "('queued','running','succeeded','failed','cancelled','waiting')"
+    /// `text` as the inside of an SQL string literal.
+    static func quoted(_ text: String) -> String { text.replacingOccurrences(of: "'", with: "''") }
+    /// A job that is not over: it holds its target, its batch has not ended.
+    static let unfinished = "('queued', 'running', 'waiting')"
 
     /// The job triggers: every state change recorded by the database itself,
     /// so no code path can change a job and forget its event; the worker's
@@ -199,7 +229,41 @@ enum QueueSchema {
                                jobs_failed = jobs_failed + CASE WHEN NEW.state = 'failed' THEN 1 ELSE 0 END
             WHERE id = NEW.lease_owner AND NEW.state IN ('succeeded', 'failed')
             """,
-        ] + notificationStatements, postgresExtra: "IF NEW.state = 'queued' THEN PERFORM pg_notify('vqueue_queued', ''); END IF"),
+        ] + wholeAndPartStatements + notificationStatements, postgresExtra: "IF NEW.state = 'queued' THEN PERFORM pg_notify('vqueue_queued', ''); END IF"),
+    ]
+
+    /// A whole and its parts (`NewJob.parts`), kept in step by the database
+    /// whichever way a part changes (a worker, a cancel, a rescue): the
+    /// whole waits until every part has succeeded, then is queued to run
+    /// itself; a part that fails for good or is cancelled ends the whole the
+    /// same way; a whole that ends so cancels its unfinished parts (their
+    /// workers stop running ones, as after any cancel). Each change of the
+    /// whole or a part is itself a state change, with its event (SQLite runs
+    /// these triggers recursively: `recursive_triggers`).
+    ///
+    /// The first statement locks the whole's row (PostgreSQL), so that of
+    /// two last parts succeeding at once, the second to take the lock sees
+    /// the first one's end and queues the whole.
+    static let wholeAndPartStatements = [
+        "UPDATE jobs SET updated_at = updated_at WHERE id = NEW.parent_id",
+        """
+        UPDATE jobs SET state = 'queued', run_at = NEW.updated_at, updated_at = NEW.updated_at
+        WHERE id = NEW.parent_id AND state = 'waiting' AND NEW.state = 'succeeded'
+          AND NOT EXISTS (SELECT 1 FROM jobs AS part WHERE part.parent_id = NEW.parent_id AND part.state <> 'succeeded')
+        """,
+        """
+        UPDATE jobs SET state = NEW.state, error_code = NEW.error_code, finished_at = NEW.updated_at,
+                        updated_at = NEW.updated_at, eta = NULL,
+                        error = 'its part, job ' || NEW.id || ', ' || CASE WHEN NEW.state = 'failed' THEN 'failed'
+                                ELSE 'was cancelled' END || COALESCE(': ' || NEW.error, '')
+        WHERE id = NEW.parent_id AND state = 'waiting' AND NEW.state IN ('failed', 'cancelled')
+        """,
+        """
+        UPDATE jobs SET state = 'cancelled', finished_at = NEW.updated_at, updated_at = NEW.updated_at, eta = NULL,
+                        error = 'the job it is part of, job ' || NEW.id || ', ' || CASE WHEN NEW.state = 'failed'
+                                THEN 'failed' ELSE 'was cancelled' END
+        WHERE parent_id = NEW.id AND NEW.state IN ('failed', 'cancelled') AND state IN \(unfinished) AND publishing IS NULL
+        """,
     ]
 
     /// The outbox, filled where a job ends (so no crash between the end and
@@ -215,7 +279,7 @@ enum QueueSchema {
     /// (a cancelled batch), each row's trigger seeing them all ended.
     static let notificationStatements = [
         """
-        UPDATE batches SET ended_at = CASE WHEN NEW.state IN ('queued', 'running') THEN NULL ELSE ended_at END
+        UPDATE batches SET ended_at = CASE WHEN NEW.state IN \(unfinished) THEN NULL ELSE ended_at END
         WHERE id = NEW.batch_id
         """,
         """
@@ -223,7 +287,7 @@ enum QueueSchema {
         SELECT NEW.id, u.url, 'job.' || NEW.state, NEW.state, NEW.error, NEW.error_code, NEW.result,
                NEW.updated_at, NEW.updated_at
         FROM (SELECT NEW.notify AS url UNION SELECT value AS url FROM settings WHERE name = 'notify_url') AS u
-        WHERE NEW.state IN ('succeeded', 'failed', 'cancelled') AND u.url IS NOT NULL
+        WHERE NEW.state IN ('succeeded', 'failed', 'cancelled') AND u.url IS NOT NULL AND NEW.parent_id IS NULL
         """,
         """
         INSERT INTO notifications (job_id, batch_id, url, event, at, next_at)
@@ -232,12 +296,12 @@ enum QueueSchema {
               UNION SELECT value AS url FROM settings WHERE name = 'notify_url') AS u
         WHERE NEW.state IN ('succeeded', 'failed', 'cancelled') AND u.url IS NOT NULL
           AND EXISTS (SELECT 1 FROM batches WHERE id = NEW.batch_id AND ended_at IS NULL)
-          AND NOT EXISTS (SELECT 1 FROM jobs WHERE batch_id = NEW.batch_id AND state IN ('queued', 'running'))
+          AND NOT EXISTS (SELECT 1 FROM jobs WHERE batch_id = NEW.batch_id AND state IN \(unfinished))
         """,
         """
         UPDATE batches SET ended_at = NEW.updated_at
         WHERE id = NEW.batch_id AND ended_at IS NULL AND NEW.state IN ('succeeded', 'failed', 'cancelled')
-          AND NOT EXISTS (SELECT 1 FROM jobs WHERE batch_id = NEW.batch_id AND state IN ('queued', 'running'))
+          AND NOT EXISTS (SELECT 1 FROM jobs WHERE batch_id = NEW.batch_id AND state IN \(unfinished))
         """,
     ]
 

@@ -27,22 +27,30 @@ extension SQLJobStore: JobAdministration {
                 existing[index] = row
             }
         }
-        try checkTargets(jobs.indices.filter { existing[$0] == nil }.compactMap { jobs[$0].target }, db)
-        let columns = "(kind, payload, queue, priority, state, max_attempts, run_at, submitted_at, updated_at, batch_id, weight, target, idempotency_key, meta, notify)"
-        let row = "(?, ?, ?, ?, 'queued', ?, vqueue_now(), vqueue_now(), vqueue_now(), ?, ?, ?, ?, ?, ?)"
-        func values(_ job: NewJob) -> [SQLValue] {
-            [job.kind.sqlValue, job.payload.sqlValue, job.queue.sqlValue, job.priority.sqlValue, job.maxAttempts.sqlValue,
-             batchID.sqlValue, job.weight.sqlValue, job.target.sqlValue, job.key.sqlValue, job.meta.json.sqlValue,
-             job.notify.sqlValue]
+        try checkTargets(jobs.indices.filter { existing[$0] == nil }.flatMap { jobs[$0].allTargets }, db)
+        let columns = "(kind, payload, queue, priority, state, max_attempts, run_at, submitted_at, updated_at, batch_id, weight, target, idempotency_key, meta, notify, parent_id)"
+        let row = "(?, ?, ?, ?, ?, ?, vqueue_now(), vqueue_now(), vqueue_now(), ?, ?, ?, ?, ?, ?, ?)"
+        func values(_ job: NewJob, parent: Int64? = nil) -> [SQLValue] {
+            [job.kind.sqlValue, job.payload.sqlValue, job.queue.sqlValue, job.priority.sqlValue,
+             (job.parts.isEmpty || parent != nil ? JobState.queued : .waiting).rawValue.sqlValue, job.maxAttempts.sqlValue,
+             (parent == nil ? batchID : nil).sqlValue, job.weight.sqlValue, job.target.sqlValue,
+             (parent == nil ? job.key : nil).sqlValue, job.meta.json.sqlValue, (parent == nil ? job.notify : nil).sqlValue,
+             parent.sqlValue]
         }
-        if jobs.contains(where: { $0.key != nil }) {
+        if jobs.contains(where: { $0.key != nil || !$0.parts.isEmpty }) {
             return try jobs.enumerated().map { index, job in
                 if let found = existing[index] { return Submitted(job: Job(row: found), isNew: false) }
                 let inserted = try db.query("INSERT INTO jobs \(columns) VALUES \(row) ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
                                             values(job))
-                if let first = inserted.first { return Submitted(job: Job(row: first), isNew: true) }
-                // Another submitter got in with the same key meanwhile.
-                return Submitted(job: Job(row: try db.queryOne("SELECT * FROM jobs WHERE idempotency_key = ?", job.key!)!), isNew: false)
+                guard let first = inserted.first else {
+                    // Another submitter got in with the same key meanwhile.
+                    return Submitted(job: Job(row: try db.queryOne("SELECT * FROM jobs WHERE idempotency_key = ?", job.key!)!), isNew: false)
+                }
+                let whole = Job(row: first)
+                for part in job.parts {
+                    _ = try db.execute("INSERT INTO jobs \(columns) VALUES \(row)", values(part, parent: whole.id))
+                }
+                return Submitted(job: whole, isNew: true)
             }
         }
         var submitted: [Submitted] = []
@@ -51,7 +59,7 @@ extension SQLJobStore: JobAdministration {
             let part = jobs[start..<min(start + chunk, jobs.count)]
             let rows = try db.query("INSERT INTO jobs \(columns) VALUES "
                                     + Array(repeating: row, count: part.count).joined(separator: ", ") + " RETURNING *",
-                                    part.flatMap(values))
+                                    part.flatMap { values($0) })
             submitted += rows.map { Submitted(job: Job(row: $0), isNew: true) }.sorted { $0.job.id < $1.job.id }
         }
         return submitted
@@ -62,7 +70,7 @@ extension SQLJobStore: JobAdministration {
         for start in stride(from: 0, to: targets.count, by: chunk) {
             let part = Array(targets[start..<min(start + chunk, targets.count)])
             if let holder = try db.queryOne("""
-                SELECT id, target FROM jobs WHERE target IN (\(db.marks(part.count))) AND state IN ('queued', 'running') LIMIT 1
+                SELECT id, target FROM jobs WHERE target IN (\(db.marks(part.count))) AND state IN \(QueueSchema.unfinished) LIMIT 1
                 """, part.map(\.sqlValue)) {
                 throw JobStoreError.targetBusy(target: holder.string("target"), jobID: holder.int64("id"))
             }
@@ -89,9 +97,9 @@ extension SQLJobStore: JobAdministration {
         do {
             return try await work()
         } catch let error as SQLError where error.uniqueIndex?.contains("target") == true {
-            let wanted = targets.compactMap(\.target)
+            let wanted = targets.flatMap(\.allTargets)
             let holder = try await read { db in
-                try db.queryOne("SELECT id, target FROM jobs WHERE target IN (\(db.marks(wanted.count))) AND state IN ('queued', 'running') LIMIT 1",
+                try db.queryOne("SELECT id, target FROM jobs WHERE target IN (\(db.marks(wanted.count))) AND state IN \(QueueSchema.unfinished) LIMIT 1",
                                 wanted.map(\.sqlValue))
             }
             guard let holder else { throw error }
@@ -100,7 +108,7 @@ extension SQLJobStore: JobAdministration {
     }
 
     /// A running job whose result is being put in place is past cancelling.
-    private static let cancellable = "state IN ('queued', 'running') AND publishing IS NULL"
+    private static let cancellable = "state IN \(QueueSchema.unfinished) AND publishing IS NULL"
 
     /// Cancelled jobs keep their lease time: the running attempt's worker
     /// clears it once its child has stopped (`settleStopped`), and until
@@ -129,15 +137,16 @@ extension SQLJobStore: JobAdministration {
                         publishing = NULL, updated_at = vqueue_now()
         """
 
+    /// A part is retried by retrying its whole: the parts that did not
+    /// succeed run again (those that did are kept), then the whole.
     public func retry(id: Int64, payload: String?) async throws -> Job? {
-        let target = try await job(id: id)?.target
-        return try await claimingTargets([NewJob(kind: "", payload: "", target: target)]) {
+        guard let asked = try await job(id: id) else { return nil }
+        let whole = asked.parentID ?? id
+        let targets = try await write { db in try Self.retryTargets(wholes: [whole], db) }
+        return try await claimingTargets(targets.map { NewJob(kind: "", payload: "", target: $0) }) {
             try await self.write { db in
-                if let job = try db.queryOne("SELECT * FROM jobs WHERE id = ?", id).map(Job.init(row:)),
-                   job.state == .failed || job.state == .cancelled {
-                    try Self.checkTargets(job.target.map { [$0] } ?? [], db)
-                }
-                if try db.execute("\(Self.requeueing) WHERE id = ? AND state IN ('failed', 'cancelled')", id) > 0, let payload {
+                try Self.checkTargets(try Self.retryTargets(wholes: [whole], db), db)
+                if try Self.requeue(wholes: [whole], db) == [whole], let payload, asked.parentID == nil {
                     try db.execute("UPDATE jobs SET payload = ? WHERE id = ?", payload, id)
                 }
                 return try db.queryOne("SELECT * FROM jobs WHERE id = ?", id).map(Job.init(row:))
@@ -146,20 +155,49 @@ extension SQLJobStore: JobAdministration {
     }
 
     public func retryBatch(id: Int64, payloads: [Int64: String]) async throws -> [Job]? {
-        let targets = try await batch(id: id)?.filter { $0.state == .failed }.compactMap(\.target) ?? []
+        let failed = try await batch(id: id)?.filter { $0.state == .failed }.map(\.id) ?? []
+        let targets = try await write { db in try Self.retryTargets(wholes: failed, db) }
         return try await claimingTargets(targets.map { NewJob(kind: "", payload: "", target: $0) }) {
             try await self.write { db in
-                let failed = try db.query("SELECT target FROM jobs WHERE batch_id = ? AND state = 'failed' AND target IS NOT NULL", id)
-                try Self.checkTargets(failed.map { $0.string("target") }, db)
-                let requeued = try db.query("\(Self.requeueing) WHERE batch_id = ? AND state = 'failed' RETURNING id", id)
-                for row in requeued {
-                    if let payload = payloads[row.int64("id")] {
-                        try db.execute("UPDATE jobs SET payload = ? WHERE id = ?", payload, row.int64("id"))
+                let failed = try db.query("SELECT id FROM jobs WHERE batch_id = ? AND state = 'failed'", id).map { $0.int64("id") }
+                try Self.checkTargets(try Self.retryTargets(wholes: failed, db), db)
+                for requeued in try Self.requeue(wholes: failed, db) {
+                    if let payload = payloads[requeued] {
+                        try db.execute("UPDATE jobs SET payload = ? WHERE id = ?", payload, requeued)
                     }
                 }
                 return try Self.batchJobs(id, db)
             }
         }
+    }
+
+    /// What the retry of these failed or cancelled jobs would write: their
+    /// targets, and those of their parts that did not succeed.
+    private static func retryTargets(wholes: [Int64], _ db: any SQLConnection) throws -> [String] {
+        var targets: [String] = []
+        for start in stride(from: 0, to: wholes.count, by: chunk) {
+            let part = wholes[start..<min(start + chunk, wholes.count)].map(\.sqlValue)
+            let marks = db.marks(part.count)
+            targets += try db.query("""
+                SELECT target FROM jobs WHERE target IS NOT NULL AND state IN ('failed', 'cancelled')
+                    AND (id IN (\(marks)) OR parent_id IN (\(marks)))
+                """, part + part).map { $0.string("target") }
+        }
+        return targets
+    }
+
+    /// Queues failed or cancelled jobs again; a job made of parts first
+    /// queues those of its parts that did not succeed, and waits for them.
+    /// Returns the ids of the jobs queued or waiting again.
+    private static func requeue(wholes: [Int64], _ db: any SQLConnection) throws -> [Int64] {
+        var requeued: [Int64] = []
+        for id in wholes {
+            try db.execute("\(requeueing) WHERE parent_id = ? AND state IN ('failed', 'cancelled')", id)
+            let waiting = try db.queryOne("SELECT 1 AS any_part FROM jobs WHERE parent_id = ? AND state <> 'succeeded' LIMIT 1", id) != nil
+            requeued += try db.query("\(requeueing.replacingOccurrences(of: "state = 'queued'", with: "state = ?")) WHERE id = ? AND state IN ('failed', 'cancelled') RETURNING id",
+                                     (waiting ? JobState.waiting : .queued).rawValue, id).map { $0.int64("id") }
+        }
+        return requeued
     }
 
     static func batchJobs(_ id: Int64, _ db: any SQLConnection) throws -> [Job]? {
@@ -192,7 +230,7 @@ extension SQLJobStore: JobAdministration {
         while true {
             let started = ContinuousClock.now
             let size = share.size
-            let count = try await write { db in
+            let count: (Int, Int) = try await write { db in
                 // A job whose end is still to be announced stays until it is. A farm without
                 // webhooks (an empty outbox) pays nothing for them: the lock is held no longer.
                 let outbox = try db.queryOne("""
@@ -201,20 +239,25 @@ extension SQLJobStore: JobAdministration {
                     """)
                 let waiting = outbox?.optionalInt("pending") != nil
                     ? "AND NOT EXISTS (SELECT 1 FROM notifications WHERE job_id = jobs.id AND state = 'pending')" : ""
+                // A part goes with its whole, never before it.
                 let ids = try db.query("""
-                    SELECT id FROM jobs WHERE state IN (\(db.marks(finished.count))) AND finished_at < ? \(waiting)
+                    SELECT id FROM jobs WHERE state IN (\(db.marks(finished.count))) AND finished_at < ? AND parent_id IS NULL
+                        \(waiting)
                     ORDER BY id LIMIT ?
                     """, finished.map(\.sqlValue) + [before.sqlValue, size.sqlValue]).map { $0.int64("id") }
-                guard !ids.isEmpty else { return 0 }
+                guard !ids.isEmpty else { return (0, 0) }
                 let marks = db.marks(ids.count)
+                let parts = "SELECT id FROM jobs WHERE parent_id IN (\(marks))"
+                try db.execute("DELETE FROM events WHERE job_id IN (\(parts))", ids.map(\.sqlValue))
+                let partCount = try db.execute("DELETE FROM jobs WHERE parent_id IN (\(marks))", ids.map(\.sqlValue))
                 if outbox?.optionalInt("any_row") != nil {
                     try db.execute("DELETE FROM notifications WHERE job_id IN (\(marks))", ids.map(\.sqlValue))
                 }
                 try db.execute("DELETE FROM events WHERE job_id IN (\(marks))", ids.map(\.sqlValue))
-                return try db.execute("DELETE FROM jobs WHERE id IN (\(marks))", ids.map(\.sqlValue))
+                return (try db.execute("DELETE FROM jobs WHERE id IN (\(marks))", ids.map(\.sqlValue)), partCount)
             }
-            deleted += count
-            if count < size { break }
+            deleted += count.0 + count.1
+            if count.0 < size { break }
             try await share.wrote(took: ContinuousClock.now - started, lateRenewal: lateRenewal)
         }
         try await write { db in

@@ -41,30 +41,43 @@ extension SQLJobStore: JobMonitoring {
     public func batchSummary(id: Int64) async throws -> BatchSummary? {
         try await read { db in
             guard try db.queryOne("SELECT id FROM batches WHERE id = ?", id) != nil else { return nil }
-            let rows = try db.query("""
-                SELECT state, COUNT(*) AS jobs,
-                       SUM(CASE WHEN state = 'queued' AND attempts > attempt_base THEN 1 ELSE 0 END) AS retrying,
-                       SUM(weight) AS weight,
-                       SUM(weight * CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN 1
-                                         WHEN state = 'running' THEN COALESCE(progress, 0) ELSE 0 END) AS done,
-                       MIN(started_at) AS first_start,
-                       SUM(CASE WHEN state = 'running' THEN COALESCE(fps, 0) ELSE 0 END) AS fps
-                FROM jobs WHERE batch_id = ? GROUP BY state
-                """, id)
-            var summary = BatchSummary(id: id, counts: [:], retrying: 0, totalWeight: 0, doneWeight: 0, firstStart: nil)
-            for row in rows {
-                guard let state = JobState(rawValue: row.string("state")) else { continue }
-                summary.counts[state] = row.int("jobs")
-                summary.retrying += row.int("retrying")
-                summary.totalWeight += row.double("weight")
-                summary.doneWeight += row.double("done")
-                summary.fps += row.double("fps")
-                if let start = row.optionalDouble("first_start") {
-                    summary.firstStart = min(summary.firstStart ?? start, start)
-                }
-            }
-            return summary
+            return try Self.summary(id: id, of: "batch_id", db)
         }
+    }
+
+    public func parts(of id: Int64) async throws -> [Job] {
+        try await read { db in try db.query("SELECT * FROM jobs WHERE parent_id = ? ORDER BY id", id).map(Job.init(row:)) }
+    }
+
+    public func partsSummary(of id: Int64) async throws -> BatchSummary {
+        try await read { db in try Self.summary(id: id, of: "parent_id", db) }
+    }
+
+    /// The counts and progress of the jobs whose `column` (a batch, a whole) is `id`.
+    private static func summary(id: Int64, of column: String, _ db: any SQLConnection) throws -> BatchSummary {
+        let rows = try db.query("""
+            SELECT state, COUNT(*) AS jobs,
+                   SUM(CASE WHEN state = 'queued' AND attempts > attempt_base THEN 1 ELSE 0 END) AS retrying,
+                   SUM(weight) AS weight,
+                   SUM(weight * CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN 1
+                                     WHEN state = 'running' THEN COALESCE(progress, 0) ELSE 0 END) AS done,
+                   MIN(started_at) AS first_start,
+                   SUM(CASE WHEN state = 'running' THEN COALESCE(fps, 0) ELSE 0 END) AS fps
+            FROM jobs WHERE \(column) = ? GROUP BY state
+            """, id)
+        var summary = BatchSummary(id: id, counts: [:], retrying: 0, totalWeight: 0, doneWeight: 0, firstStart: nil)
+        for row in rows {
+            guard let state = JobState(rawValue: row.string("state")) else { continue }
+            summary.counts[state] = row.int("jobs")
+            summary.retrying += row.int("retrying")
+            summary.totalWeight += row.double("weight")
+            summary.doneWeight += row.double("done")
+            summary.fps += row.double("fps")
+            if let start = row.optionalDouble("first_start") {
+                summary.firstStart = min(summary.firstStart ?? start, start)
+            }
+        }
+        return summary
     }
 
     public func workers() async throws -> [WorkerRecord] {
@@ -84,7 +97,7 @@ extension SQLJobStore: JobMonitoring {
     public func unfinishedCount(queues: [String]) async throws -> Int {
         try await read { db in
             let inQueues = queues.isEmpty ? "" : " AND queue IN (\(db.marks(queues.count)))"
-            return try db.queryOne("SELECT COUNT(*) AS count FROM jobs WHERE state IN ('queued', 'running')" + inQueues,
+            return try db.queryOne("SELECT COUNT(*) AS count FROM jobs WHERE state IN \(QueueSchema.unfinished)" + inQueues,
                                    queues.map(\.sqlValue))?.int("count") ?? 0
         }
     }

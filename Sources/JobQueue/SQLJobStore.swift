@@ -77,6 +77,7 @@ extension Job {
         publishing = row.optionalString("publishing")
         meta = JobMeta(json: row.optionalString("meta"))
         notify = row.optionalString("notify")
+        parentID = row.optionalInt64("parent_id")
     }
 }
 

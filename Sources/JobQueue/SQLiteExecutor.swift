@@ -62,6 +62,9 @@ final class SQLiteExecutor: SQLExecutor {
             db.add(function: DatabaseFunction("vqueue_now", argumentCount: 0, pure: false) { _ in
                 Date().timeIntervalSince1970
             })
+            // A part's change changes its whole, whose own trigger must fire
+            // (`QueueSchema.wholeAndPartStatements`), as PostgreSQL's do.
+            try db.execute(sql: "PRAGMA recursive_triggers = ON")
             // A new file: space freed by `prune` is then given back a little
             // at a time. It must be chosen before anything is written (GRDB
             // switches to WAL right after this, which writes the header).

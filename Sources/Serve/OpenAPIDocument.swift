@@ -265,6 +265,11 @@ enum OpenAPIDocument {
       "nullable": true,
       "type": "string"
      },
+     "parent_id": {
+      "description": "The job this one is a part of, if any.",
+      "nullable": true,
+      "type": "integer"
+     },
      "priority": {
       "type": "integer"
      },
@@ -298,7 +303,8 @@ enum OpenAPIDocument {
        "running",
        "succeeded",
        "failed",
-       "cancelled"
+       "cancelled",
+       "waiting"
       ],
       "type": "string"
      },
@@ -1069,7 +1075,8 @@ enum OpenAPIDocument {
         "running",
         "succeeded",
         "failed",
-        "cancelled"
+        "cancelled",
+        "waiting"
        ],
        "type": "string"
       }

@@ -96,7 +96,7 @@ struct BatchReport: Encodable {
     /// `batch 3: 10 jobs, 4 succeeded, 2 running, 4 queued; 47% ETA 1:10`, then one line per failure.
     var lines: [String] {
         let counts = self.counts
-        let parts = ["succeeded", "running", "queued", "failed", "cancelled"].compactMap { state -> String? in
+        let parts = ["succeeded", "running", "queued", "waiting", "failed", "cancelled"].compactMap { state -> String? in
             let count = counts[state] ?? 0
             guard count > 0 else { return nil }
             let retrying = state == "queued" && (counts["retrying"] ?? 0) > 0 ? " (\(counts["retrying"]!) retrying)" : ""

@@ -24,6 +24,7 @@ struct JobReport: Encodable {
         case finishedAt = "finished_at"
         case retryAt = "retry_at"
         case batchID = "batch_id"
+        case parentID = "parent_id"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -50,6 +51,7 @@ struct JobReport: Encodable {
         try c.encode(job.finishedAt.map(Timestamp.iso), forKey: .finishedAt)
         try c.encode(job.isRetrying ? Timestamp.iso(job.runAt) : nil, forKey: .retryAt)
         try c.encode(job.batchID, forKey: .batchID)
+        try c.encode(job.parentID, forKey: .parentID)
         try c.encode(job.meta.pairs, forKey: .meta)
         try c.encode(job.state == .succeeded ? TranscodeResult.decode(job.result) : nil, forKey: .result)
         try c.encode(job.notify, forKey: .notify)
@@ -81,6 +83,7 @@ struct JobReport: Encodable {
         default:
             parts.append(job.state.rawValue)
         }
+        if let parent = job.parentID { parts.append("(part of job \(parent))") }
         var text = parts.joined(separator: " ")
         var error = job.error.map(DisplayText.escaped)
         if job.state == .failed {
@@ -105,7 +108,7 @@ struct JobReport: Encodable {
         case .succeeded: return 0
         case .failed: return 1
         case .cancelled: return 2
-        case .queued, .running: return 3
+        case .queued, .running, .waiting: return 3
         }
     }
 

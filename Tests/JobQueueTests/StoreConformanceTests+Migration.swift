@@ -111,6 +111,16 @@ extension StoreConformanceTests {
                     == .targetBusy(target: "/out/new.flv", jobID: keyed.id))
             #expect(try await store.submit([newJob(key: "upload-1")]).first?.job.id == keyed.id)
 
+            // Wholes and parts: the old table takes the new state, on this connection and on a store
+            // opened before the upgrade was made by another (SQLite: each reads the wider CHECK).
+            var whole = newJob("whole")
+            whole.parts = [newJob("part")]
+            for opened in [store, try await database.open()] {
+                let waiting = try await opened.submitOne(whole)
+                let parts = try await opened.parts(of: waiting.id)
+                #expect(waiting.state == .waiting && parts.count == 1)
+            }
+
             // The release's finished jobs are pruned like any others, with their events.
             #expect(try await store.prune(finishedBefore: now - 200, states: JobState.allCases) == 2)
             for old in [Old.succeeded, .cancelled] {
@@ -147,6 +157,9 @@ extension StoreConformanceTests {
             for store in stores {
                 #expect(try await store.read { db in try SchemaMigrator.version(db) } == QueueSchema.steps.count)
             }
+            var whole = newJob("whole")
+            whole.parts = [newJob("part")]
+            for store in stores { #expect(try await store.submitOne(whole).state == .waiting, "every connection reads the wider CHECK") }
             let job = try await stores[0].submitOne(newJob())
             _ = try await stores[1].claimOne("w")
             _ = try await stores[2].claimOne("w")
