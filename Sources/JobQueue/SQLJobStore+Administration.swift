@@ -142,7 +142,7 @@ extension SQLJobStore: JobAdministration {
     public func retry(id: Int64, payload: String?) async throws -> Job? {
         guard let asked = try await job(id: id) else { return nil }
         let whole = asked.parentID ?? id
-        let targets = try await write { db in try Self.retryTargets(wholes: [whole], db) }
+        let targets = try await read { db in try Self.retryTargets(wholes: [whole], db) }
         return try await claimingTargets(targets.map { NewJob(kind: "", payload: "", target: $0) }) {
             try await self.write { db in
                 try Self.checkTargets(try Self.retryTargets(wholes: [whole], db), db)
@@ -156,7 +156,7 @@ extension SQLJobStore: JobAdministration {
 
     public func retryBatch(id: Int64, payloads: [Int64: String]) async throws -> [Job]? {
         let failed = try await batch(id: id)?.filter { $0.state == .failed }.map(\.id) ?? []
-        let targets = try await write { db in try Self.retryTargets(wholes: failed, db) }
+        let targets = try await read { db in try Self.retryTargets(wholes: failed, db) }
         return try await claimingTargets(targets.map { NewJob(kind: "", payload: "", target: $0) }) {
             try await self.write { db in
                 let failed = try db.query("SELECT id FROM jobs WHERE batch_id = ? AND state = 'failed'", id).map { $0.int64("id") }
@@ -192,6 +192,8 @@ extension SQLJobStore: JobAdministration {
     private static func requeue(wholes: [Int64], _ db: any SQLConnection) throws -> [Int64] {
         var requeued: [Int64] = []
         for id in wholes {
+            guard try db.queryOne("SELECT 1 AS ended FROM jobs WHERE id = ? AND state IN ('failed', 'cancelled')", id) != nil
+            else { continue }
             try db.execute("\(requeueing) WHERE parent_id = ? AND state IN ('failed', 'cancelled')", id)
             let waiting = try db.queryOne("SELECT 1 AS any_part FROM jobs WHERE parent_id = ? AND state <> 'succeeded' LIMIT 1", id) != nil
             requeued += try db.query("\(requeueing.replacingOccurrences(of: "state = 'queued'", with: "state = ?")) WHERE id = ? AND state IN ('failed', 'cancelled') RETURNING id",

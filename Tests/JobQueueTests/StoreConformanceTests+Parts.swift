@@ -75,6 +75,10 @@ extension StoreConformanceTests {
             // A transient failure of a part only retries the part.
             _ = try await store.fail(broken.lease, worker: "w1", decision: AttemptDecision(message: "busy", code: "io_error", retryAfter: 0))
             #expect(try await store.existing(whole.id).state == .waiting)
+            // A retry of a whole that has not ended changes nothing, in it or its parts.
+            let before = try await store.parts(of: whole.id)
+            #expect(try await store.retry(id: whole.id)?.state == .waiting)
+            #expect(try await store.parts(of: whole.id) == before)
             let again = try await store.claimOne("w1")
             #expect(again.id == broken.id)
             _ = try await store.fail(again.lease, worker: "w1",
