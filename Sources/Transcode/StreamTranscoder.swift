@@ -17,8 +17,19 @@ final class StreamTranscoder {
     private let copy: OwnedFrame
     private var clock: FrameClock
 
-    /// Frames decoded so far.
+    /// Frames decoded so far (within `window`, when there is one).
     private(set) var frameCount = 0
+    /// Only the pictures whose presentation time (seconds, from the input's
+    /// start) is in [start, end) go on to the branches (a chunk of a split
+    /// transcode, `ChunkEncode`); the others are decoded and dropped.
+    var window: (start: Double, end: Double?)?
+    /// A picture at or past the window's end has been decoded: the decoder
+    /// gives pictures in presentation order, so every one the window wants
+    /// has been handed on.
+    private(set) var passedWindow = false
+    /// The first and last presentation times handed on (seconds).
+    private(set) var firstTime: Double?
+    private(set) var lastTime: Double?
     /// Where the decoded media has got to, in seconds from the start.
     var decodedEnd: Double { clock.position }
 
@@ -91,6 +102,15 @@ final class StreamTranscoder {
     }
 
     private func filter(_ frame: UnsafeMutablePointer<AVFrame>) throws(TranscodeError) {
+        let time = Double(frame.pointee.best_effort_timestamp) * av_q2d(clock.streamTimeBase)
+        if let window, frame.pointee.best_effort_timestamp == vq_nopts_value() || time < window.start
+            || window.end.map({ time >= $0 }) ?? false {
+            if let end = window.end, time >= end { passedWindow = true }
+            av_frame_unref(frame)
+            return
+        }
+        firstTime = firstTime ?? time
+        lastTime = time
         let frameShape = FrameShape(frame: frame)
         if frameShape != shape {
             if threads.isEmpty {

@@ -92,42 +92,25 @@ struct ChunkPlanTests {
 
     @Test("a real file's index matches ffprobe's: every picture's time, and the keyframes", arguments: ["closed", "open"])
     func indexOfARealFile(_ gop: String) throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vqueue-chunkplan-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let path = folder.appendingPathComponent("source.mp4").path
-        // B-frames with reordering; an open GOP puts pictures before each keyframe's time after it in the file.
-        let x264 = gop == "open" ? "open-gop=1:keyint=48:min-keyint=48:scenecut=0" : "keyint=48:min-keyint=48:scenecut=0"
-        try run("/usr/bin/ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=24:duration=9",
-                                    "-c:v", "libx264", "-bf", "3", "-x264-params", x264, path])
-        let probed = try run("/usr/bin/ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries",
-                                                  "packet=pts_time,flags", "-of", "csv=p=0", path])
-        let rows = probed.split(separator: "\n").map { $0.split(separator: ",") }
-        let times = rows.compactMap { Double($0[0]) }.sorted()
-        let keyframes = rows.filter { $0.count > 1 && $0[1].hasPrefix("K") }.compactMap { Double($0[0]) }.sorted()
-        let index = try FrameIndex(file: InputFile(path: path))
-        #expect(index.times.count == 216 && times.count == 216)
-        #expect(zip(index.times, times).allSatisfy { abs($0 - $1) < 1e-6 })
-        #expect(index.keyframes.count == keyframes.count && zip(index.keyframes, keyframes).allSatisfy { abs($0 - $1) < 1e-6 })
-        #expect(index.keyframes.count >= 4)
-        let plan = try ChunkPlan(index: index, length: 2)
-        expectPartition(plan, index)
-        #expect(plan.chunks.map(\.start) == [0, 2, 4, 6, 8], "the keyframes every 2 s")
-    }
-
-    @discardableResult
-    func run(_ program: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "\(program) failed: \(message)")
-        return text
+        try ExternalTool.inFolder { folder in
+            let path = folder.appendingPathComponent("source.mp4").path
+            // B-frames with reordering; an open GOP puts pictures before each keyframe's time after it in the file.
+            let x264 = gop == "open" ? "open-gop=1:keyint=48:min-keyint=48:scenecut=0" : "keyint=48:min-keyint=48:scenecut=0"
+            try ExternalTool.run("/usr/bin/ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=24:duration=9",
+                                        "-c:v", "libx264", "-bf", "3", "-x264-params", x264, path])
+            let probed = try ExternalTool.run("/usr/bin/ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries",
+                                                      "packet=pts_time,flags", "-of", "csv=p=0", path])
+            let rows = probed.split(separator: "\n").map { $0.split(separator: ",") }
+            let times = rows.compactMap { Double($0[0]) }.sorted()
+            let keyframes = rows.filter { $0.count > 1 && $0[1].hasPrefix("K") }.compactMap { Double($0[0]) }.sorted()
+            let index = try FrameIndex(file: InputFile(path: path))
+            #expect(index.times.count == 216 && times.count == 216)
+            #expect(zip(index.times, times).allSatisfy { abs($0 - $1) < 1e-6 })
+            #expect(index.keyframes.count == keyframes.count && zip(index.keyframes, keyframes).allSatisfy { abs($0 - $1) < 1e-6 })
+            #expect(index.keyframes.count >= 4)
+            let plan = try ChunkPlan(index: index, length: 2)
+            expectPartition(plan, index)
+            #expect(plan.chunks.map(\.start) == [0, 2, 4, 6, 8], "the keyframes every 2 s")
+        }
     }
 }

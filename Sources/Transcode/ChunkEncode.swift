@@ -1,0 +1,95 @@
+import CLibAV
+
+/// One chunk of a split transcode (`ChunkPlan.Chunk`): exactly the source
+/// pictures whose presentation time is in [start, end), scaled and encoded
+/// as the whole video would be (`VideoProfile`, the same options for every
+/// chunk, so every chunk has the same SPS and PPS), into a chunk file the
+/// stitch step joins. The chunk's encoder is new, so its first picture is
+/// an IDR and its GOPs are closed (x264's default); the pictures keep the
+/// source's times, exactly. The file is NUT (libav's own container, which
+/// keeps any time base as it is), written to a descriptor the caller
+/// created. No audio: a split job's audio is encoded once, whole.
+public struct ChunkEncode: Sendable {
+    public let source: TranscodeSource
+    public let chunk: ChunkPlan.Chunk
+    public let options: TranscodeOptions
+    /// A file open for writing, created by the caller; the encode takes it
+    /// (it is closed when the encode ends).
+    public let output: Int32
+
+    public init(source: TranscodeSource, chunk: ChunkPlan.Chunk, options: TranscodeOptions, output: Int32) {
+        self.source = source
+        self.chunk = chunk
+        self.options = options
+        self.output = output
+    }
+
+    /// What a chunk holds, checked after it was written.
+    public struct Summary: Sendable, Equatable {
+        public var frames: Int
+        /// The first and last pictures' presentation times (seconds).
+        public var first: Double
+        public var last: Double
+    }
+
+    /// Encodes the chunk. Throws `outputCheckFailed` when the pictures
+    /// encoded are not the plan's (a seek that landed past the chunk's start,
+    /// a source whose pictures differ from its index).
+    public func run(isCancelled: () -> Bool = { false }) throws(TranscodeError) -> Summary {
+        LibAVLogging.ensureConfigured()
+        let input: InputFile
+        switch source {
+        case .path(let path): input = try InputFile(path: path)
+        case .descriptor(let fd): input = try InputFile(inheritedDescriptor: fd)
+        }
+        let media = try InputMedia(file: input, maxPixels: options.maxPixels)
+        guard let video = media.bestStream(AVMEDIA_TYPE_VIDEO),
+              video.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC == 0 else { throw .noVideoStream }
+        let file = try OutputFile(inheritedDescriptor: output)
+        // The source's times as they are: no shift to make the first B-frame
+        // delayed decoding time non-negative (NUT keeps presentation times).
+        let muxer = try Muxer(path: file.writingPath, format: "nut", describedAs: "chunk",
+                              options: ["avoid_negative_ts": "disabled"])
+        let pipeline = try StreamTranscoder(stream: video, profile: VideoProfile(stream: video, options: options),
+                                            muxer: muxer, options: options)
+        pipeline.window = (chunk.start, chunk.end)
+        try muxer.writeHeader()
+
+        let offset = av_rescale_q(media.startTime, vq_time_base_q(), video.pointee.time_base)
+        seek(media, video, to: chunk.seekFrom, offset: offset)
+        let packet = try OwnedPacket()
+        while !pipeline.passedWindow {
+            if isCancelled() { throw .cancelled }
+            guard av_read_frame(media.context, packet.pointer) >= 0 else {
+                try media.checkReadError()
+                break
+            }
+            defer { av_packet_unref(packet.pointer) }
+            guard packet.pointer.pointee.stream_index == video.pointee.index else { continue }
+            if packet.pointer.pointee.pts != vq_nopts_value() { packet.pointer.pointee.pts -= offset }
+            if packet.pointer.pointee.dts != vq_nopts_value() { packet.pointer.pointee.dts -= offset }
+            try pipeline.feed(packet.pointer)
+        }
+        try pipeline.feed(nil)
+        try muxer.finish()
+
+        guard let first = pipeline.firstTime, let last = pipeline.lastTime else { throw .nothingDecoded }
+        let summary = Summary(frames: pipeline.frameCount, first: first, last: last)
+        guard summary.frames == chunk.frames, first == chunk.start, chunk.end.map({ last < $0 }) ?? true else {
+            throw .outputCheckFailed("chunk \(chunk.index) holds \(summary.frames) pictures from \(first) s to \(last) s; "
+                                     + "its plan says \(chunk.frames) from \(chunk.start) s")
+        }
+        return summary
+    }
+
+    /// Moves the reader to the keyframe at or before `time` (seconds from the
+    /// input's start). A file that cannot seek is read from its start: the
+    /// pictures before the chunk are decoded and dropped.
+    private func seek(_ media: InputMedia, _ video: UnsafeMutablePointer<AVStream>, to time: Double, offset: Int64) {
+        guard time > 0 else { return }
+        let target = Int64((time / av_q2d(video.pointee.time_base)).rounded(.down)) + offset
+        if avformat_seek_file(media.context, video.pointee.index, Int64.min, target, target, 0) < 0 {
+            avformat_seek_file(media.context, video.pointee.index, Int64.min, offset, offset, AVSEEK_FLAG_BACKWARD)
+        }
+    }
+}
