@@ -241,11 +241,16 @@ enum QueueSchema {
     /// whole or a part is itself a state change, with its event (SQLite runs
     /// these triggers recursively: `recursive_triggers`).
     ///
-    /// The first statement locks the whole's row (PostgreSQL), so that of
-    /// two last parts succeeding at once, the second to take the lock sees
-    /// the first one's end and queues the whole.
+    /// The first statement locks the whole's row (PostgreSQL) when a part
+    /// ends, so that of two last parts succeeding at once, the second to take
+    /// the lock sees the first one's end and queues the whole. (Claims and
+    /// retries of parts take no lock on the whole: workers claiming parts of
+    /// one whole never wait on each other.)
     static let wholeAndPartStatements = [
-        "UPDATE jobs SET updated_at = updated_at WHERE id = NEW.parent_id",
+        """
+        UPDATE jobs SET updated_at = updated_at
+        WHERE id = NEW.parent_id AND NEW.state IN ('succeeded', 'failed', 'cancelled')
+        """,
         """
         UPDATE jobs SET state = 'queued', run_at = NEW.updated_at, updated_at = NEW.updated_at
         WHERE id = NEW.parent_id AND state = 'waiting' AND NEW.state = 'succeeded'

@@ -131,11 +131,13 @@ extension SQLJobStore: JobAdministration {
 
     /// Queues finished jobs again, their attempts counted afresh: the base
     /// moves to the last attempt's number, which itself is never reused.
-    private static let requeueing = """
-        UPDATE jobs SET state = 'queued', attempt_base = attempts, run_at = vqueue_now(), error = NULL, error_code = NULL,
+    private static func requeueing(to state: JobState = .queued) -> String {
+        """
+        UPDATE jobs SET state = '\(state.rawValue)', attempt_base = attempts, run_at = vqueue_now(), error = NULL, error_code = NULL,
                         result = NULL, progress = NULL, fps = NULL, eta = NULL, started_at = NULL, finished_at = NULL,
                         publishing = NULL, updated_at = vqueue_now()
         """
+    }
 
     /// A part is retried by retrying its whole: the parts that did not
     /// succeed run again (those that did are kept), then the whole.
@@ -194,10 +196,10 @@ extension SQLJobStore: JobAdministration {
         for id in wholes {
             guard try db.queryOne("SELECT 1 AS ended FROM jobs WHERE id = ? AND state IN ('failed', 'cancelled')", id) != nil
             else { continue }
-            try db.execute("\(requeueing) WHERE parent_id = ? AND state IN ('failed', 'cancelled')", id)
+            try db.execute("\(requeueing()) WHERE parent_id = ? AND state IN ('failed', 'cancelled')", id)
             let waiting = try db.queryOne("SELECT 1 AS any_part FROM jobs WHERE parent_id = ? AND state <> 'succeeded' LIMIT 1", id) != nil
-            requeued += try db.query("\(requeueing.replacingOccurrences(of: "state = 'queued'", with: "state = ?")) WHERE id = ? AND state IN ('failed', 'cancelled') RETURNING id",
-                                     (waiting ? JobState.waiting : .queued).rawValue, id).map { $0.int64("id") }
+            requeued += try db.query("\(requeueing(to: waiting ? .waiting : .queued)) WHERE id = ? AND state IN ('failed', 'cancelled') RETURNING id",
+                                     id).map { $0.int64("id") }
         }
         return requeued
     }
