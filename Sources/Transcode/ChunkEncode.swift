@@ -37,11 +37,7 @@ public struct ChunkEncode: Sendable {
     /// a source whose pictures differ from its index).
     public func run(isCancelled: () -> Bool = { false }) throws(TranscodeError) -> Summary {
         LibAVLogging.ensureConfigured()
-        let input: InputFile
-        switch source {
-        case .path(let path): input = try InputFile(path: path)
-        case .descriptor(let fd): input = try InputFile(inheritedDescriptor: fd)
-        }
+        let input = try source.open()
         let media = try InputMedia(file: input, maxPixels: options.maxPixels)
         guard let video = media.bestStream(AVMEDIA_TYPE_VIDEO),
               video.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC == 0 else { throw .noVideoStream }

@@ -51,6 +51,18 @@ final class Muxer {
         return stream.pointee.index
     }
 
+    /// Adds an output stream carrying packets copied from an input stream
+    /// with these parameters (a split transcode's stitch); returns its index.
+    func addStream(copying parameters: UnsafePointer<AVCodecParameters>, timeBase: AVRational,
+                   frameRate: AVRational) throws(TranscodeError) -> Int32 {
+        guard let stream = avformat_new_stream(context, nil) else { throw MemoryLimit.outOfMemory("adding an output stream") }
+        try check(avcodec_parameters_copy(stream.pointee.codecpar, parameters), "describing an output stream")
+        stream.pointee.codecpar.pointee.codec_tag = 0
+        stream.pointee.time_base = timeBase
+        stream.pointee.avg_frame_rate = frameRate
+        return stream.pointee.index
+    }
+
     func writeHeader() throws(TranscodeError) {
         var options: OpaquePointer? = nil
         for (key, value) in self.options { av_dict_set(&options, key, value, 0) }

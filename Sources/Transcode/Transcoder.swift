@@ -7,6 +7,14 @@ public enum TranscodeSource: Sendable, Equatable {
     case path(String)
     /// A descriptor the parent opened and checked (`--input-fd N`).
     case descriptor(Int32)
+
+    /// Opens the input, once.
+    func open() throws(TranscodeError) -> InputFile {
+        switch self {
+        case .path(let path): return try InputFile(path: path)
+        case .descriptor(let fd): return try InputFile(inheritedDescriptor: fd)
+        }
+    }
 }
 
 /// Where a transcode writes to.
@@ -55,11 +63,7 @@ public struct Transcoder: Sendable {
         let started = clock.now
         LibAVLogging.ensureConfigured()
         let container = try chosenContainer()
-        let input: InputFile
-        switch source {
-        case .path(let path): input = try InputFile(path: path)
-        case .descriptor(let fd): input = try InputFile(inheritedDescriptor: fd)
-        }
+        let input = try source.open()
         if case .publish(let output, let overwrite, _) = destination {
             try OutputTarget.validate(input: input.identity, output: output, overwrite: overwrite, container: container,
                                       options: options)
