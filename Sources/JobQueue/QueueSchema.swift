@@ -12,6 +12,9 @@ enum QueueSchema {
         /// Drops the job triggers (by the names any release used) and
         /// creates the current ones.
         case jobTriggers
+        /// Creates the trigger of wholes and parts (`familyTrigger`), which
+        /// names step 5's column in its condition.
+        case familyTriggers
     }
 
     static let steps: [[Statement]] = [
@@ -195,6 +198,7 @@ enum QueueSchema {
             .both("DROP INDEX jobs_target"),
             .both("CREATE UNIQUE INDEX jobs_target ON jobs (target) WHERE state IN \(unfinished)"),
             .jobTriggers,
+            .familyTriggers,
         ],
     ]
 
@@ -229,7 +233,7 @@ enum QueueSchema {
                                jobs_failed = jobs_failed + CASE WHEN NEW.state = 'failed' THEN 1 ELSE 0 END
             WHERE id = NEW.lease_owner AND NEW.state IN ('succeeded', 'failed')
             """,
-        ] + wholeAndPartStatements + notificationStatements, postgresExtra: "IF NEW.state = 'queued' THEN PERFORM pg_notify('vqueue_queued', ''); END IF"),
+        ] + notificationStatements, postgresExtra: "IF NEW.state = 'queued' THEN PERFORM pg_notify('vqueue_queued', ''); END IF"),
     ]
 
     /// A whole and its parts (`NewJob.parts`), kept in step by the database
@@ -270,6 +274,15 @@ enum QueueSchema {
         WHERE parent_id = NEW.id AND NEW.state IN ('failed', 'cancelled') AND state IN \(unfinished) AND publishing IS NULL
         """,
     ]
+
+    /// Runs `wholeAndPartStatements` only where they can do something: a
+    /// part's change, or the end of a whole that was waiting for its parts
+    /// (a whole that runs has no unfinished part). Every other job's change
+    /// pays nothing for them.
+    static let familyTrigger = Trigger(
+        name: "jobs_family_changed", event: "AFTER UPDATE OF state ON jobs",
+        condition: "OLD.state IS DISTINCT FROM NEW.state AND (NEW.parent_id IS NOT NULL OR OLD.state = 'waiting')",
+        body: wholeAndPartStatements, postgresExtra: nil)
 
     /// The outbox, filled where a job ends (so no crash between the end and
     /// its notification loses one): one notification per URL (the job's
@@ -354,6 +367,8 @@ enum QueueSchema {
                 let retired = dialect == .postgres
                     ? retiredTriggerFunctions.map { "DROP FUNCTION IF EXISTS \($0)() CASCADE" } : []
                 return retired + jobTriggers.flatMap { $0.render(dialect) }
+            case .familyTriggers:
+                return familyTrigger.render(dialect)
             }
         }
     }
