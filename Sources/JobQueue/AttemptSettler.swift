@@ -34,9 +34,12 @@ struct AttemptSettler: Sendable {
         }
     }
 
-    /// A failed attempt, as decided: its leftovers removed, then recorded.
+    /// A failed attempt, as decided: its leftovers removed (the handler told
+    /// the state the job is going to), then recorded.
     func record(_ job: Job, _ decision: AttemptDecision) async throws {
-        handler.discard(job)
+        var settled = job
+        settled.state = decision.isFinal ? .failed : .queued
+        handler.discard(settled)
         _ = try await store.fail(job.lease, worker: worker, decision: decision)
         log(line(job.id, decision.isFinal ? .failed : .queued,
                  decision.isFinal ? decision.message : "retrying after: \(decision.message)"))

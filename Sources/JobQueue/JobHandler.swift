@@ -9,7 +9,11 @@ public protocol JobHandler: Sendable {
     /// Removes whatever the attempt `job.attempts` left behind (a temporary
     /// file) when it will not be published: called by the worker that ran
     /// it, and by any worker that finds the attempt abandoned (its worker
-    /// died). Must not fail when there is nothing to remove.
+    /// died). `job.state` is the state the job is in, or going to, after the
+    /// attempt (`cancelled`, `failed` for good, `queued` to retry): what the
+    /// job keeps across attempts may go when it has ended. Also called for a
+    /// whole that ended while waiting for its parts (no attempt of its own).
+    /// Must not fail when there is nothing to remove.
     func discard(_ job: Job)
 
     /// Finishes a publication that a worker recorded (`Publication.token`)

@@ -273,6 +273,13 @@ enum QueueSchema {
                                 THEN 'failed' ELSE 'was cancelled' END
         WHERE parent_id = NEW.id AND NEW.state IN ('failed', 'cancelled') AND state IN \(unfinished) AND publishing IS NULL
         """,
+        // A whole that ended while waiting for its parts was run by no worker: it
+        // is left for any worker's rescue to find as abandoned, so that the
+        // handler removes what its parts left (`JobHandler.discard`).
+        """
+        UPDATE jobs SET lease_expires_at = NEW.updated_at
+        WHERE id = NEW.id AND OLD.state = 'waiting' AND NEW.state IN ('failed', 'cancelled')
+        """,
     ]
 
     /// Runs `wholeAndPartStatements` only where they can do something: a

@@ -312,8 +312,11 @@ public struct Worker: Sendable {
         }
         if !state.stopped.isEmpty {
             for job in state.stopped {
-                handler.discard(job)
                 let now = try await store.job(id: job.id)
+                // The attempt's leftovers, the handler told the state the job is in now (cancelled, say).
+                var settled = job
+                settled.state = now?.state ?? job.state
+                handler.discard(settled)
                 log(settler.line(job.id, nil, now?.state == .cancelled ? "cancelled; stopped"
                                  : "lease lost (the job is \(now?.state.rawValue ?? "gone") elsewhere); stopped"))
             }
@@ -382,6 +385,9 @@ public struct Worker: Sendable {
             if recorded.contains(success.job.lease) {
                 log(settler.line(success.job.id, .succeeded, nil))
                 state.health.attemptSucceeded()
+                // The last part of a whole to succeed queued the whole, in this worker's own
+                // commit, which its change token does not see: look for it at once.
+                if success.job.parentID != nil { state.queueMayHaveMore = true }
             } else if success.published {
                 log(settler.line(success.job.id, nil, "result put in place, but the job was taken over meanwhile; its new worker records it"))
             } else {

@@ -35,7 +35,8 @@ public struct ChunkEncode: Sendable {
     /// Encodes the chunk. Throws `outputCheckFailed` when the pictures
     /// encoded are not the plan's (a seek that landed past the chunk's start,
     /// a source whose pictures differ from its index).
-    public func run(isCancelled: () -> Bool = { false }) throws(TranscodeError) -> Summary {
+    public func run(progress: (TranscodeProgress) -> Void = { _ in },
+                    isCancelled: () -> Bool = { false }) throws(TranscodeError) -> Summary {
         LibAVLogging.ensureConfigured()
         let input = try source.open()
         let media = try InputMedia(file: input, maxPixels: options.maxPixels)
@@ -53,9 +54,17 @@ public struct ChunkEncode: Sendable {
 
         let offset = av_rescale_q(media.startTime, vq_time_base_q(), video.pointee.time_base)
         seek(media, video, to: chunk.seekFrom, offset: offset)
+        let rate = video.pointee.avg_frame_rate
+        let length = chunk.end.map { $0 - chunk.start }
+            ?? Double(chunk.frames) / (rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 25)
+        let clock = ContinuousClock()
+        let meter = ProgressMeter(duration: length, frameRate: rate, frameCount: Int64(chunk.frames), clock: clock, started: clock.now)
         let packet = try OwnedPacket()
         while !pipeline.passedWindow {
             if isCancelled() { throw .cancelled }
+            if let report = meter.tick(frames: pipeline.frameCount, at: (pipeline.lastTime ?? chunk.start) - chunk.start) {
+                progress(report)
+            }
             guard av_read_frame(media.context, packet.pointer) >= 0 else {
                 try media.checkReadError()
                 break

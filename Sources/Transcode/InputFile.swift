@@ -40,6 +40,15 @@ public final class InputFile {
         ownsDescriptor = true
     }
 
+    /// Opens `name` in the open folder `folder` (a split transcode's work
+    /// folder), never through a symbolic link.
+    public convenience init(named name: String, in folder: Int32) throws(TranscodeError) {
+        let flags = O_RDONLY | O_NOCTTY | O_NONBLOCK | vq_o_nofollow() | vq_o_cloexec()
+        let fd = PathEncoding.withCString(name) { path in retryingInterrupted { openat(folder, path, flags) } }
+        guard fd >= 0 else { throw Self.openError(errno) }
+        try self.init(inheritedDescriptor: fd)
+    }
+
     /// Takes an already open, already checked descriptor (a worker's child
     /// is handed its input this way: `--input-fd N`). It is checked again
     /// here, and closed with this object.

@@ -14,23 +14,26 @@ import CLibAV
 /// Written to a descriptor the caller created (it is taken), checked the
 /// way every output is (`OutputCheck`); publishing is the caller's.
 public struct Stitch: Sendable {
-    public let chunks: [String]
+    public let chunks: [TranscodeSource]
     /// A file holding the audio stream (AAC), or nil for none.
-    public let audio: String?
+    public let audio: TranscodeSource?
     public let container: OutputContainer
     public let output: Int32
 
-    public init(chunks: [String], audio: String?, container: OutputContainer, output: Int32) {
+    public init(chunks: [TranscodeSource], audio: TranscodeSource?, container: OutputContainer, output: Int32) {
         self.chunks = chunks
         self.audio = audio
         self.container = container
         self.output = output
     }
 
-    public func run(isCancelled: () -> Bool = { false }) throws(TranscodeError) -> OutputFacts {
+    /// Joins the parts; `progress` hears of each chunk joined.
+    public func run(progress: (TranscodeProgress) -> Void = { _ in },
+                    isCancelled: () -> Bool = { false }) throws(TranscodeError) -> OutputFacts {
         LibAVLogging.ensureConfigured()
         guard !chunks.isEmpty else { throw .nothingDecoded }
-        let inputs = try chunks.map { (path) throws(TranscodeError) in try Self.open(path, AVMEDIA_TYPE_VIDEO) }
+        let started = ContinuousClock.now
+        let inputs = try chunks.map { (source) throws(TranscodeError) in try Self.open(source, AVMEDIA_TYPE_VIDEO) }
         let first = inputs[0].stream.pointee
         for (number, input) in inputs.enumerated().dropFirst() {
             if let difference = Self.difference(input.stream.pointee, from: first) {
@@ -44,7 +47,7 @@ public struct Stitch: Sendable {
         let file = try OutputFile(inheritedDescriptor: output)
         let muxer = try Muxer(path: file.writingPath, container: container)
         let video = try muxer.addStream(copying: first.codecpar, timeBase: timeBase, frameRate: first.avg_frame_rate)
-        let sound = try audio.map { (path) throws(TranscodeError) in try Self.open(path, AVMEDIA_TYPE_AUDIO) }
+        let sound = try audio.map { (source) throws(TranscodeError) in try Self.open(source, AVMEDIA_TYPE_AUDIO) }
         let soundIndex = try sound.map { (input) throws(TranscodeError) in
             try muxer.addStream(copying: input.stream.pointee.codecpar, timeBase: input.stream.pointee.time_base,
                                 frameRate: AVRational(num: 0, den: 1))
@@ -55,7 +58,8 @@ public struct Stitch: Sendable {
         let audioPacket = try OwnedPacket()
         var audioPending = try sound.map { (input) throws(TranscodeError) in try Self.next(input, into: audioPacket) } ?? false
         var written = 0
-        for input in inputs {
+        for (number, input) in inputs.enumerated() {
+            progress(Self.report(joined: number, of: inputs.count, frames: written, since: started))
             while try Self.next(input, into: packet) {
                 if isCancelled() { throw .cancelled }
                 packet.pointer.pointee.dts = decoding[written]
@@ -84,23 +88,32 @@ public struct Stitch: Sendable {
             duration: end - start, frameDuration: frameDuration))
     }
 
+    /// How far the join has got, by chunks.
+    private static func report(joined: Int, of count: Int, frames: Int, since started: ContinuousClock.Instant) -> TranscodeProgress {
+        let elapsed = ContinuousClock.now - started
+        let seconds = max(1e-6, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        let fraction = Double(joined) / Double(max(count, 1))
+        return TranscodeProgress(frames: frames, totalFrames: nil, percent: min(99.9, fraction * 100), fps: Double(frames) / seconds,
+                                 speed: 0, eta: fraction > 0 ? seconds * (1 - fraction) / fraction : nil, done: false)
+    }
+
     /// One input file and its stream of the type wanted.
     private struct Opened {
         let media: InputMedia
         let stream: UnsafeMutablePointer<AVStream>
     }
 
-    private static func open(_ path: String, _ type: AVMediaType) throws(TranscodeError) -> Opened {
+    private static func open(_ source: TranscodeSource, _ type: AVMediaType) throws(TranscodeError) -> Opened {
         let media: InputMedia
         do {
-            media = try InputMedia(file: InputFile(path: path), maxPixels: Int(Int32.max))
+            media = try InputMedia(file: source.open(), maxPixels: Int(Int32.max))
         } catch .ioError(let doing, let message) {
             throw .ioError(doing, message)
         } catch {
-            throw .outputCheckFailed("a part to join (\(path)) does not open: \(error)")
+            throw .outputCheckFailed("a part to join (\(source.name)) does not open: \(error)")
         }
         guard let stream = media.bestStream(type) else {
-            throw .outputCheckFailed("a part to join (\(path)) has no \(type == AVMEDIA_TYPE_VIDEO ? "video" : "audio") stream")
+            throw .outputCheckFailed("a part to join (\(source.name)) has no \(type == AVMEDIA_TYPE_VIDEO ? "video" : "audio") stream")
         }
         return Opened(media: media, stream: stream)
     }
@@ -130,12 +143,12 @@ public struct Stitch: Sendable {
     /// Every video packet's presentation time and duration, in decoding
     /// order across the chunks (a first read, of the packets only, each
     /// chunk opened for it); each chunk after the last one's pictures.
-    private static func presentationTimes(_ chunks: [String]) throws(TranscodeError) -> [(pts: Int64, duration: Int64)] {
+    private static func presentationTimes(_ chunks: [TranscodeSource]) throws(TranscodeError) -> [(pts: Int64, duration: Int64)] {
         let packet = try OwnedPacket()
         var times: [(pts: Int64, duration: Int64)] = []
         var previousEnd = Int64.min
-        for (number, path) in chunks.enumerated() {
-            let input = try open(path, AVMEDIA_TYPE_VIDEO)
+        for (number, source) in chunks.enumerated() {
+            let input = try open(source, AVMEDIA_TYPE_VIDEO)
             var low = Int64.max, high = Int64.min
             while try next(input, into: packet) {
                 let pts = packet.pointer.pointee.pts

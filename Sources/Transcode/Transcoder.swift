@@ -7,12 +7,25 @@ public enum TranscodeSource: Sendable, Equatable {
     case path(String)
     /// A descriptor the parent opened and checked (`--input-fd N`).
     case descriptor(Int32)
+    /// A file in an open folder (a split transcode's part in its work
+    /// folder), opened anew, never through a link, each time it is asked for.
+    case inFolder(Int32, name: String)
 
-    /// Opens the input, once.
+    /// Opens the input (a descriptor: once).
     func open() throws(TranscodeError) -> InputFile {
         switch self {
         case .path(let path): return try InputFile(path: path)
         case .descriptor(let fd): return try InputFile(inheritedDescriptor: fd)
+        case .inFolder(let folder, let name): return try InputFile(named: name, in: folder)
+        }
+    }
+
+    /// The input in words, for messages.
+    var name: String {
+        switch self {
+        case .path(let path): return DisplayText.escaped(path)
+        case .descriptor(let fd): return "descriptor \(fd)"
+        case .inFolder(_, let name): return DisplayText.escaped(name)
         }
     }
 }

@@ -17,19 +17,23 @@ public struct TranscodeJob: Codable, Equatable, Sendable {
     /// the worker writes into that very folder and not one a symlink swapped
     /// in since points to.
     public var outputFolder: SubmittedFolder?
+    /// A step of a split transcode (`submit --split`): a part's chunk or
+    /// audio, or the whole's stitch; nil for a transcode in one piece.
+    public var split: SplitStep?
 
     public init(input: String, output: String, options: TranscodeOptions, overwrite: Bool, inputFile: SubmittedFile? = nil,
-                outputFolder: SubmittedFolder? = nil) {
+                outputFolder: SubmittedFolder? = nil, split: SplitStep? = nil) {
         self.input = input
         self.output = output
         self.options = options
         self.overwrite = overwrite
         self.inputFile = inputFile
         self.outputFolder = outputFolder
+        self.split = split
     }
 
     enum CodingKeys: String, CodingKey {
-        case input, output, options, overwrite
+        case input, output, options, overwrite, split
         case inputFile = "input_file"
         case outputFolder = "output_folder"
     }
@@ -57,6 +61,14 @@ public struct TranscodeJob: Codable, Equatable, Sendable {
 
     public static func decode(_ payload: String) -> TranscodeJob? {
         try? JSONDecoder().decode(TranscodeJob.self, from: Data(payload.utf8))
+    }
+
+    /// The name of the split transcode's work folder beside OUT, after the
+    /// whole's id: `.<OUT name>.split-<id>` (shortened to
+    /// `.vqueue.split-<id>` where OUT's name is too long for it).
+    public func workFolderName(wholeID: Int64, limit: Int = 255) -> String {
+        let name = ".\(OutputFolder.name(of: output)).split-\(wholeID)"
+        return name.utf8.count <= limit ? name : ".vqueue.split-\(wholeID)"
     }
 
     /// The container: the output's extension, checked at submit.

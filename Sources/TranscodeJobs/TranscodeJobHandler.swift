@@ -58,40 +58,19 @@ public struct TranscodeJobHandler: JobHandler {
             return .unavailableHere("\(DisplayText.escaped(folder)) does not exist on this box "
                                     + "(a shared folder not mounted, or a wrong --path-map?)")
         }
+        if let step = transcode.split { return await runSplit(step, of: transcode, job: job, progress: progress) }
         let files: JobFiles
         switch open(transcode, for: job) {
         case .failure(let failure): return .failed(failure)
         case .success(let opened): files = opened
         }
-        var options = transcode.options
-        if let threadsPerJob { options.threads = threadsPerJob }
-        let (limited, timeLimit) = limits.applied(to: options, mediaSeconds: job.weight)
-        let optionsJSON = String(decoding: (try? JSONEncoder().encode(limited)) ?? Data("{}".utf8), as: UTF8.self)
-        // The supervisor's own limit comes a little after the child's, which
-        // stops itself with a clean message when it can.
-        let child = ChildProcess(executable: executable, arguments: [
+        let (limited, timeLimit) = limitedOptions(transcode, mediaSeconds: job.weight)
+        let child = ChildRun(handler: self, options: limited, timeLimit: timeLimit, arguments: [
             "transcode", transcode.input, transcode.output, "--format", transcode.container.rawValue,
-            "--input-fd", "3", "--output-fd", "4", "--progress-json", "--options-json", optionsJSON,
+            "--input-fd", "3", "--output-fd", "4",
         ] + (files.companions == nil ? [] : ["--companions-fd", "5"]),
-           inheritedDescriptors: [files.input.descriptor, files.temporary.descriptor] + (files.companions.map { [$0.descriptor] } ?? []),
-           timeLimit: .milliseconds(Int64((timeLimit + 5) * 1000)), stallLimit: .milliseconds(Int64(limits.stallLimit * 1000)),
-           memoryLimit: limited.maxMemory)
-        let report = ChildReport()
-        let result: ChildProcess.Result
-        do {
-            result = try await child.run { line in
-                if let failure = TranscodeFailureLine.decode(line) {
-                    report.failure(failure)
-                } else if let update = try? JSONDecoder().decode(TranscodeProgress.self, from: Data(line.utf8)) {
-                    if update.done, let facts = update.output { report.finished(facts) }
-                    progress(JobProgress(fraction: min(1, update.percent / 100), fps: update.fps, eta: update.eta))
-                }
-            }
-        } catch {
-            files.discard()
-            return .failed(JobFailure("could not start the transcoder: \(error)", code: "spawn_failed", permanent: false))
-        }
-        let outcome = Self.outcome(result, report: report, limits: limited, timeLimit: timeLimit, stallLimit: limits.stallLimit)
+           descriptors: [files.input.descriptor, files.temporary.descriptor] + (files.companions.map { [$0.descriptor] } ?? []))
+        let (outcome, report) = await child.run(progress: progress)
         guard case .succeeded = outcome, !Task.isCancelled else {
             files.discard()
             return Task.isCancelled ? .stopped : outcome
@@ -149,33 +128,19 @@ public struct TranscodeJobHandler: JobHandler {
         }
     }
 
+    /// The job's options with the box's thread count and its ceilings, and its time limit.
+    func limitedOptions(_ transcode: TranscodeJob, mediaSeconds: Double) -> (options: TranscodeOptions, timeLimit: Double) {
+        var options = transcode.options
+        if let threadsPerJob { options.threads = threadsPerJob }
+        return limits.applied(to: options, mediaSeconds: mediaSeconds)
+    }
+
     private func open(_ transcode: TranscodeJob, for job: Job) -> Result<JobFiles, JobFailure> {
         let input: InputFile
         let folder: OutputFolder
-        do {
-            input = try InputFile(path: transcode.input)
-            folder = try OutputFolder(containing: transcode.output)
-        } catch {
-            return .failure(JobFailure(error.description, code: error.code, permanent: error.isPermanent))
-        }
-        // What was opened is what is judged: a name swapped for a symlink
-        // after any earlier look changes nothing.
-        if !transcode.isSubmittedInput(input) {
-            return .failure(JobFailure("\(DisplayText.escaped(transcode.input)) is not the file that was submitted (it was "
-                                       + "replaced since); refusing to transcode it", code: "input_replaced", permanent: true))
-        }
-        if !transcode.isSubmittedFolder(folder) {
-            return .failure(JobFailure("\(DisplayText.escaped(OutputFolder.folder(of: transcode.output))) is not the folder that "
-                                       + "was submitted (it was replaced since); refusing to write there",
-                                       code: "output_folder_replaced", permanent: true))
-        }
-        if let allowed {
-            if !allowed.contains(resolved: input.realPath) {
-                return .failure(Self.notAllowed("\(DisplayText.escaped(transcode.input)) is outside the allowed folders (\(allowed.list))"))
-            }
-            if !allowed.contains(resolved: folder.realPath) {
-                return .failure(Self.notAllowed("\(DisplayText.escaped(transcode.output)) is outside the allowed folders (\(allowed.list))"))
-            }
+        switch openChecked(transcode, input: true) {
+        case .failure(let failure): return .failure(failure)
+        case .success(let opened): (input, folder) = (opened.input!, opened.folder)
         }
         let companions = transcode.container.isFolder ? [] : CompanionFile.all(for: transcode.output, options: transcode.options)
         for path in [transcode.output] + companions.map({ $0.path(beside: transcode.output) }) {
@@ -197,10 +162,44 @@ public struct TranscodeJobHandler: JobHandler {
         }
     }
 
+    /// The input (when `input`) and OUT's folder, opened and judged by what
+    /// was opened: the very file and folder submitted, inside the allowed
+    /// folders after every symlink.
+    func openChecked(_ transcode: TranscodeJob, input wanted: Bool) -> Result<(input: InputFile?, folder: OutputFolder), JobFailure> {
+        let input: InputFile?
+        let folder: OutputFolder
+        do {
+            input = wanted ? try InputFile(path: transcode.input) : nil
+            folder = try OutputFolder(containing: transcode.output)
+        } catch {
+            return .failure(JobFailure(error.description, code: error.code, permanent: error.isPermanent))
+        }
+        // What was opened is what is judged: a name swapped for a symlink
+        // after any earlier look changes nothing.
+        if let input, !transcode.isSubmittedInput(input) {
+            return .failure(JobFailure("\(DisplayText.escaped(transcode.input)) is not the file that was submitted (it was "
+                                       + "replaced since); refusing to transcode it", code: "input_replaced", permanent: true))
+        }
+        if !transcode.isSubmittedFolder(folder) {
+            return .failure(JobFailure("\(DisplayText.escaped(OutputFolder.folder(of: transcode.output))) is not the folder that "
+                                       + "was submitted (it was replaced since); refusing to write there",
+                                       code: "output_folder_replaced", permanent: true))
+        }
+        if let allowed {
+            if let input, !allowed.contains(resolved: input.realPath) {
+                return .failure(Self.notAllowed("\(DisplayText.escaped(transcode.input)) is outside the allowed folders (\(allowed.list))"))
+            }
+            if !allowed.contains(resolved: folder.realPath) {
+                return .failure(Self.notAllowed("\(DisplayText.escaped(transcode.output)) is outside the allowed folders (\(allowed.list))"))
+            }
+        }
+        return .success((input, folder))
+    }
+
     /// Why the attempt must not write `path` (OUT, or a companion of it),
     /// or nil: a symbolic link is never written through or over, and a
     /// file that appeared since the submit is kept unless `overwrite`.
-    private func refusal(writing path: String, overwrite: Bool) -> JobFailure? {
+    func refusal(writing path: String, overwrite: Bool) -> JobFailure? {
         guard let status = FileIdentity.status(path: path, followingSymlink: false) else { return nil }
         if status.st_mode & S_IFMT == S_IFLNK {
             let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?"
@@ -260,6 +259,7 @@ public struct TranscodeJobHandler: JobHandler {
 
     public func discard(_ job: Job) {
         guard let transcode = transcode(job) else { return }
+        if let step = transcode.split { return discardSplit(step, of: transcode, job: job) }
         TemporaryOutput.removeStale(for: transcode.output, tag: Self.tag(job))
     }
 
@@ -271,7 +271,20 @@ public struct TranscodeJobHandler: JobHandler {
     /// dead worker had moved are taken back, so that the retry finds their
     /// names free.
     public func recoverPublication(_ job: Job, token: String) -> Bool {
-        guard let transcode = transcode(job), let recorded = PublicationToken(text: token) else { return false }
+        guard let transcode = transcode(job) else { return false }
+        if let step = transcode.split {
+            if step.partName != nil { return recoverPart(token, of: transcode, job: job) }
+            var whole = transcode
+            whole.split = nil
+            guard recoverOutput(job, whole, token: token) else { return false }
+            removeWorkFolder(of: transcode, job: job)
+            return true
+        }
+        return recoverOutput(job, transcode, token: token)
+    }
+
+    private func recoverOutput(_ job: Job, _ transcode: TranscodeJob, token: String) -> Bool {
+        guard let recorded = PublicationToken(text: token) else { return false }
         let asked = CompanionFile.all(for: transcode.output, options: transcode.options)
         let adopted = recorded.companions.flatMap {
             TemporaryCompanions(adopting: $0.folder, identity: $0.identity, for: transcode.output, companions: asked, recorded: $0.files)

@@ -61,6 +61,12 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(help: "Replace OUT if it exists when the job runs.")
     var overwrite = false
 
+    @Flag(help: "Split the video into chunks any worker encodes, joined into OUT without re-encoding; `--split auto`: only when the input lasts over three chunks and the farm has more than one worker slot.")
+    var split = false
+
+    @Option(help: ArgumentHelp("With --split: the chunks' length (default 30s).", valueName: "time"))
+    var chunk: TimeSpan?
+
     @Option(help: ArgumentHelp("Queue name; workers take from the queues they are given.", valueName: "name"))
     var queue = "default"
 
@@ -102,10 +108,21 @@ struct SubmitCommand: AsyncParsableCommand {
             do { _ = try WebhookURL.check(notify) } catch { throw ValidationError("--notify: \(error.description).") }
         }
         if key != nil && outDir != nil { throw ValidationError("--key goes with a single job, not a batch.") }
+        if chunk != nil && !split { throw ValidationError("--chunk goes with --split.") }
+        if let chunk, chunk.seconds < 1 { throw ValidationError("--chunk takes 1s or more.") }
+        if split && outDir != nil { throw ValidationError("--split goes with a single job, not a batch.") }
         if outDir == nil {
             if format != nil { throw ValidationError("--format goes with --out-dir (a batch); a single job takes OUT's extension.") }
-            if files.count != 2 { throw ValidationError("give IN and OUT, or --out-dir DIR --format F and the inputs.") }
-            if let container = try? OutputContainer(path: files[1]) { try transcodeOptions.validate(for: container) }
+            guard let (_, output) = inputAndOutput else {
+                throw ValidationError("give IN and OUT, or --out-dir DIR --format F and the inputs.")
+            }
+            if let container = try? OutputContainer(path: output) {
+                try transcodeOptions.validate(for: container)
+                if split && container.isFolder { throw ValidationError("--split writes a single file (.flv, .mp4 or .mkv), not an HLS ladder yet.") }
+                if split && !CompanionFile.all(for: output, options: transcodeOptions.options).isEmpty {
+                    throw ValidationError("--split does not make a poster or storyboard yet; submit without --split for them.")
+                }
+            }
         } else {
             guard let format else {
                 throw ValidationError("a batch needs --format flv, mp4, mkv or hls.")
@@ -140,14 +157,42 @@ struct SubmitCommand: AsyncParsableCommand {
         return try await queue(try checkedJob(options: transcodeOptions.options), to: store)
     }
 
+    /// IN and OUT of a single job: the two files, or with `--split auto` the
+    /// two besides `auto`; nil when they are not so given.
+    var inputAndOutput: (input: String, output: String)? {
+        if files.count == 2 { return (files[0], files[1]) }
+        guard split, files.count == 3 else { return nil }
+        if files[0] == "auto" { return (files[1], files[2]) }
+        if files[2] == "auto" { return (files[0], files[1]) }
+        return nil
+    }
+
+    /// `--split auto` (rather than `--split`).
+    private var splitsWhenWorthIt: Bool { split && files.count == 3 }
+
     private func checkedJob(options: TranscodeOptions) throws -> (job: TranscodeJob, duration: Double?) {
-        try SubmissionCheck.transcodeJob(input: files[0], output: files[1], options: options, overwrite: overwrite)
+        guard let (input, output) = inputAndOutput else { throw ValidationError("give IN and OUT.") }
+        return try SubmissionCheck.transcodeJob(input: input, output: output, options: options, overwrite: overwrite)
     }
 
     private func queue(_ checked: (job: TranscodeJob, duration: Double?), to store: SQLJobStore) async throws -> Submitted {
-        try await queueing(output: checked.job.output) {
-            try await store.submit([try newJob(checked.job, weight: checked.duration ?? 1, key: key)])[0]
+        var job = try newJob(checked.job, weight: checked.duration ?? 1, key: key)
+        let length = chunk?.seconds ?? SplitSubmission.defaultLength
+        var splitting = split
+        if splitting && splitsWhenWorthIt {
+            splitting = SplitSubmission.worthSplitting(duration: checked.duration, length: length, queue: queue,
+                                                       workers: try await store.workers())
         }
+        if splitting {
+            let (stitch, parts) = try SplitSubmission(length: length).plan(checked.job, duration: checked.duration)
+            job.payload = try stitch.encoded()
+            job.parts = try parts.map { part in
+                NewJob(kind: TranscodeJob.kind, payload: try part.job.encoded(), queue: queue, priority: priority,
+                       maxAttempts: maxAttempts, weight: part.weight)
+            }
+        }
+        let split = job
+        return try await queueing(output: checked.job.output) { try await store.submit([split])[0] }
     }
 
     /// The checked `--meta` pairs.

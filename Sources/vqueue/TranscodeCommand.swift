@@ -78,6 +78,15 @@ struct TranscodeCommand: ParsableCommand {
     @Option(help: .hidden)
     var optionsJson: String?
 
+    /// A worker's child runs one step of a split job (`SplitStep` as JSON):
+    /// a chunk or the audio from --input-fd into --output-fd, or the stitch
+    /// of the parts in the work folder --parts-fd into --output-fd.
+    @Option(help: .hidden)
+    var splitStep: String?
+
+    @Option(help: .hidden)
+    var partsFd: Int32?
+
     @Flag(help: "Print progress as one JSON object per line on stdout (for a supervising process); a failure ends with one {\"error\", \"error_code\", \"permanent\"} line.")
     var progressJson = false
 
@@ -85,9 +94,10 @@ struct TranscodeCommand: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        for (name, fd) in [("--input-fd", inputFd), ("--output-fd", outputFd), ("--companions-fd", companionsFd)] {
+        for (name, fd) in [("--input-fd", inputFd), ("--output-fd", outputFd), ("--companions-fd", companionsFd), ("--parts-fd", partsFd)] {
             if let fd, fd < 3 { throw ValidationError("\(name) must be a descriptor above 2 (not stdin, stdout or stderr).") }
         }
+        if splitStep != nil && outputFd == nil { throw ValidationError("--split-step goes with --output-fd.") }
         if let format {
             try output_.validate(for: format)
             return
@@ -115,6 +125,9 @@ struct TranscodeCommand: ParsableCommand {
         let options = try transcodeOptions()
         let signals = SignalMonitor()
         let display = ProgressDisplay(json: progressJson)
+        if let splitStep, let outputFd {
+            return try runSplitStep(splitStep, output: outputFd, options: options, signals: signals, display: display)
+        }
         let transcoder = Transcoder(source: inputFd.map { .descriptor($0) } ?? .path(input),
                                     destination: destination, options: options,
                                     container: format ?? (try? OutputContainer(path: output)))
@@ -132,6 +145,27 @@ struct TranscodeCommand: ParsableCommand {
                        exitCode: signals.isSignalled ? signals.exitCode : 75)
         } catch {
             throw fail(error, subject: error.isAboutOutput ? output : input, message: error.description,
+                       exitCode: error.isPermanent ? 1 : 75)
+        }
+    }
+
+    /// One step of a split job, as a worker's child.
+    private func runSplitStep(_ json: String, output: Int32, options: TranscodeOptions, signals: SignalMonitor,
+                              display: ProgressDisplay) throws {
+        guard let step = try? JSONDecoder().decode(SplitStep.self, from: Data(json.utf8)) else {
+            throw ValidationError("--split-step is not valid.")
+        }
+        let container = format ?? (try? OutputContainer(path: self.output)) ?? .mp4
+        do {
+            if let bytes = options.maxMemory { try MemoryLimit.apply(bytes: bytes) }
+            _ = try SplitStepTranscode(step: step, source: inputFd.map { .descriptor($0) }, parts: partsFd, options: options,
+                                       container: container, output: output)
+                .run(progress: { display.show($0) }, isCancelled: { signals.isSignalled })
+        } catch .cancelled {
+            throw fail(TranscodeError.cancelled, subject: input, message: "interrupted; \(step.description) was not written",
+                       exitCode: signals.isSignalled ? signals.exitCode : 75)
+        } catch {
+            throw fail(error, subject: error.isAboutOutput ? self.output : input, message: "\(step.description): \(error.description)",
                        exitCode: error.isPermanent ? 1 : 75)
         }
     }

@@ -57,7 +57,7 @@ struct StitchTests {
             let joined = folder.appendingPathComponent("joined.\(container.rawValue)").path
             let fd = open(joined, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             try #require(fd >= 0)
-            let facts = try Stitch(chunks: chunks, audio: nil, container: container, output: fd).run()
+            let facts = try Stitch(chunks: chunks.map { .path($0) }, audio: nil, container: container, output: fd).run()
             #expect(facts.frames == 250 && facts.width == 320 && facts.height == 240)
 
             let wholeTimes = try pictureTimes(whole)
@@ -102,7 +102,7 @@ struct StitchTests {
                                           output: open(audio, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)).run()
             #expect(abs((decoded ?? 0) - 8) < 0.05)
             let joined = folder.appendingPathComponent("joined.\(container.rawValue)").path
-            let facts = try Stitch(chunks: chunks, audio: audio, container: container,
+            let facts = try Stitch(chunks: chunks.map { .path($0) }, audio: .path(audio), container: container,
                                    output: open(joined, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)).run()
             #expect(facts.audioBytes ?? 0 > 0 && facts.frames == 200)
 
@@ -135,7 +135,7 @@ struct StitchTests {
             }
             let joined = folder.appendingPathComponent("joined.mp4").path
             let fd = open(joined, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            let error = #expect(throws: TranscodeError.self) { _ = try Stitch(chunks: paths, audio: nil, container: .mp4, output: fd).run() }
+            let error = #expect(throws: TranscodeError.self) { _ = try Stitch(chunks: paths.map { .path($0) }, audio: nil, container: .mp4, output: fd).run() }
             #expect(error?.description.contains("chunk 1 was not encoded as chunk 0 was (its SPS/PPS differ)") == true, "\(String(describing: error))")
             #expect((try? FileManager.default.attributesOfItem(atPath: joined)[.size] as? Int) == 0, "nothing written")
         }
