@@ -364,6 +364,8 @@ public struct JobEvent: Sendable, Equatable {
     public var errorCode: String?
     /// For jobs, the job's meta (none once the job was pruned).
     public var meta: JobMeta = .none
+    /// For a part's events, the job it is part of (`Job.parentID`).
+    public var parentID: Int64?
 }
 
 /// How many jobs wait in one queue at one priority.

@@ -133,7 +133,7 @@ extension SQLJobStore: JobMonitoring {
     public func events(after: Int64, job: Int64?, limit: Int) async throws -> [JobEvent] {
         try await read { db in
             // Each job event with its job's meta, read as it stands now.
-            let select = "SELECT events.*, jobs.meta AS job_meta FROM events LEFT JOIN jobs ON jobs.id = events.job_id"
+            let select = "SELECT events.*, jobs.meta AS job_meta, jobs.parent_id AS job_parent FROM events LEFT JOIN jobs ON jobs.id = events.job_id"
             let rows = if let job {
                 try db.query("\(select) WHERE events.id > ? AND events.job_id = ? ORDER BY events.id LIMIT ?", after, job, limit)
             } else {

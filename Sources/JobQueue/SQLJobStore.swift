@@ -105,5 +105,6 @@ extension JobEvent {
                   from: row.optionalString("from_state"), to: row.string("to_state"), worker: row.optionalString("worker"),
                   detail: row.optionalString("detail"), errorCode: row.optionalString("error_code"))
         meta = JobMeta(json: row.optionalString("job_meta"))
+        parentID = row.optionalInt64("job_parent")
     }
 }

@@ -23,8 +23,8 @@ struct Dashboard {
         let census = try await store.census()
         let now = census.now
         let workers = try await store.workers().filter { $0.state(at: now) != .stopped || now - ($0.stoppedAt ?? 0) < 3600 }
-        let running = try await store.jobs(state: .running, queue: nil, before: nil, limit: 200).map(fields)
-        let failed = try await store.jobs(state: .failed, queue: nil, before: nil, limit: 20).map(fields)
+        let running = try await fields(store.jobs(state: .running, queue: nil, before: nil, limit: 200))
+        let failed = try await fields(store.jobs(state: .failed, queue: nil, before: nil, limit: 20))
         var batchIDs: [Int64] = []
         for job in try await store.jobs(state: nil, limit: 500) {
             if let id = job.batchID, !batchIDs.contains(id), batchIDs.count < 10 { batchIDs.append(id) }
@@ -79,8 +79,12 @@ struct Dashboard {
         func number(_ name: String) -> Double? { if case .number(let value) = values[name] { return value }; return nil }
     }
 
-    private func fields(_ job: Job) -> Fields {
-        Fields(id: job.id, values: (try? JSONValue.object(from: Data(presentation.job(job).utf8))) ?? [:])
+    private func fields(_ jobs: [Job]) async throws -> [Fields] {
+        var all: [Fields] = []
+        for job in jobs {
+            all.append(Fields(id: job.id, values: (try? JSONValue.object(from: Data(try await presentation.job(job, in: store).utf8))) ?? [:]))
+        }
+        return all
     }
 
     private func files(_ job: Fields) -> String {

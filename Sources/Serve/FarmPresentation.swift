@@ -7,7 +7,7 @@ import JobQueue
 /// only as the queue does.
 public protocol FarmPresentation: Sendable {
     /// A job as `status --json` shows it.
-    func job(_ job: Job) -> String
+    func job(_ job: Job, in store: SQLJobStore) async throws -> String
     /// A batch as `status --batch --json` shows it.
     func batch(id: Int64, jobs: [Job]) -> String
     /// The workers as `workers --json` shows them.

@@ -51,7 +51,7 @@ extension FarmServer {
         body["input"] = .string(path)
         do {
             let submitted = try await presentation.submit(body, to: store)
-            return JSONText.response(presentation.job(submitted.job), status: .created)
+            return JSONText.response(try await presentation.job(submitted.job, in: store), status: .created)
         } catch {
             unlink(path)
             throw error

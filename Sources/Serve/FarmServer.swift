@@ -106,7 +106,7 @@ public struct FarmServer: Sendable {
     private func job(_ context: BasicRequestContext) async throws -> Response {
         let id = try Self.id(context)
         guard let job = try await store.job(id: id) else { throw APIError.notFound("job \(id)") }
-        return JSONText.response(presentation.job(job))
+        return JSONText.response(try await presentation.job(job, in: store))
     }
 
     private func jobs(_ request: Request) async throws -> Response {
@@ -123,7 +123,9 @@ public struct FarmServer: Sendable {
         let before = try Self.number(query.get("before"), "before", in: 1...Int64.max)
         let page = try await store.jobs(state: state, queue: queue, before: before, limit: Int(limit))
         let next = page.count == Int(limit) ? page.last.map { String($0.id) } ?? "null" : "null"
-        return JSONText.response("{\"jobs\":[\(page.map(presentation.job).joined(separator: ","))],\"next_before\":\(next)}")
+        var shown: [String] = []
+        for job in page { shown.append(try await presentation.job(job, in: store)) }
+        return JSONText.response("{\"jobs\":[\(shown.joined(separator: ","))],\"next_before\":\(next)}")
     }
 
     private func submit(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -131,7 +133,7 @@ public struct FarmServer: Sendable {
         let body = try await request.collectBody(upTo: settings.maxJSONBody)
         let object = try JSONValue.object(from: Data(buffer: body))
         let submitted = try await presentation.submit(object, to: store)
-        return JSONText.response(presentation.job(submitted.job), status: submitted.isNew ? .created : .ok)
+        return JSONText.response(try await presentation.job(submitted.job, in: store), status: submitted.isNew ? .created : .ok)
     }
 
     private func submitBatch(_ request: Request) async throws -> Response {
@@ -153,7 +155,7 @@ public struct FarmServer: Sendable {
             }
             throw APIError(.conflict, code: "not_cancellable", "job \(id) is already \(job.state.rawValue); nothing to cancel")
         }
-        return JSONText.response(presentation.job(job))
+        return JSONText.response(try await presentation.job(job, in: store))
     }
 
     private func retry(_ context: BasicRequestContext) async throws -> Response {
@@ -162,7 +164,7 @@ public struct FarmServer: Sendable {
         guard before.state == .failed || before.state == .cancelled else {
             throw APIError(.conflict, code: "not_retryable", "job \(id) is \(before.state.rawValue); only failed or cancelled jobs can be retried")
         }
-        return JSONText.response(presentation.job(try await presentation.retry(before, in: store)))
+        return JSONText.response(try await presentation.job(try await presentation.retry(before, in: store), in: store))
     }
 
     private func batch(_ context: BasicRequestContext) async throws -> Response {

@@ -139,6 +139,11 @@ enum OpenAPIDocument {
      "meta": {
       "$ref": "#/components/schemas/Meta"
      },
+     "parent_id": {
+      "description": "For a part's events, the job it is part of (submit --split).",
+      "nullable": true,
+      "type": "integer"
+     },
      "to": {
       "type": "string"
      },
@@ -269,6 +274,40 @@ enum OpenAPIDocument {
       "description": "The job this one is a part of, if any.",
       "nullable": true,
       "type": "integer"
+     },
+     "parts": {
+      "additionalProperties": false,
+      "description": "A split job's parts (submit --split): how many, and how many in each state; null for a job without parts.",
+      "nullable": true,
+      "properties": {
+       "cancelled": {
+        "type": "integer"
+       },
+       "failed": {
+        "type": "integer"
+       },
+       "queued": {
+        "type": "integer"
+       },
+       "running": {
+        "type": "integer"
+       },
+       "succeeded": {
+        "type": "integer"
+       },
+       "total": {
+        "type": "integer"
+       }
+      },
+      "required": [
+       "total",
+       "queued",
+       "running",
+       "succeeded",
+       "failed",
+       "cancelled"
+      ],
+      "type": "object"
      },
      "priority": {
       "type": "integer"

@@ -40,6 +40,6 @@ struct CancelCommand: AsyncParsableCommand {
             }
             throw CommandFailure.report("job \(id)", "already \(job.state.rawValue); nothing to cancel")
         }
-        print(JobReport(job).line)
+        print(try await JobReport.load(job, store: store).line)
     }
 }

@@ -64,6 +64,7 @@ struct EventReport: Encodable {
     enum CodingKeys: String, CodingKey {
         case id, kind, at, job, from, to, worker, detail, meta
         case errorCode = "error_code"
+        case parentID = "parent_id"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -78,7 +79,10 @@ struct EventReport: Encodable {
         try c.encode(event.detail, forKey: .detail)
         try c.encode(event.errorCode, forKey: .errorCode)
         // A job event carries its job's meta (an object, empty for none).
-        if event.jobID != nil { try c.encode(event.meta.pairs, forKey: .meta) }
+        if event.jobID != nil {
+            try c.encode(event.meta.pairs, forKey: .meta)
+            try c.encode(event.parentID, forKey: .parentID)
+        }
     }
 
     /// `#12 2026-11-26T17:30:00.123Z job 5 queued -> running worker=host:1:ab`
@@ -87,7 +91,7 @@ struct EventReport: Encodable {
         if event.kind == "notification" {
             text += "notification \(event.to)" + (event.jobID.map { " (job \($0))" } ?? "")
         } else if let job = event.jobID {
-            text += "job \(job) \(event.from ?? "new") -> \(event.to)"
+            text += "job \(job)" + (event.parentID.map { " (part of job \($0))" } ?? "") + " \(event.from ?? "new") -> \(event.to)"
         } else {
             text += "worker \(event.worker ?? "?") \(event.to)"
         }

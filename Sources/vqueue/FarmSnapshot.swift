@@ -59,6 +59,7 @@ struct FarmSnapshot {
             let filled = Int(report.progress * Double(barWidth))
             let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: barWidth - filled)
             let name = DisplayText.escaped(report.transcode.map { URL(fileURLWithPath: $0.input).lastPathComponent } ?? job.kind)
+                + (report.partLabel.map { " (\($0))" } ?? "")
             let eta = job.eta.map { ProgressDisplay.clock($0) } ?? "--:--"
             let marker = index == selected ? ">" : " "
             jobLines.append(String(format: "%@%6lld [%@] %3.0f%% %5.0f fps ETA %@ %@", marker, job.id, bar,

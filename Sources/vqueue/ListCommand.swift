@@ -30,10 +30,12 @@ struct ListCommand: AsyncParsableCommand {
     func run() async throws {
         let store = try await queueOptions.openStore()
         let jobs = try await store.jobs(state: state, limit: limit)
+        var reports: [JobReport] = []
+        for job in jobs { reports.append(try await JobReport.load(job, store: store)) }
         if json {
-            print(try JobReport.json(jobs.map(JobReport.init)))
+            print(try JobReport.json(reports))
         } else {
-            for job in jobs { print(JobReport(job).line) }
+            for report in reports { print(report.line) }
         }
     }
 }

@@ -45,10 +45,11 @@ struct RetryCommand: AsyncParsableCommand {
         }
         let payload = try Self.checkedAgain(before)
         let job = try await retrying(id) { try await store.retry(id: id, payload: payload) }
-        guard let job, job.state == .queued else {
+        // A split job's whole waits for the parts retried with it.
+        guard let job, job.state == .queued || job.state == .waiting else {
             throw CommandFailure.report("job \(id)", "changed state meanwhile; not retried")
         }
-        print(JobReport(job).line)
+        print(try await JobReport.load(job, store: store).line)
     }
 
     /// A transcode's payload with its input and output folder checked again

@@ -9,7 +9,7 @@ import TranscodeJobs
 /// arguments and parsed by `submit` itself, so the API refuses exactly
 /// what `submit` refuses, with the same words.
 struct ServePresentation: FarmPresentation {
-    func job(_ job: Job) -> String { Self.json(JobReport(job)) }
+    func job(_ job: Job, in store: SQLJobStore) async throws -> String { Self.json(try await JobReport.load(job, store: store)) }
 
     func batch(id: Int64, jobs: [Job]) -> String { Self.json(BatchReport(id: id, jobs: jobs)) }
 

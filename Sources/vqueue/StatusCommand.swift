@@ -50,18 +50,21 @@ struct StatusCommand: AsyncParsableCommand {
     /// Waits for the job (for at most `timeout` seconds; nil: until it
     /// finishes), prints it and exits with its status code.
     static func finish(waitingFor id: Int64, store: any JobStore, timeout: Double?, json: Bool) async throws {
-        let waiter = Waiter<Job>(fetch: { try await store.job(id: id) }, isFinished: { $0.state.isFinished },
-                                 progress: { job in
-                                     guard job.state == .running else { return nil }
-                                     let fraction = JobReport(job).progress
-                                     return .init(fraction: fraction, fps: job.fps, eta: job.eta, mediaDone: fraction * job.weight)
-                                 },
-                                 unserved: { job in try await WorkerAvailability.whyUnserved(job, store: store) },
-                                 timeout: timeout)
-        guard let job = try await waiter.wait() else {
+        let waiter = Waiter<JobReport>(fetch: {
+                                           guard let job = try await store.job(id: id) else { return nil }
+                                           return try await JobReport.load(job, store: store)
+                                       },
+                                       isFinished: { $0.job.state.isFinished },
+                                       progress: { report in
+                                           guard report.job.state == .running || report.fps != nil else { return nil }
+                                           return .init(fraction: report.progress, fps: report.fps, eta: report.eta,
+                                                        mediaDone: report.progress * report.job.weight)
+                                       },
+                                       unserved: { report in try await WorkerAvailability.whyUnserved(report.job, store: store) },
+                                       timeout: timeout)
+        guard let report = try await waiter.wait() else {
             throw CommandFailure.report("job \(id)", "no such job", exitCode: noSuchJobExitCode)
         }
-        let report = JobReport(job)
         print(json ? try JobReport.json(report) : report.line)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }

@@ -218,7 +218,7 @@ struct SubmitCommand: AsyncParsableCommand {
         if wait {
             try await StatusCommand.finish(waitingFor: job.id, store: store, timeout: nil, json: json)
         } else {
-            print(json ? try JobReport.json(JobReport(job)) : String(job.id))
+            print(json ? try JobReport.json(try await JobReport.load(job, store: store)) : String(job.id))
         }
     }
 
