@@ -117,6 +117,7 @@ bench: build deps-test
 	python3 Tests/Bench/transcode_bench.py --vqueue $(RELEASE)
 	python3 Tests/Bench/hls_bench.py --vqueue $(RELEASE)
 	python3 Tests/Bench/serve_bench.py --vqueue $(RELEASE)
+	python3 Tests/Bench/split_bench.py --vqueue $(RELEASE)
 	bash $(PG_SERVER) run python3 Tests/Bench/queue_bench.py --vqueue $(RELEASE) --queue-bench .build/release/queue-bench
 	.build/release/queue-bench supervisor --jobs 10000
 	bash $(PG_SERVER) run sh -c '.build/release/queue-bench batch-poll && \

@@ -140,7 +140,9 @@ extension SQLJobStore: JobAdministration {
     }
 
     /// A part is retried by retrying its whole: the parts that did not
-    /// succeed run again (those that did are kept), then the whole.
+    /// succeed run again (those that did are kept), then the whole. A whole
+    /// that was cancelled gave up what its parts had made (`JobHandler.discard`
+    /// removes it): every part runs again.
     public func retry(id: Int64, payload: String?) async throws -> Job? {
         guard let asked = try await job(id: id) else { return nil }
         let whole = asked.parentID ?? id
@@ -174,29 +176,35 @@ extension SQLJobStore: JobAdministration {
     }
 
     /// What the retry of these failed or cancelled jobs would write: their
-    /// targets, and those of their parts that did not succeed.
+    /// targets, and those of the parts it runs again.
     private static func retryTargets(wholes: [Int64], _ db: any SQLConnection) throws -> [String] {
         var targets: [String] = []
         for start in stride(from: 0, to: wholes.count, by: chunk) {
             let part = wholes[start..<min(start + chunk, wholes.count)].map(\.sqlValue)
             let marks = db.marks(part.count)
             targets += try db.query("""
-                SELECT target FROM jobs WHERE target IS NOT NULL AND state IN ('failed', 'cancelled')
-                    AND (id IN (\(marks)) OR parent_id IN (\(marks)))
+                SELECT target FROM jobs WHERE target IS NOT NULL
+                    AND (id IN (\(marks)) AND state IN ('failed', 'cancelled')
+                         OR parent_id IN (\(marks)) AND (state IN ('failed', 'cancelled') OR \(Self.wholeCancelled)))
                 """, part + part).map { $0.string("target") }
         }
         return targets
     }
 
+    /// Of a part (a row of `jobs`): its whole was cancelled.
+    private static let wholeCancelled =
+        "EXISTS (SELECT 1 FROM jobs AS whole WHERE whole.id = jobs.parent_id AND whole.state = 'cancelled')"
+
     /// Queues failed or cancelled jobs again; a job made of parts first
-    /// queues those of its parts that did not succeed, and waits for them.
+    /// queues those of its parts that did not succeed (all of them, after a
+    /// cancel), and waits for them.
     /// Returns the ids of the jobs queued or waiting again.
     private static func requeue(wholes: [Int64], _ db: any SQLConnection) throws -> [Int64] {
         var requeued: [Int64] = []
         for id in wholes {
             guard try db.queryOne("SELECT 1 AS ended FROM jobs WHERE id = ? AND state IN ('failed', 'cancelled')", id) != nil
             else { continue }
-            try db.execute("\(requeueing()) WHERE parent_id = ? AND state IN ('failed', 'cancelled')", id)
+            try db.execute("\(requeueing()) WHERE parent_id = ? AND (state IN ('failed', 'cancelled') OR \(wholeCancelled))", id)
             let waiting = try db.queryOne("SELECT 1 AS any_part FROM jobs WHERE parent_id = ? AND state <> 'succeeded' LIMIT 1", id) != nil
             requeued += try db.query("\(requeueing(to: waiting ? .waiting : .queued)) WHERE id = ? AND state IN ('failed', 'cancelled') RETURNING id",
                                      id).map { $0.int64("id") }

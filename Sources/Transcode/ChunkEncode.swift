@@ -47,7 +47,9 @@ public struct ChunkEncode: Sendable {
         // delayed decoding time non-negative (NUT keeps presentation times).
         let muxer = try Muxer(path: file.writingPath, format: "nut", describedAs: "chunk",
                               options: ["avoid_negative_ts": "disabled"])
-        let pipeline = try StreamTranscoder(stream: video, profile: VideoProfile(stream: video, options: options),
+        var profile = VideoProfile(stream: video, options: options)
+        profile.isChunk = true
+        let pipeline = try StreamTranscoder(stream: video, profile: profile,
                                             muxer: muxer, options: options)
         pipeline.window = (chunk.start, chunk.end)
         try muxer.writeHeader()

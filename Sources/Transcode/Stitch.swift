@@ -33,14 +33,21 @@ public struct Stitch: Sendable {
         LibAVLogging.ensureConfigured()
         guard !chunks.isEmpty else { throw .nothingDecoded }
         let started = ContinuousClock.now
-        let inputs = try chunks.map { (source) throws(TranscodeError) in try Self.open(source, AVMEDIA_TYPE_VIDEO) }
-        let first = inputs[0].stream.pointee
-        for (number, input) in inputs.enumerated().dropFirst() {
-            if let difference = Self.difference(input.stream.pointee, from: first) {
+        // The first chunk stays open to the end: the others are compared with it, and the output's
+        // stream copies its parameters. The others are opened one at a time (a two-hour video
+        // has hundreds).
+        let opened = try Self.open(chunks[0], AVMEDIA_TYPE_VIDEO)
+        defer { withExtendedLifetime(opened) {} }
+        let first = opened.stream.pointee
+        for (number, chunk) in chunks.enumerated().dropFirst() {
+            let other = try Self.open(chunk, AVMEDIA_TYPE_VIDEO)
+            if let difference = withExtendedLifetime(other, { Self.difference(other.stream.pointee, from: first) }) {
                 throw .outputCheckFailed("chunk \(number) was not encoded as chunk 0 was (\(difference)); nothing was joined")
             }
         }
         let timeBase = first.time_base
+        let (width, height) = (Int(first.codecpar.pointee.width), Int(first.codecpar.pointee.height))
+        let frameDuration = first.avg_frame_rate.num > 0 ? 1 / av_q2d(first.avg_frame_rate) : 0.04
         let times = try Self.presentationTimes(chunks)
         let decoding = try Self.decodingTimes(times)
 
@@ -58,8 +65,9 @@ public struct Stitch: Sendable {
         let audioPacket = try OwnedPacket()
         var audioPending = try sound.map { (input) throws(TranscodeError) in try Self.next(input, into: audioPacket) } ?? false
         var written = 0
-        for (number, input) in inputs.enumerated() {
-            progress(Self.report(joined: number, of: inputs.count, frames: written, since: started))
+        for (number, chunk) in chunks.enumerated() {
+            progress(Self.report(joined: number, of: chunks.count, frames: written, since: started))
+            let input = number == 0 ? opened : try Self.open(chunk, AVMEDIA_TYPE_VIDEO)
             while try Self.next(input, into: packet) {
                 if isCancelled() { throw .cancelled }
                 packet.pointer.pointee.dts = decoding[written]
@@ -80,11 +88,10 @@ public struct Stitch: Sendable {
         }
         try muxer.finish()
 
-        let frameDuration = first.avg_frame_rate.num > 0 ? 1 / av_q2d(first.avg_frame_rate) : 0.04
         let start = Double(times.map(\.pts).min() ?? 0) * av_q2d(timeBase)
         let end = Double(times.map { $0.pts + $0.duration }.max() ?? 0) * av_q2d(timeBase)
         return try OutputCheck.verify(descriptor: file.descriptor, expecting: OutputExpectation(
-            width: Int(first.codecpar.pointee.width), height: Int(first.codecpar.pointee.height), hasAudio: sound != nil,
+            width: width, height: height, hasAudio: sound != nil,
             duration: end - start, frameDuration: frameDuration))
     }
 

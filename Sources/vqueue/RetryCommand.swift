@@ -57,8 +57,10 @@ struct RetryCommand: AsyncParsableCommand {
     /// for another kind of job.
     static func checkedAgain(_ job: Job) throws -> String? {
         guard job.kind == TranscodeJob.kind, let transcode = TranscodeJob.decode(job.payload) else { return nil }
-        let (checked, _) = try SubmissionCheck.transcodeJob(input: transcode.input, output: transcode.output,
+        var (checked, _) = try SubmissionCheck.transcodeJob(input: transcode.input, output: transcode.output,
                                                              options: transcode.options, overwrite: transcode.overwrite)
+        // A split job's whole stays its stitch.
+        checked.split = transcode.split
         return try checked.encoded()
     }
 

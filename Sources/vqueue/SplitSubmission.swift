@@ -48,10 +48,11 @@ struct SplitSubmission {
     }
 
     /// Whether `--split auto` splits: the input lasts more than three
-    /// chunks and the farm's live workers on `queue` have more than one slot.
-    static func worthSplitting(duration: Double?, length: Double, queue: String, workers: [WorkerRecord]) -> Bool {
+    /// chunks and the farm's live workers on `queue` have more than one slot
+    /// (as of `now`, the store's clock).
+    static func worthSplitting(duration: Double?, length: Double, queue: String, workers: [WorkerRecord], now: Double) -> Bool {
         guard let duration, duration > 3 * length else { return false }
-        let slots = workers.filter { $0.stoppedAt == nil && $0.goneAt == nil && ($0.queues.isEmpty || $0.queues.contains(queue)) }
+        let slots = workers.filter { $0.state(at: now) == .alive && ($0.queues.isEmpty || $0.queues.contains(queue)) }
             .reduce(0) { $0 + $1.concurrency }
         return slots > 1
     }

@@ -31,6 +31,12 @@ struct SubmitCommand: AsyncParsableCommand {
         --key K makes a retried submit safe: when a job with that key exists, whatever its \
         state, its id is printed (exit 0) and nothing new is queued.
 
+        --split makes one long video a job made of parts that any worker on any box takes: \
+        one per --chunk of the video (30s by default), one for the audio, and the job itself \
+        joins them into OUT without re-encoding when they have all succeeded. `--split auto` \
+        splits only an input over three chunks long when the farm has more than one worker \
+        slot. See the README, "One long video across the farm".
+
         A batch (--out-dir DIR --format F IN...) queues one job per input, writing \
         DIR/<input name without extension>.F; it prints the batch id, then one job id per \
         line. Every input is checked before any job is queued: all or nothing. Two inputs \
@@ -42,6 +48,7 @@ struct SubmitCommand: AsyncParsableCommand {
           vqueue submit upload.avi /srv/video/42.mp4 --meta upload=42 --meta user=7
           vqueue submit in.mov out.mp4 --preset 720p --priority 10 --queue fast
           vqueue submit in.mkv out.mp4 --wait       # exit status as for `vqueue status`
+          vqueue submit lecture.mov lecture.mp4 --split --chunk 1m
           vqueue submit --out-dir /srv/video --format mp4 uploads/*.mov
         """)
 
@@ -119,6 +126,9 @@ struct SubmitCommand: AsyncParsableCommand {
             if let container = try? OutputContainer(path: output) {
                 try transcodeOptions.validate(for: container)
                 if split && container.isFolder { throw ValidationError("--split writes a single file (.flv, .mp4 or .mkv), not an HLS ladder yet.") }
+                if split && transcodeOptions.allowPartial {
+                    throw ValidationError("--split does not take --allow-partial yet; submit without --split for it.")
+                }
                 if split && !CompanionFile.all(for: output, options: transcodeOptions.options).isEmpty {
                     throw ValidationError("--split does not make a poster or storyboard yet; submit without --split for them.")
                 }
@@ -181,7 +191,7 @@ struct SubmitCommand: AsyncParsableCommand {
         var splitting = split
         if splitting && splitsWhenWorthIt {
             splitting = SplitSubmission.worthSplitting(duration: checked.duration, length: length, queue: queue,
-                                                       workers: try await store.workers())
+                                                       workers: try await store.workers(), now: try await store.now())
         }
         if splitting {
             let (stitch, parts) = try SplitSubmission(length: length).plan(checked.job, duration: checked.duration)

@@ -80,6 +80,54 @@ struct MultiHostTests {
         }
     }
 
+    @Test("a split job on three boxes: its chunks are taken by every box, each once, and joined into one correct file",
+          .timeLimit(.minutes(30)))
+    func splitJobOverBoxes() async throws {
+        try await withTemporaryDirectory { directory in
+            try await Farm.with(boxes: ["a", "b", "c"], in: directory) { farm in
+                try await splitOverBoxes(farm, input: makeLongSample(in: directory, seconds: 24, size: "320x240"))
+            }
+        }
+    }
+
+    private func splitOverBoxes(_ farm: Farm, input: URL) async throws {
+        let outputs = try farm.outputFolder()
+        let output = outputs.appendingPathComponent("long.mp4")
+        let workers = try ["a", "b", "c"].map { try farm.startWorker(on: $0) }
+        try await farm.waitUntilAlive(workers)
+        // Twelve chunks of 2 s, each a few seconds' work with one thread and the medium preset.
+        let whole = try await farm.queue.submit(input, output, Self.slowJob + ["--split", "--chunk", "2s"])
+        let wait = try await farm.queue.run("status", [String(whole), "--wait", "--timeout", "240s"], timeout: .seconds(260))
+        #expect(wait.exitCode == 0, "the split job must succeed: \(wait); logs: \(workers.map(\.log))")
+
+        let parts = try await farm.queue.query("SELECT id FROM jobs WHERE parent_id = \(whole) ORDER BY id").compactMap { Int64($0) }
+        #expect(parts.count == 13, "twelve chunks and the audio: \(parts)")
+        let counts = try await farm.queue.query("""
+            SELECT job_id, count(*) FILTER (WHERE to_state = 'running'), count(*) FILTER (WHERE to_state = 'succeeded')
+            FROM events WHERE kind = 'job' GROUP BY job_id ORDER BY job_id
+            """)
+        #expect(counts == ([whole] + parts).sorted().map { "\($0)|1|1" },
+                "the whole and each part run once and succeed once (id|runs|successes): \(counts)")
+        var runners: [pid_t: Int] = [:]
+        for id in parts {
+            if let pid = try await farm.queue.job(id).workerPID { runners[pid, default: 0] += 1 }
+        }
+        for (box, worker) in zip(["a", "b", "c"], workers) {
+            #expect(runners[worker.pid, default: 0] > 0, "box \(box) (worker pid \(worker.pid)) took none of the parts: \(runners)")
+        }
+
+        let media = try await probeMedia(output)
+        #expect(media.videoStreams.first?.codecName == "h264" && media.audioStreams.first?.codecName == "aac", "\(media)")
+        #expect(try await decodedVideoFrameCount(output) == 24 * 25, "every source picture, once")
+        #expect(try await decodeComplaints(output).isEmpty)
+        #expect(directoryListing(outputs) == ["long.mp4"], "no chunk, work folder or temporary file is left: \(directoryListing(outputs))")
+        for worker in workers {
+            let exit = await worker.stop()
+            #expect(exit == .exited(0), "SIGTERM: \(exit); log: \(worker.log)")
+            #expect(!worker.log.contains("vqueue: error:"), "\(worker.log)")
+        }
+    }
+
     @Test("""
           a box cut off the network mid-job: another box rescues the job once the lease has run out; \
           the cut-off box's late result is thrown away and the box carries on when the link is back

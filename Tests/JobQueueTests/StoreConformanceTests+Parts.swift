@@ -104,6 +104,11 @@ extension StoreConformanceTests {
             #expect(redone.map(\.state) == [.succeeded, .queued, .queued, .queued])
             #expect(redone[0].result == #"{"chunk":1}"# && redone[0].attempts == 1, "the succeeded part is kept as it was")
             #expect(redone[1].attempts == 2 && redone[1].attemptsUsed == 0, "counted afresh, numbers never reused")
+            // The whole's end left it to a rescue round (whose handler removes what its parts left):
+            // claimed only once that is done, as after any abandoned attempt.
+            let abandoned = try await store.rescue(retry: noBackoff).abandoned
+            #expect(abandoned.map(\.id) == [whole.id])
+            for job in abandoned { try await store.clearAbandoned(job.lease) }
             var claimedIDs: [Int64] = []
             while let next = try await store.claim(worker: "w3", queues: [], limit: 1, leaseSeconds: longLease).first {
                 claimedIDs.append(next.id)
@@ -152,6 +157,54 @@ extension StoreConformanceTests {
             let ended = try await store.existing(other.id)
             #expect(ended.state == .cancelled && ended.error == "its part, job \(otherParts[1].id), was cancelled")
             #expect(try await store.parts(of: other.id).allSatisfy { $0.state == .cancelled })
+        }
+    }
+
+    @Test("""
+        a whole that ends while it waits (a part failed, a cancel) is left to any worker's rescue as abandoned, \
+        so its handler removes what the parts left; a whole that ran is not
+        """, arguments: StoreKind.allCases)
+    func endedWholeIsLeftForCleanUp(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let cancelled = try await store.submitOne(wholeOfParts(2, name: "cancelled"))
+            _ = try await store.cancel(id: cancelled.id)
+            let failed = try await store.submitOne(wholeOfParts(2, name: "failed"))
+            let part = try await store.claimOne("w")
+            _ = try await store.fail(part.lease, worker: "w", decision: AttemptDecision(message: "bad", code: "bad", retryAfter: nil))
+            let ran = try await store.submitOne(newJob("plain"))
+            _ = try await store.cancel(id: ran.id)
+            try await Task.sleep(for: .milliseconds(20))
+            let report = try await store.rescue(retry: noBackoff)
+            #expect(report.abandoned.map(\.id).sorted() == [cancelled.id, failed.id])
+            #expect(Dictionary(uniqueKeysWithValues: report.abandoned.map { ($0.id, $0.state) })
+                    == [cancelled.id: .cancelled, failed.id: .failed], "the handler is told how each ended")
+            for job in report.abandoned { try await store.clearAbandoned(job.lease) }
+            #expect(try await store.rescue(retry: noBackoff).abandoned.isEmpty, "once")
+        }
+    }
+
+    @Test("retrying a cancelled whole runs every part again (a cancel gave up what they made); a failed one, only what failed",
+          arguments: StoreKind.allCases)
+    func retryAfterCancelRedoesEveryPart(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let other = try await store.submitOne(wholeOfParts(2, name: "other", target: "/out/b.mp4"))
+            let done = try await store.claimOne("w")
+            let broken = try await store.claimOne("w")
+            _ = try await store.complete([JobCompletion(job: done.lease, result: "{}")], worker: "w")
+            _ = try await store.fail(broken.lease, worker: "w", decision: AttemptDecision(message: "bad", code: "bad", retryAfter: nil))
+            #expect(try await store.existing(other.id).state == .failed)
+            _ = try await store.retry(id: other.id)
+            #expect(try await store.parts(of: other.id).map(\.state) == [.succeeded, .queued])
+            _ = try await store.cancel(id: other.id)
+
+            let whole = try await store.submitOne(wholeOfParts(2, target: "/out/a.mp4"))
+            let first = try await store.claimOne("w")
+            #expect(try await store.parts(of: whole.id).first?.id == first.id)
+            _ = try await store.complete([JobCompletion(job: first.lease, result: "{}")], worker: "w")
+            _ = try await store.cancel(id: whole.id)
+            #expect(try await store.retry(id: whole.id)?.state == .waiting)
+            #expect(try await store.parts(of: whole.id).map(\.state) == [.queued, .queued])
+            #expect(try await store.history(first.id) == ["queued", "running", "succeeded", "queued"])
         }
     }
 
