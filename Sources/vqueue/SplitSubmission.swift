@@ -7,7 +7,8 @@ import TranscodeJobs
 /// chunks (`ChunkPlan`), one part per chunk and one for the audio, and the
 /// whole the stitch that runs when they have all succeeded. Each part is
 /// weighed by the media seconds it encodes (the audio, encoded once and
-/// far cheaper than pictures, by a fiftieth of them).
+/// far cheaper than pictures, by a fiftieth of them). The audio part is
+/// queued first.
 struct SplitSubmission {
     /// The chunks' length in seconds.
     let length: Double
@@ -29,7 +30,9 @@ struct SplitSubmission {
             var audio = job
             let seconds = duration ?? parts.reduce(0) { $0 + $1.weight }
             audio.split = .audio(seconds: seconds)
-            parts.append((audio, max(seconds * Self.audioShare, 0.001)))
+            // First: parts are taken in id order, and the audio, one part for the whole
+            // length, would otherwise start last and end after every chunk on a large farm.
+            parts.insert((audio, max(seconds * Self.audioShare, 0.001)), at: 0)
         }
         var stitch = job
         stitch.split = .stitch(chunks: plan.chunks.count, audio: hasAudio)
