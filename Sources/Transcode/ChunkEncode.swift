@@ -55,22 +55,25 @@ public struct ChunkEncode: Sendable {
         try muxer.writeHeader()
 
         let offset = av_rescale_q(media.startTime, vq_time_base_q(), video.pointee.time_base)
-        seek(media, video, to: chunk.seekFrom, offset: offset)
+        let packet = try OwnedPacket()
+        var pending = try positionAtKeyframe(media, video, offset: offset, holding: packet)
         let rate = video.pointee.avg_frame_rate
         let length = chunk.end.map { $0 - chunk.start }
             ?? Double(chunk.frames) / (rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 25)
         let clock = ContinuousClock()
         let meter = ProgressMeter(duration: length, frameRate: rate, frameCount: Int64(chunk.frames), clock: clock, started: clock.now)
-        let packet = try OwnedPacket()
         while !pipeline.passedWindow {
             if isCancelled() { throw .cancelled }
             if let report = meter.tick(frames: pipeline.frameCount, at: (pipeline.lastTime ?? chunk.start) - chunk.start) {
                 progress(report)
             }
-            guard av_read_frame(media.context, packet.pointer) >= 0 else {
-                try media.checkReadError()
-                break
+            if !pending {
+                guard av_read_frame(media.context, packet.pointer) >= 0 else {
+                    try media.checkReadError()
+                    break
+                }
             }
+            pending = false
             defer { av_packet_unref(packet.pointer) }
             guard packet.pointer.pointee.stream_index == video.pointee.index else { continue }
             if packet.pointer.pointee.pts != vq_nopts_value() { packet.pointer.pointee.pts -= offset }
@@ -89,14 +92,41 @@ public struct ChunkEncode: Sendable {
         return summary
     }
 
-    /// Moves the reader to the keyframe at or before `time` (seconds from the
-    /// input's start). A file that cannot seek is read from its start: the
-    /// pictures before the chunk are decoded and dropped.
-    private func seek(_ media: InputMedia, _ video: UnsafeMutablePointer<AVStream>, to time: Double, offset: Int64) {
-        guard time > 0 else { return }
-        let target = Int64((time / av_q2d(video.pointee.time_base)).rounded(.down)) + offset
-        if avformat_seek_file(media.context, video.pointee.index, Int64.min, target, target, 0) < 0 {
-            avformat_seek_file(media.context, video.pointee.index, Int64.min, offset, offset, AVSEEK_FLAG_BACKWARD)
+    /// Moves the reader to the chunk's keyframe (`seekFrom`) or a keyframe
+    /// before it, so that no picture of the chunk is missed: true when
+    /// `packet` holds that keyframe's packet, to be fed first. A seek lands
+    /// where the container can: exactly on a keyframe in MP4 or MKV, only
+    /// near a time in MPEG-TS or a file without an index, often after the
+    /// keyframe wanted. Each landing is judged by the first keyframe read
+    /// after it; one past `seekFrom` is tried again from 1, 4 and 16 s
+    /// earlier, then the file is read from its start (the pictures before
+    /// the chunk are decoded and dropped).
+    private func positionAtKeyframe(_ media: InputMedia, _ video: UnsafeMutablePointer<AVStream>, offset: Int64,
+                                    holding packet: OwnedPacket) throws(TranscodeError) -> Bool {
+        let timeBase = av_q2d(video.pointee.time_base)
+        var moved = false
+        for backoff in [0.0, 1, 4, 16] {
+            let target = chunk.seekFrom - backoff
+            guard target > 0 else { break }
+            let stamp = Int64((target / timeBase).rounded(.down)) + offset
+            moved = true
+            guard avformat_seek_file(media.context, video.pointee.index, Int64.min, stamp, stamp, 0) >= 0 else { continue }
+            while av_read_frame(media.context, packet.pointer) >= 0 {
+                let read = packet.pointer.pointee
+                guard read.stream_index == video.pointee.index, read.flags & AV_PKT_FLAG_KEY != 0 else {
+                    av_packet_unref(packet.pointer)
+                    continue
+                }
+                let time = read.pts != vq_nopts_value() ? read.pts : read.dts
+                if time != vq_nopts_value(), Double(time - offset) * timeBase <= chunk.seekFrom + 1e-9 { return true }
+                av_packet_unref(packet.pointer)
+                break
+            }
+            try media.checkReadError()
         }
+        // From the start (where a reader not moved still is): every packet is fed, the window
+        // drops what is before the chunk.
+        if moved { avformat_seek_file(media.context, video.pointee.index, Int64.min, offset, offset, AVSEEK_FLAG_BACKWARD) }
+        return false
     }
 }

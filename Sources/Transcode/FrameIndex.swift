@@ -7,13 +7,14 @@ import CLibAV
 /// presentation order. A packet without a presentation time is placed by
 /// its decoding time.
 public struct FrameIndex: Sendable, Equatable {
-    /// Every picture's time, ascending, without duplicates.
+    /// Every picture's time, ascending. Two pictures may have the same time
+    /// (a source's quirk): both are counted, as a decoder gives both.
     public private(set) var times: [Double]
     /// The keyframes' times, ascending.
     public private(set) var keyframes: [Double]
 
     public init(times: [Double], keyframes: [Double]) {
-        self.times = Array(Set(times)).sorted()
+        self.times = times.sorted()
         self.keyframes = Array(Set(keyframes)).sorted()
     }
 
@@ -42,9 +43,10 @@ public struct FrameIndex: Sendable, Equatable {
     }
 
     /// The keyframe nearest `target`, no further than `reach` from it and
-    /// later than `after`.
+    /// later than `after`, that no other picture shares its time with (a cut
+    /// there could not tell the two apart).
     func keyframe(nearest target: Double, within reach: Double, after: Double) -> Double? {
-        keyframes.filter { $0 > after && abs($0 - target) <= reach }.min { abs($0 - target) < abs($1 - target) }
+        keyframes.filter { $0 > after && abs($0 - target) <= reach && !isShared($0) }.min { abs($0 - target) < abs($1 - target) }
     }
 
     /// The last keyframe at or before `time`.
@@ -52,13 +54,25 @@ public struct FrameIndex: Sendable, Equatable {
         keyframes.last { $0 <= time }
     }
 
-    /// The first picture at or after `time`.
+    /// The first picture at or after `time` whose time no other picture shares.
     func time(atOrAfter time: Double) -> Double? {
+        var index = firstIndex(atOrAfter: time)
+        while index < times.count, isShared(times[index]) { index += 1 }
+        return index < times.count ? times[index] : nil
+    }
+
+    /// Whether two pictures or more have this time.
+    func isShared(_ time: Double) -> Bool {
+        let index = firstIndex(atOrAfter: time)
+        return index + 1 < times.count && times[index] == time && times[index + 1] == time
+    }
+
+    private func firstIndex(atOrAfter time: Double) -> Int {
         var low = 0, high = times.count
         while low < high {
             let middle = (low + high) / 2
             if times[middle] < time { low = middle + 1 } else { high = middle }
         }
-        return low < times.count ? times[low] : nil
+        return low
     }
 }

@@ -73,6 +73,23 @@ struct ChunkPlanTests {
         }
     }
 
+    @Test("two pictures with the same time are never parted: no cut on a time two pictures share, both counted")
+    func sharedTimesStayTogether() throws {
+        // 25 fps, a keyframe every second; the keyframe at 2 s shares its time with the picture
+        // before it (a source's clock too coarse for its pictures), as does the picture at 4 s.
+        var times = (0..<150).map { Double($0) / 25 }
+        times[49] = 2.0
+        times[99] = 4.0
+        let index = FrameIndex(times: times, keyframes: stride(from: 0, to: 150, by: 25).map { Double($0) / 25 })
+        #expect(index.times.count == 150, "both pictures of a shared time are counted")
+        let plan = try ChunkPlan(index: index, length: 2)
+        expectPartition(plan, index)
+        // 2 s is shared: the cut goes to a keyframe within reach (0.5 s: none other), else the
+        // first picture after it; 4 s is shared too: the next picture.
+        #expect(plan.chunks.map(\.start) == [0, 2.04, 4.04], "\(plan.chunks.map(\.start))")
+        #expect(plan.chunks.map(\.seekFrom) == [0, 2, 4])
+    }
+
     @Test("the last chunk may be a single picture; a source shorter than one chunk is one chunk")
     func edges() throws {
         // 60 s of pictures and one more at 60.0, a keyframe there.
