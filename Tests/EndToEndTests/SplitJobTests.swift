@@ -16,7 +16,7 @@ struct SplitJobTests {
         against the unsplit transcode: the same pictures at the same times, the audio's start and length, PSNR within \
         0.2 dB and no seam at a boundary, a clean decode; succeeded once; no work folder left
         """,
-          .timeLimit(.minutes(10)), arguments: ["mp4", "mkv", "flv"])
+          .timeLimit(.minutes(30)), arguments: ["mp4", "mkv", "flv"])
     func equalsTheUnsplitOutput(_ container: String) async throws {
         try await withTemporaryDirectory { directory in
             // B-frames and open GOPs, a keyframe every 2 s: the 3 s cuts fall on keyframes (6 s)
@@ -110,7 +110,7 @@ struct SplitJobTests {
     }
 
     @Test("every kind of source comes out as the unsplit transcode's pictures, at its times, decoding cleanly",
-          .timeLimit(.minutes(10)), arguments: Source.allCases)
+          .timeLimit(.minutes(30)), arguments: Source.allCases)
     func sourcesKeepTheirPictures(_ kind: Source) async throws {
         try await withTemporaryDirectory { directory in
             var source = try await Self.source(in: directory, kind.file, kind.arguments)
@@ -132,7 +132,7 @@ struct SplitJobTests {
     // MARK: - Faults
 
     @Test("a worker killed holding a chunk: only that chunk is encoded again, the job succeeds with every picture",
-          .timeLimit(.minutes(10)))
+          .timeLimit(.minutes(30)))
     func killedWorkerCostsOneChunk() async throws {
         try await withTemporaryDirectory { directory in
             let input = try await makeLongSample(in: directory, seconds: 16, size: "640x360", noisy: true)
@@ -143,7 +143,7 @@ struct SplitJobTests {
             let first = try queue.startWorker(["--concurrency", "1", "--lease", "2s"])
             // A chunk (not the audio, which is queued first) caught encoding.
             var caught: Int64?
-            let encoding = try await eventually(within: .seconds(120)) {
+            let encoding = try await eventually(within: .seconds(900)) {
                 caught = try await queue.query("""
                     SELECT id FROM jobs WHERE parent_id = \(whole) AND state = 'running' AND progress > 0 AND payload LIKE '%"chunk"%'
                     """).first.flatMap { Int64($0) }
@@ -153,7 +153,7 @@ struct SplitJobTests {
             kill(first.pid, SIGKILL)
             _ = await first.wait(timeout: .seconds(30))
 
-            let second = try await queue.run("worker", ["--drain", "--concurrency", "2", "--lease", "2s"], timeout: .seconds(300))
+            let second = try await queue.run("worker", ["--drain", "--concurrency", "2", "--lease", "2s"], timeout: .seconds(1200))
             #expect(second.exitCode == 0, "\(second)")
             #expect(try await queue.job(whole).state == "succeeded")
             let attempts = try await queue.query("SELECT id || ':' || attempts FROM jobs WHERE parent_id = \(whole) ORDER BY id")
@@ -169,7 +169,7 @@ struct SplitJobTests {
     }
 
     @Test("cancelled mid-way: the job and its parts end, and no chunk, work folder or temporary file is left",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(30)))
     func cancelLeavesNothing() async throws {
         try await withTemporaryDirectory { directory in
             let input = try await makeLongSample(in: directory, seconds: 16, size: "640x360", noisy: true)
@@ -177,7 +177,7 @@ struct SplitJobTests {
             let out = try Self.outputFolder(in: directory)
             let whole = try await queue.submit(input, out.appendingPathComponent("long.mp4"), Self.slow + ["--split", "--chunk", "2s"])
             let worker = try queue.startWorker(["--concurrency", "1", "--lease", "2s"])
-            let started = try await eventually(within: .seconds(120)) {
+            let started = try await eventually(within: .seconds(900)) {
                 try await queue.query("SELECT count(*) FROM jobs WHERE parent_id = \(whole) AND state = 'succeeded'") == ["3"]
             }
             try #require(started, "three parts never succeeded")
@@ -185,7 +185,7 @@ struct SplitJobTests {
             let cancel = try await queue.run("cancel", [String(whole)])
             #expect(cancel.exitCode == 0, "\(cancel)")
 
-            let settled = try await eventually(within: .seconds(30)) {
+            let settled = try await eventually(within: .seconds(300)) {
                 let running = try await queue.query("SELECT count(*) FROM jobs WHERE state = 'running'")
                 return running == ["0"] && directoryListing(out).isEmpty
             }
@@ -197,7 +197,7 @@ struct SplitJobTests {
         }
     }
 
-    @Test("a join that fails its check fails the job with the reason; OUT is not written", .timeLimit(.minutes(5)))
+    @Test("a join that fails its check fails the job with the reason; OUT is not written", .timeLimit(.minutes(30)))
     func failedJoin() async throws {
         try await withTemporaryDirectory { directory in
             let input = try await makeLongSample(in: directory, seconds: 16, size: "320x240")
@@ -210,14 +210,14 @@ struct SplitJobTests {
             // Chunk 1 replaced by chunk 0 while the later chunks still encode: the join finds two
             // chunks with the same pictures' times.
             let second = work.appendingPathComponent("chunk-000001.nut")
-            let done = try await eventually(within: .seconds(120)) { FileManager.default.fileExists(atPath: second.path) }
+            let done = await eventually(within: .seconds(900)) { FileManager.default.fileExists(atPath: second.path) }
             try #require(done, "chunk 1 never appeared")
             let copy = work.appendingPathComponent("copy")
             try FileManager.default.copyItem(at: work.appendingPathComponent("chunk-000000.nut"), to: copy)
             #expect(rename(copy.path, second.path) == 0)
             #expect(try await queue.query("SELECT state FROM jobs WHERE id = \(whole)") == ["waiting"], "too late: the join had begun")
 
-            let ended = try await queue.run("status", [String(whole), "--wait", "--timeout", "120s"], timeout: .seconds(150))
+            let ended = try await queue.run("status", [String(whole), "--wait", "--timeout", "900s"], timeout: .seconds(960))
             #expect(ended.exitCode == 1, "\(ended)")
             let job = try await queue.job(whole)
             #expect(job.state == "failed" && job.errorCode == "output_check_failed", "\(job)")
@@ -280,7 +280,7 @@ struct SplitJobTests {
         let whole = out.appendingPathComponent("whole.\(container)")
         let splitID = try await queue.submit(source, split, ["--split", "--chunk", chunk])
         let wholeID = try await queue.submit(source, whole)
-        let worker = try await queue.run("worker", ["--drain", "--concurrency", "2"], timeout: .seconds(300))
+        let worker = try await queue.run("worker", ["--drain", "--concurrency", "2"], timeout: .seconds(1200))
         try #require(worker.exitCode == 0, "\(worker)")
         let states = [try await queue.job(splitID), try await queue.job(wholeID)].map { "\($0.state) \($0.error ?? "")" }
         try #require(states == ["succeeded ", "succeeded "], "\(states)")
