@@ -87,6 +87,7 @@ VQ_FORWARD(UTIL, int, av_channel_layout_describe, (const AVChannelLayout *channe
 VQ_FORWARD(UTIL, int, av_channel_layout_from_mask, (AVChannelLayout *channel_layout, uint64_t mask), (channel_layout, mask))
 VQ_FORWARD_VOID(UTIL, av_dict_free, (AVDictionary **m), (m))
 VQ_FORWARD(UTIL, int, av_dict_set, (AVDictionary **pm, const char *key, const char *value, int flags), (pm, key, value, flags))
+VQ_FORWARD(UTIL, AVDictionaryEntry *, av_dict_get, (const AVDictionary *m, const char *key, const AVDictionaryEntry *prev, int flags), (m, key, prev, flags))
 VQ_FORWARD(UTIL, double, av_display_rotation_get, (const int32_t matrix[9]), (matrix))
 VQ_FORWARD(FORMAT, int, av_find_best_stream, (AVFormatContext *ic, enum AVMediaType type, int wanted_stream_nb, int related_stream, const AVCodec **decoder_ret, int flags), (ic, type, wanted_stream_nb, related_stream, decoder_ret, flags))
 VQ_FORWARD(UTIL, AVFrame *, av_frame_alloc, (void), ())

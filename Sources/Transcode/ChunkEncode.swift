@@ -9,19 +9,35 @@ import CLibAV
 /// source's times, exactly. The file is NUT (libav's own container, which
 /// keeps any time base as it is), written to a descriptor the caller
 /// created. No audio: a split job's audio is encoded once, whole.
+///
+/// For an HLS ladder the chunk holds one stream per rung (smallest first),
+/// each with IDR frames where the whole ladder's segments start
+/// (`KeyframeSchedule`, counted from the whole video's first picture), so
+/// the stitch's segments are cut where one transcode's would be. When the
+/// job makes still pictures, the chunk keeps its share of them
+/// (`ChunkStills`) in a second file.
 public struct ChunkEncode: Sendable {
     public let source: TranscodeSource
     public let chunk: ChunkPlan.Chunk
     public let options: TranscodeOptions
+    /// What the stitch will write: a single file's one video stream, or a
+    /// ladder's rungs.
+    public let container: OutputContainer
     /// A file open for writing, created by the caller; the encode takes it
     /// (it is closed when the encode ends).
     public let output: Int32
+    /// The still pictures asked for, and the file (created by the caller,
+    /// taken) their share goes to.
+    public let stills: (plan: SplitStills, output: Int32)?
 
-    public init(source: TranscodeSource, chunk: ChunkPlan.Chunk, options: TranscodeOptions, output: Int32) {
+    public init(source: TranscodeSource, chunk: ChunkPlan.Chunk, options: TranscodeOptions, container: OutputContainer = .mp4,
+                output: Int32, stills: (plan: SplitStills, output: Int32)? = nil) {
         self.source = source
         self.chunk = chunk
         self.options = options
+        self.container = container
         self.output = output
+        self.stills = stills
     }
 
     /// What a chunk holds, checked after it was written.
@@ -47,11 +63,15 @@ public struct ChunkEncode: Sendable {
         // delayed decoding time non-negative (NUT keeps presentation times).
         let muxer = try Muxer(path: file.writingPath, format: "nut", describedAs: "chunk",
                               options: ["avoid_negative_ts": "disabled"])
-        var profile = VideoProfile(stream: video, options: options)
-        profile.isChunk = true
-        let pipeline = try StreamTranscoder(stream: video, profile: profile,
-                                            muxer: muxer, options: options)
+        let pipeline = try StreamTranscoder(stream: video, profiles: profiles(media, video), options: options,
+                                            globalHeader: muxer.wantsGlobalHeader) { (index, packet, timeBase) throws(TranscodeError) in
+            try muxer.write(packet, stream: Int32(index), from: timeBase)
+        }
+        for branch in pipeline.branches { _ = try muxer.addStream(for: branch.encoder) }
         pipeline.window = (chunk.start, chunk.end)
+        let kept = try stills.map { (stills) throws(TranscodeError) in try ChunkStills(stills.plan, chunk: chunk) }
+        // A ladder's stills are made from its top rung, as one transcode's are.
+        kept?.watch(pipeline.branches[pipeline.branches.count - 1])
         try muxer.writeHeader()
 
         let offset = av_rescale_q(media.startTime, vq_time_base_q(), video.pointee.time_base)
@@ -82,6 +102,7 @@ public struct ChunkEncode: Sendable {
         }
         try pipeline.feed(nil)
         try muxer.finish()
+        if let kept, let stills { try kept.write(to: stills.output) }
 
         guard let first = pipeline.firstTime, let last = pipeline.lastTime else { throw .nothingDecoded }
         let summary = Summary(frames: pipeline.frameCount, first: first, last: last)
@@ -90,6 +111,24 @@ public struct ChunkEncode: Sendable {
                                      + "its plan says \(chunk.frames) from \(chunk.start) s")
         }
         return summary
+    }
+
+    /// The chunk's video as the whole's would be: one profile for a single
+    /// file, one per rung for a ladder; every one marked as a chunk's.
+    private func profiles(_ media: InputMedia, _ video: UnsafeMutablePointer<AVStream>) -> [any StreamProfile] {
+        guard container.isFolder else {
+            var profile = VideoProfile(stream: video, options: options)
+            profile.isChunk = true
+            return [profile]
+        }
+        let segmentSeconds = options.segmentSeconds ?? TranscodeOptions.defaultSegmentSeconds
+        return LadderTranscode.rungs(media: media, video: video, options: options).map { rung in
+            var profile = VideoProfile(stream: video, options: options, width: rung.width, height: rung.height,
+                                       maxBitrate: rung.maxBitrate,
+                                       keyframes: KeyframeSchedule(segmentSeconds: segmentSeconds, origin: chunk.origin ?? chunk.start))
+            profile.isChunk = true
+            return profile
+        }
     }
 
     /// Moves the reader to the chunk's keyframe (`seekFrom`) or a keyframe

@@ -20,6 +20,13 @@ public struct ChunkPlan: Sendable, Equatable, Codable {
         public var seekFrom: Double
         /// How many source pictures the chunk holds.
         public var frames: Int
+        /// The whole video's first picture (chunk 0's start): where an HLS
+        /// ladder's segments and the still pictures' samples are counted
+        /// from. Nil in plans made before it was kept: the chunk's start.
+        public var origin: Double? = nil
+        /// The last picture before the chunk (nil for chunk 0): a sample due
+        /// after it and before `start` falls on the chunk's first picture.
+        public var after: Double? = nil
     }
 
     public var chunks: [Chunk]
@@ -53,7 +60,7 @@ public struct ChunkPlan: Sendable, Equatable, Codable {
             let from = position
             while position < times.count, end.map({ times[position] < $0 }) ?? true { position += 1 }
             chunks.append(Chunk(index: number, start: start, end: end, seekFrom: index.keyframe(atOrBefore: start) ?? first,
-                                frames: position - from))
+                                frames: position - from, origin: first, after: from > 0 ? times[from - 1] : nil))
         }
         self.chunks = chunks
     }

@@ -8,8 +8,8 @@ enum JPEGEncoder {
     static let quality: Int32 = 3
 
     /// The frames through `chain` (a filter chain ending in full-range
-    /// yuvj420p is appended), pulled out as they come; `at end` flushes.
-    static func filter(_ frames: [UnsafeMutablePointer<AVFrame>], timeBase: AVRational, chain: String,
+    /// yuvj420p is appended unless not `forJPEG`), pulled out as they come.
+    static func filter(_ frames: [UnsafeMutablePointer<AVFrame>], timeBase: AVRational, chain: String, forJPEG: Bool = true,
                        _ receive: (UnsafeMutablePointer<AVFrame>) throws(TranscodeError) -> Void) throws(TranscodeError) {
         guard let first = frames.first else { return }
         let shape = FrameShape(frame: first)
@@ -17,7 +17,8 @@ enum JPEGEncoder {
         let source = "video_size=\(shape.width)x\(shape.height):pix_fmt=\(shape.format):time_base=\(timeBase.text)"
             + ":pixel_aspect=\(aspect.text)"
         let graph = try FilterGraph(kind: AVMEDIA_TYPE_VIDEO, sourceArguments: source,
-                                    chain: (chain.isEmpty ? "" : chain + ",") + "scale=out_range=full,format=yuvj420p", threads: 1)
+                                    chain: forJPEG ? (chain.isEmpty ? "" : chain + ",") + "scale=out_range=full,format=yuvj420p"
+                                        : (chain.isEmpty ? "null" : chain), threads: 1)
         let copy = try OwnedFrame()
         let out = try OwnedFrame()
         for frame in frames {

@@ -2,7 +2,7 @@ import CLibAV
 
 /// Where every rung of an HLS ladder puts an IDR frame: on the first frame
 /// at or after each multiple of the segment length, counted from the first
-/// frame. Each rung keeps its own schedule, and all see the same frames
+/// frame (or, for a chunk of a split transcode, from the whole video's). Each rung keeps its own schedule, and all see the same frames
 /// with the same timestamps, so their keyframes (and the segments the HLS
 /// muxer cuts at them) line up exactly, whatever x264 adds at scene cuts.
 final class KeyframeSchedule {
@@ -10,8 +10,9 @@ final class KeyframeSchedule {
     private var origin: Double?
     private var nextBoundary = 0
 
-    init(segmentSeconds: Double) {
+    init(segmentSeconds: Double, origin: Double? = nil) {
         self.segmentSeconds = segmentSeconds
+        self.origin = origin
     }
 
     /// Whether the frame at `seconds` must be a keyframe (it is called once

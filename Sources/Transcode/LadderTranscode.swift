@@ -56,8 +56,16 @@ struct LadderTranscode {
 
         let extras = try stills?.write(into: folder, duration: videoPipeline.decodedEnd,
                                        storyboardPublishedAs: StillPictures.storyboardName) ?? []
-        let facts = try checkAndIndex(rungs: rungs, video: videoPipeline, audio: audioPipeline,
-                                      segmentSeconds: segmentSeconds, type: segmentType, extras: extras)
+        let rate = av_guess_frame_rate(nil, video, nil)
+        let encoded = zip(rungs, videoPipeline.branches).map { rung, branch in
+            let encoder = branch.encoder.context.pointee
+            return RungEncoding(name: rung.name, width: Int(branch.outputWidth), height: Int(branch.outputHeight),
+                                frameDuration: branch.outputFrameDuration,
+                                codecs: CodecName.h264(extradata: encoder.extradata, size: encoder.extradata_size))
+        }
+        let facts = try HLSLadderCheck(folder: folder, type: segmentType).checkAndIndex(
+            rungs: encoded, videoDuration: videoPipeline.decodedEnd, audioDuration: audioPipeline?.decodedEnd,
+            sourceFrameRate: rate.num > 0 && rate.den > 0 ? av_q2d(rate) : nil, extras: extras)
         var last = pumped.meter.final(frames: videoPipeline.frameCount, at: pumped.decoded)
         last.output = facts
         progress(last)
@@ -68,7 +76,11 @@ struct LadderTranscode {
 
     /// The ladder's rungs for this source's upright picture (`--max-height`
     /// drops the rungs above it).
-    private func chooseRungs() -> [HLSRung] {
+    private func chooseRungs() -> [HLSRung] { Self.rungs(media: media, video: video, options: options) }
+
+    /// The rungs for `video` of `media` (a split transcode's chunks choose
+    /// them alike: the same source, the same rungs).
+    static func rungs(media: InputMedia, video: UnsafeMutablePointer<AVStream>, options: TranscodeOptions) -> [HLSRung] {
         let par = video.pointee.codecpar!.pointee
         let (width, height) = VideoProfile.outputSize(width: Int(par.width), height: Int(par.height), sampleAspect: par.sample_aspect_ratio,
                                                       rotation: DisplayRotation(stream: video), maxHeight: options.maxHeight)
@@ -87,6 +99,12 @@ struct LadderTranscode {
     /// what the segments hold.
     private func ladderMuxer(names: [String], videoCount: Int, segmentSeconds: Double,
                              type: HLSSegmentType) throws(TranscodeError) -> Muxer {
+        try Self.muxer(in: folder, names: names, videoCount: videoCount, segmentSeconds: segmentSeconds, type: type)
+    }
+
+    /// The HLS muxer `ladderMuxer` describes, writing into `folder`.
+    static func muxer(in folder: FolderWriter, names: [String], videoCount: Int, segmentSeconds: Double,
+                      type: HLSSegmentType) throws(TranscodeError) -> Muxer {
         let base = folder.writingPath + "/%v/"
         let audioGroup = names.count > videoCount ? ",agroup:\(HLSMasterPlaylist.audioGroup)" : ""
         let map = names.enumerated().map { index, name in
@@ -102,112 +120,6 @@ struct LadderTranscode {
         ]
         // With several renditions libav puts each one's name for %v; with one, it is written out.
         if type == .fmp4 { options["hls_fmp4_init_filename"] = names.count > 1 ? "init_%v.mp4" : "init_\(names[0]).mp4" }
-        return try Muxer(path: base + Self.playlistName, format: "hls", describedAs: "HLS", options: options)
-    }
-
-    /// What the check read from one rendition.
-    private struct Rendition {
-        let playlist: HLSMediaPlaylist
-        let sizes: [String: Int64]
-        let facts: OutputFacts
-
-        /// Bits per second at the peak (RFC 8216's peak segment bit rate),
-        /// and over all.
-        var bandwidth: (peak: Int, average: Int) {
-            let peak = playlist.peakBitrate(sizes: sizes)
-            let bytes = playlist.files.reduce(Int64(0)) { $0 + (sizes[$1] ?? 0) }
-            let average = playlist.duration > 0 ? Double(bytes) * 8 / playlist.duration : 0
-            return (Int(max(peak, average).rounded(.up)), Int(average.rounded(.up)))
-        }
-    }
-
-    /// Checks every rendition (see `checkRendition`), that all rungs were cut
-    /// at the same instants, then writes the master playlist. Returns what
-    /// the folder holds.
-    private func checkAndIndex(rungs: [HLSRung], video: StreamTranscoder, audio: StreamTranscoder?, segmentSeconds: Double,
-                               type: HLSSegmentType, extras: [String]) throws(TranscodeError) -> OutputFacts {
-        var renditions: [Rendition] = []
-        for (rung, branch) in zip(rungs, video.branches) {
-            renditions.append(try checkRendition(rung.name, expecting: OutputExpectation(
-                width: Int(branch.outputWidth), height: Int(branch.outputHeight), hasAudio: false,
-                duration: video.decodedEnd, frameDuration: branch.outputFrameDuration)))
-        }
-        let reference = renditions[0].playlist.segments.map(\.duration)
-        for (rung, rendition) in zip(rungs, renditions).dropFirst() {
-            let durations = rendition.playlist.segments.map(\.duration)
-            guard durations.count == reference.count, zip(durations, reference).allSatisfy({ abs($0 - $1) < 0.0015 }) else {
-                throw .outputCheckFailed("rung \(rung.name) was cut into segments at other instants than rung \(rungs[0].name)")
-            }
-        }
-        let audioRendition = try audio.map { (pipeline) throws(TranscodeError) in
-            try checkRendition(Self.audioFolder, expecting: OutputExpectation(
-                width: 0, height: 0, hasAudio: true, duration: pipeline.decodedEnd, frameDuration: 0, hasVideo: false))
-        }
-        let audioBandwidth = audioRendition?.bandwidth ?? (peak: 0, average: 0)
-        let rate = av_guess_frame_rate(nil, self.video, nil)
-        var variants: [HLSMasterPlaylist.Variant] = []
-        var facts: [RenditionFacts] = []
-        for (index, (rung, rendition)) in zip(rungs, renditions).enumerated() {
-            let encoder = video.branches[index].encoder.context.pointee
-            let codecs = CodecName.h264(extradata: encoder.extradata, size: encoder.extradata_size) + (audio == nil ? "" : "," + CodecName.aac)
-            let own = rendition.bandwidth
-            let peak = own.peak + audioBandwidth.peak, average = own.average + audioBandwidth.average
-            let frameRate = video.branches[index].outputFrameDuration > 0 ? 1 / video.branches[index].outputFrameDuration
-                : (rate.num > 0 && rate.den > 0 ? av_q2d(rate) : nil)
-            variants.append(.init(name: rung.name, width: rendition.facts.width, height: rendition.facts.height,
-                                  framesPerSecond: frameRate, peak: peak, average: average, codecs: codecs))
-            facts.append(RenditionFacts(name: rung.name, width: rendition.facts.width, height: rendition.facts.height,
-                                        bandwidth: peak, averageBandwidth: average, segments: rendition.playlist.segments.count,
-                                        bytes: rendition.sizes.values.reduce(0, +), codecs: codecs))
-        }
-        if let audioRendition {
-            facts.append(RenditionFacts(name: Self.audioFolder, width: nil, height: nil, bandwidth: audioBandwidth.peak,
-                                        averageBandwidth: audioBandwidth.average, segments: audioRendition.playlist.segments.count,
-                                        bytes: audioRendition.sizes.values.reduce(0, +), codecs: CodecName.aac))
-        }
-        let master = HLSMasterPlaylist(variants: variants, audio: audio == nil ? nil : Self.audioFolder,
-                                       version: type == .fmp4 ? 7 : 3)
-        try folder.create(Self.masterName, holding: Array(master.text.utf8))
-
-        let top = folder.listing(of: ".")
-        var files = ([Self.masterName] + extras).map { WrittenFile(path: $0, size: top[$0] ?? 0) }
-        for name in rungs.map(\.name) + (audio == nil ? [] : [Self.audioFolder]) {
-            files += folder.listing(of: name).sorted { $0.key < $1.key }.map { WrittenFile(path: name + "/" + $0.key, size: $0.value) }
-        }
-        let best = renditions[renditions.count - 1].facts
-        return OutputFacts(size: files.reduce(0) { $0 + $1.size }, width: best.width, height: best.height, duration: best.duration,
-                           frames: best.frames, videoBytes: renditions.reduce(0) { $0 + $1.facts.videoBytes },
-                           audioBytes: audioRendition?.facts.audioBytes, files: files, renditions: facts)
-    }
-
-    /// One rendition, checked before anything is published: its playlist
-    /// parses, is finished, and lists exactly the files in its folder; its
-    /// init segment and segments, read one after another as a player reads
-    /// them, demux as `expected` says (codec, size, duration).
-    private func checkRendition(_ name: String, expecting expected: OutputExpectation) throws(TranscodeError) -> Rendition {
-        let playlist: HLSMediaPlaylist
-        do {
-            playlist = try HLSMediaPlaylist(text: folder.text(of: name + "/" + Self.playlistName))
-        } catch .outputCheckFailed(let what) {
-            throw .outputCheckFailed("rendition \(name): \(what)")
-        }
-        let sizes = folder.listing(of: name)
-        let present = Set(sizes.keys).subtracting([Self.playlistName])
-        let listed = Set(playlist.files)
-        if let missing = listed.subtracting(present).sorted().first {
-            throw .outputCheckFailed("rendition \(name): its playlist lists \(missing), which is missing")
-        }
-        if let stray = present.subtracting(listed).sorted().first {
-            throw .outputCheckFailed("rendition \(name): \(stray) is not in its playlist")
-        }
-        var files: [InputFile] = []
-        for file in playlist.files { files.append(try folder.open(name + "/" + file)) }
-        let facts: OutputFacts
-        do {
-            facts = try OutputCheck.verify(file: ConcatenatedFiles(files), expecting: expected)
-        } catch .outputCheckFailed(let what) {
-            throw .outputCheckFailed("rendition \(name): \(what)")
-        }
-        return Rendition(playlist: playlist, sizes: sizes.filter { $0.key != Self.playlistName }, facts: facts)
+        return try Muxer(path: base + playlistName, format: "hls", describedAs: "HLS", options: options)
     }
 }

@@ -43,8 +43,9 @@ final class Muxer {
     }
 
     /// Adds an output stream carrying what `encoder` makes; returns its index.
-    func addStream(for encoder: StreamEncoder) throws(TranscodeError) -> Int32 {
+    func addStream(for encoder: StreamEncoder, title: String? = nil) throws(TranscodeError) -> Int32 {
         guard let stream = avformat_new_stream(context, nil) else { throw MemoryLimit.outOfMemory("adding an output stream") }
+        if let title { av_dict_set(&stream.pointee.metadata, "title", title, 0) }
         try check(avcodec_parameters_from_context(stream.pointee.codecpar, encoder.context), "describing an output stream")
         stream.pointee.time_base = encoder.context.pointee.time_base
         stream.pointee.avg_frame_rate = encoder.context.pointee.framerate

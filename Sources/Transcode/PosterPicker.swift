@@ -16,8 +16,14 @@ final class PosterPicker: FrameObserver {
     private var nextSample = 0.0
     private var origin: Double?
 
-    init() throws(TranscodeError) {
+    /// Samples from the first picture seen; a chunk of a split transcode
+    /// (`ChunkStills`) counts from the whole video's first picture
+    /// (`origin`), its first sample due after the picture before the chunk
+    /// (`after`).
+    init(origin: Double? = nil, after: Double? = nil) throws(TranscodeError) {
         best = try OwnedFrame()
+        self.origin = origin
+        if let origin, let after { nextSample = Self.sampleDue(after: after - origin) }
     }
 
     func observe(_ frame: UnsafeMutablePointer<AVFrame>, timeBase: AVRational) throws(TranscodeError) {
@@ -26,13 +32,29 @@ final class PosterPicker: FrameObserver {
         self.origin = origin
         let at = seconds - origin
         guard at >= nextSample, at <= Self.lookAtMost else { return }
-        nextSample = (at / Self.sampleEvery).rounded(.down) * Self.sampleEvery + Self.sampleEvery
+        nextSample = Self.sampleDue(after: at)
+        try consider(frame, timeBase: timeBase)
+    }
+
+    /// The first sample time after `at` (seconds from the origin).
+    private static func sampleDue(after at: Double) -> Double {
+        (at / sampleEvery).rounded(.down) * sampleEvery + sampleEvery
+    }
+
+    /// The picture competes: it is kept if it beats every one before it
+    /// (a stitch gives its chunks' best ones, in order).
+    func consider(_ frame: UnsafeMutablePointer<AVFrame>, timeBase: AVRational) throws(TranscodeError) {
         let score = Self.score(frame)
         guard score > bestScore else { return }
         av_frame_unref(best.pointer)
         guard av_frame_ref(best.pointer, frame) >= 0 else { throw MemoryLimit.outOfMemory("keeping the poster picture") }
         bestScore = score
         bestTimeBase = timeBase
+    }
+
+    /// The picture chosen so far, nil when none was seen.
+    var chosen: (frame: UnsafeMutablePointer<AVFrame>, timeBase: AVRational)? {
+        bestScore > -Double.infinity ? (best.pointer, bestTimeBase) : nil
     }
 
     /// The chosen picture as JPEG, or nil when no picture was seen.

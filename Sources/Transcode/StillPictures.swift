@@ -1,3 +1,5 @@
+import CLibAV
+
 /// The still pictures a transcode makes beside its video, from the pictures
 /// one encoding branch sends to its encoder (so at that branch's size): a
 /// poster (`PosterPicker`) and a storyboard (`Storyboard`). An HLS ladder
@@ -26,6 +28,23 @@ final class StillPictures {
         if options.poster ?? posterByDefault { poster = try PosterPicker() }
         let storyboard = options.storyboard ?? false ? Storyboard(duration: claimedDuration) : nil
         return poster == nil && storyboard == nil ? nil : StillPictures(poster: poster, storyboard: storyboard)
+    }
+
+    /// A split transcode's stitch (`ChunkStills.gather`): given its
+    /// chunks' poster candidates and thumbnails rather than every picture.
+    static func gathered(_ stills: SplitStills) throws(TranscodeError) -> StillPictures {
+        StillPictures(poster: stills.poster ? try PosterPicker() : nil,
+                      storyboard: stills.storyboardInterval.map { Storyboard(interval: $0) })
+    }
+
+    /// A chunk's best candidate for the poster.
+    func considerPoster(_ frame: UnsafeMutablePointer<AVFrame>, timeBase: AVRational) throws(TranscodeError) {
+        try poster?.consider(frame, timeBase: timeBase)
+    }
+
+    /// The next of the chunks' thumbnails.
+    func addThumbnail(_ frame: UnsafeMutablePointer<AVFrame>, timeBase: AVRational) throws(TranscodeError) {
+        try storyboard?.observe(frame, timeBase: timeBase)
     }
 
     /// From now on, looks at every picture `branch` encodes.

@@ -15,13 +15,40 @@ final class Storyboard: FrameObserver {
     static let tileLongSide = 160
 
     private(set) var interval: Double
-    private var thumbnails: [OwnedFrame] = []
-    private var timeBase = AVRational(num: 1, den: 1)
+    private(set) var thumbnails: [OwnedFrame] = []
+    private(set) var timeBase = AVRational(num: 1, den: 1)
     private var origin: Double?
+    /// The next thumbnail is the first picture at or after this multiple
+    /// of the interval.
+    private var nextIndex = 0
+    /// Whether the interval doubles when the grid is full (not in a chunk,
+    /// which holds a part of the thumbnails: the stitch does it).
+    private var doubles = true
 
     /// For a video that lasts about `duration` seconds (nil: unknown).
     init(duration: Double?) {
-        interval = max(1, ((duration ?? 0) / Double(Self.maxTiles)).rounded(.up))
+        interval = Self.interval(forDuration: duration)
+    }
+
+    /// A stitch's storyboard (`SplitStills`): the thumbnails its chunks
+    /// kept, every `interval` seconds, are given to it in order.
+    init(interval: Double) {
+        self.interval = interval
+    }
+
+    /// A chunk's thumbnails (`ChunkStills`): every `interval` seconds from
+    /// the whole video's first picture (`origin`), the first due after the
+    /// picture before the chunk (`after`).
+    init(interval: Double, origin: Double, after: Double?) {
+        self.interval = interval
+        self.origin = origin
+        doubles = false
+        if let after { nextIndex = Int(((after - origin + 1e-6) / interval).rounded(.down)) + 1 }
+    }
+
+    /// The interval for a video lasting about `duration` seconds.
+    static func interval(forDuration duration: Double?) -> Double {
+        max(1, ((duration ?? 0) / Double(maxTiles)).rounded(.up))
     }
 
     func observe(_ frame: UnsafeMutablePointer<AVFrame>, timeBase: AVRational) throws(TranscodeError) {
@@ -29,15 +56,30 @@ final class Storyboard: FrameObserver {
         let origin = origin ?? seconds
         self.origin = origin
         let at = seconds - origin
-        guard at + 1e-6 >= Double(thumbnails.count) * interval else { return }
+        guard at + 1e-6 >= Double(nextIndex) * interval else { return }
         let kept = try OwnedFrame()
         guard av_frame_ref(kept.pointer, frame) >= 0 else { throw MemoryLimit.outOfMemory("keeping a storyboard picture") }
         self.timeBase = timeBase
         thumbnails.append(kept)
-        if thumbnails.count > Self.maxTiles {
+        nextIndex += 1
+        if doubles && thumbnails.count > Self.maxTiles {
             thumbnails = thumbnails.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
             interval *= 2
+            nextIndex = thumbnails.count
         }
+    }
+
+    /// The size of a thumbnail of `frame` (its long side `tileLongSide`,
+    /// its display shape kept, even), and the filter chain that makes one.
+    static func tile(of frame: UnsafeMutablePointer<AVFrame>) -> (width: Int, height: Int, chain: String) {
+        let width = Int(frame.pointee.width), height = Int(frame.pointee.height)
+        let aspect = frame.pointee.sample_aspect_ratio
+        let displayWidth = Double(width) * (aspect.num > 0 && aspect.den > 0 ? av_q2d(aspect) : 1)
+        func even(_ value: Double) -> Int { max(2, Int((value / 2).rounded()) * 2) }
+        let (tileWidth, tileHeight) = displayWidth >= Double(height)
+            ? (Self.tileLongSide, even(Double(Self.tileLongSide) * Double(height) / displayWidth))
+            : (even(Double(Self.tileLongSide) * displayWidth / Double(height)), Self.tileLongSide)
+        return (tileWidth, tileHeight, "scale=\(tileWidth):\(tileHeight):flags=bicubic,setsar=1")
     }
 
     /// The grid as JPEG and its WebVTT track, whose cues point at the grid
@@ -45,19 +87,13 @@ final class Storyboard: FrameObserver {
     /// seconds; nil when no picture was seen.
     func images(duration: Double, gridURL: String) throws(TranscodeError) -> (jpeg: [UInt8], vtt: String)? {
         guard let first = thumbnails.first else { return nil }
-        let width = Int(first.pointer.pointee.width), height = Int(first.pointer.pointee.height)
-        let aspect = first.pointer.pointee.sample_aspect_ratio
-        let displayWidth = Double(width) * (aspect.num > 0 && aspect.den > 0 ? av_q2d(aspect) : 1)
-        func even(_ value: Double) -> Int { max(2, Int((value / 2).rounded()) * 2) }
-        let (tileWidth, tileHeight) = displayWidth >= Double(height)
-            ? (Self.tileLongSide, even(Double(Self.tileLongSide) * Double(height) / displayWidth))
-            : (even(Double(Self.tileLongSide) * displayWidth / Double(height)), Self.tileLongSide)
+        let (tileWidth, tileHeight, scale) = Self.tile(of: first.pointer)
         let count = thumbnails.count
         let columns = min(Self.columns, count)
         let rows = (count + columns - 1) / columns
         var bytes: [UInt8]?
         try JPEGEncoder.filter(thumbnails.map(\.pointer), timeBase: timeBase,
-                               chain: "scale=\(tileWidth):\(tileHeight):flags=bicubic,setsar=1,tile=\(columns)x\(rows)") {
+                               chain: scale + ",tile=\(columns)x\(rows)") {
             (grid) throws(TranscodeError) in
             if bytes == nil { bytes = try JPEGEncoder.encode(grid) }
         }

@@ -17,104 +17,93 @@ extension TranscodeJobHandler {
 
     func runSplit(_ step: SplitStep, of transcode: TranscodeJob, job: Job,
                   progress: @escaping @Sendable (JobProgress) -> Void) async -> JobOutcome {
+        guard !step.partNames.isEmpty else { return await runStitch(step, transcode, job: job, progress: progress) }
         let opened: (input: InputFile?, folder: OutputFolder)
-        switch openChecked(transcode, input: step.partName != nil) {
+        switch openChecked(transcode, input: true) {
         case .failure(let failure): return .failed(failure)
         case .success(let checked): opened = checked
         }
+        guard let input = opened.input else { return .failed(JobFailure("the input was not opened", code: "io_error", permanent: false)) }
         let name = transcode.workFolderName(wholeID: Self.wholeID(job), limit: opened.folder.maximumNameBytes)
-        let tag = Self.tag(job)
-        if let part = step.partName, let input = opened.input {
-            return await runPart(part, step: step, transcode, job: job, input: input, folder: opened.folder, workFolder: name, tag: tag,
-                                 progress: progress)
-        }
-        return await runStitch(step, transcode, job: job, folder: opened.folder, workFolder: name, tag: tag, progress: progress)
+        return await runPart(step, transcode, job: job, input: input, folder: opened.folder, workFolder: name, tag: Self.tag(job),
+                             progress: progress)
     }
 
-    /// A chunk or the audio into the work folder.
-    private func runPart(_ part: String, step: SplitStep, _ transcode: TranscodeJob, job: Job, input: InputFile, folder: OutputFolder,
+    /// A chunk (and its share of the still pictures) or the audio into the
+    /// work folder.
+    private func runPart(_ step: SplitStep, _ transcode: TranscodeJob, job: Job, input: InputFile, folder: OutputFolder,
                          workFolder name: String, tag: String, progress: @escaping @Sendable (JobProgress) -> Void) async -> JobOutcome {
+        let parts = step.partNames
         let work: SplitWorkFolder
-        let output: Int32
+        var outputs: [Int32] = []
+        defer { for fd in outputs { close(fd) } }
         do {
             work = try SplitWorkFolder(named: name, in: folder, creating: true)
-            output = try work.create(part, tag: tag)
+            for part in parts { outputs.append(try work.create(part, tag: tag)) }
         } catch {
             return .failed(JobFailure(error.description, code: error.code, permanent: error.isPermanent))
         }
         let seconds = if case .audio(let seconds) = step { seconds } else { job.weight }
         let (limited, timeLimit) = limitedOptions(transcode, mediaSeconds: seconds)
+        // The part itself is the last name: descriptor 4; a chunk's still pictures, 5.
         let child = ChildRun(handler: self, options: limited, timeLimit: timeLimit, arguments: [
             "transcode", transcode.input, transcode.output, "--format", transcode.container.rawValue,
             "--input-fd", "3", "--output-fd", "4", "--split-step", Self.encoded(step),
-        ], descriptors: [input.descriptor, output])
+        ] + (parts.count > 1 ? ["--stills-fd", "5"] : []),
+           descriptors: [input.descriptor, outputs[outputs.count - 1]] + outputs.dropLast())
         let (outcome, _) = await child.run(progress: progress)
-        close(output)
         guard case .succeeded = outcome, !Task.isCancelled else {
-            work.discard(part, tag: tag)
+            for part in parts { work.discard(part, tag: tag) }
             return Task.isCancelled ? .stopped : outcome
         }
         let folder = UnsharedFolder(work)
-        return .succeeded(result: nil, publication: Publication(token: Self.partToken(part, tag: tag)) {
+        return .succeeded(result: nil, publication: Publication(token: Self.partToken(parts, tag: tag)) {
             do throws(TranscodeError) {
-                try folder.work.publish(part, tag: tag)
+                // The part last: the stitch takes a part as done when it is there.
+                for part in parts { try folder.work.publish(part, tag: tag) }
             } catch {
-                folder.work.discard(part, tag: tag)
+                for part in parts { folder.work.discard(part, tag: tag) }
                 throw JobFailure(error.description, code: error.code, permanent: error.isPermanent)
             }
         })
     }
 
-    /// The parts joined into OUT; the work folder removed once OUT is in place.
-    private func runStitch(_ step: SplitStep, _ transcode: TranscodeJob, job: Job, folder: OutputFolder, workFolder name: String,
-                           tag: String, progress: @escaping @Sendable (JobProgress) -> Void) async -> JobOutcome {
-        if let refusal = refusal(writing: transcode.output, overwrite: transcode.overwrite) { return .failed(refusal) }
+    /// The parts joined into OUT (with a single file's companions); the
+    /// work folder removed once OUT is in place.
+    private func runStitch(_ step: SplitStep, _ transcode: TranscodeJob, job: Job,
+                           progress: @escaping @Sendable (JobProgress) -> Void) async -> JobOutcome {
+        let files: JobFiles
+        switch open(transcode, for: job, input: false) {
+        case .failure(let failure): return .failed(failure)
+        case .success(let opened): files = opened
+        }
+        let name = transcode.workFolderName(wholeID: Self.wholeID(job), limit: files.folder.maximumNameBytes)
         let work: SplitWorkFolder
-        let temporary: any TemporaryResult
         do {
-            work = try SplitWorkFolder(named: name, in: folder, creating: false)
-            if case .stitch(let chunks, let audio) = step {
-                let missing = (0..<chunks).map(SplitStep.chunkName) + (audio ? [SplitStep.audioName] : [])
+            work = try SplitWorkFolder(named: name, in: files.folder, creating: false)
+            if case .stitch(let chunks, let audio, let stills) = step {
+                let missing = (0..<chunks).flatMap { stills == nil ? [SplitStep.chunkName($0)] : [SplitStep.stillsName($0), SplitStep.chunkName($0)] }
+                    + (audio ? [SplitStep.audioName] : [])
                 if let absent = missing.first(where: { !work.holds($0) }) {
+                    files.discard()
                     return .failed(JobFailure("\(absent) is missing from the work folder \(DisplayText.escaped(name)) (removed by hand?); "
                                               + "nothing was joined", code: "part_missing", permanent: true))
                 }
             }
-            temporary = try TemporaryResults.create(for: transcode.output, container: transcode.container, tag: tag, in: folder)
         } catch {
+            files.discard()
             return .failed(JobFailure(error.description, code: error.code, permanent: error.isPermanent))
         }
         let (limited, timeLimit) = limitedOptions(transcode, mediaSeconds: job.weight)
         let child = ChildRun(handler: self, options: limited, timeLimit: timeLimit, arguments: [
             "transcode", transcode.input, transcode.output, "--format", transcode.container.rawValue,
             "--output-fd", "3", "--parts-fd", "4", "--split-step", Self.encoded(step),
-        ], descriptors: [temporary.descriptor, work.descriptor])
+        ] + (files.companions == nil ? [] : ["--stills-fd", "5"]),
+           descriptors: [files.temporary.descriptor, work.descriptor] + (files.companions.map { [$0.descriptor] } ?? []))
         let (outcome, report) = await child.run(progress: progress)
-        guard case .succeeded = outcome, !Task.isCancelled else {
-            temporary.discard()
-            return Task.isCancelled ? .stopped : outcome
+        return published(outcome, report: report, files: files, transcode: transcode, job: job) { folder in
+            SplitWorkFolder.remove(named: name, in: folder)
         }
-        let submitted = TranscodeJob.decode(job.payload) ?? transcode
-        let summary = report.output.flatMap {
-            TranscodeResult(output: submitted.output, container: transcode.container, facts: $0).encoded()
-        }
-        let result = UnsharedResult(temporary, folder: folder)
-        let overwrite = transcode.overwrite
-        let output = transcode.output
-        return .succeeded(result: summary, publication: Publication(token: PublicationToken(temporary).text) {
-            do throws(TranscodeError) {
-                try result.file.publish(overwrite: overwrite)
-            } catch {
-                result.file.discard()
-                if case .outputAppeared = error {
-                    throw JobFailure("\(DisplayText.escaped(output)) appeared after the job was queued and was left as it is; "
-                                     + "nothing was published (submit with --overwrite to replace it)", code: "output_exists",
-                                     permanent: true)
-                }
-                throw JobFailure(error.description, code: error.code, permanent: error.isPermanent)
-            }
-            SplitWorkFolder.remove(named: name, in: result.folder)
-        })
     }
 
     /// What a split step's attempt leaves when it will not be published: its
@@ -122,8 +111,9 @@ extension TranscodeJobHandler {
     func discardSplit(_ step: SplitStep, of transcode: TranscodeJob, job: Job) {
         guard let folder = try? OutputFolder(containing: transcode.output) else { return }
         let name = transcode.workFolderName(wholeID: Self.wholeID(job), limit: folder.maximumNameBytes)
-        if let part = step.partName {
-            (try? SplitWorkFolder(named: name, in: folder, creating: false))?.discard(part, tag: Self.tag(job))
+        if step.partName != nil {
+            let work = try? SplitWorkFolder(named: name, in: folder, creating: false)
+            for part in step.partNames { work?.discard(part, tag: Self.tag(job)) }
         } else {
             TemporaryOutput.removeStale(for: transcode.output, tag: Self.tag(job))
         }
@@ -137,11 +127,11 @@ extension TranscodeJobHandler {
         guard let folder = try? OutputFolder(containing: transcode.output),
               let work = try? SplitWorkFolder(named: transcode.workFolderName(wholeID: Self.wholeID(job), limit: folder.maximumNameBytes),
                                               in: folder, creating: false),
-              let (part, tag) = Self.part(fromToken: token) else { return false }
-        if work.holds(SplitWorkFolder.temporaryName(part, tag: tag)) {
-            return (try? work.publish(part, tag: tag)) != nil
+              let (parts, tag) = Self.parts(fromToken: token) else { return false }
+        for part in parts where work.holds(SplitWorkFolder.temporaryName(part, tag: tag)) {
+            guard (try? work.publish(part, tag: tag)) != nil else { return false }
         }
-        return work.holds(part)
+        return parts.allSatisfy(work.holds)
     }
 
     /// After a dead worker's stitch was published, the work folder goes.
@@ -154,13 +144,14 @@ extension TranscodeJobHandler {
         String(decoding: (try? JSONEncoder().encode(step)) ?? Data(), as: UTF8.self)
     }
 
-    /// `part PART TAG`: a part's publication, as recorded.
-    static func partToken(_ part: String, tag: String) -> String { "part \(part) \(tag)" }
+    /// `part PART[,PART] TAG`: a part's publication (its files, the part
+    /// itself last), as recorded.
+    static func partToken(_ parts: [String], tag: String) -> String { "part \(parts.joined(separator: ",")) \(tag)" }
 
-    static func part(fromToken token: String) -> (part: String, tag: String)? {
+    static func parts(fromToken token: String) -> (parts: [String], tag: String)? {
         let words = token.split(separator: " ")
         guard words.count == 3, words[0] == "part" else { return nil }
-        return (String(words[1]), String(words[2]))
+        return (words[1].split(separator: ",").map(String.init), String(words[2]))
     }
 }
 
@@ -169,14 +160,4 @@ extension TranscodeJobHandler {
 private final class UnsharedFolder: @unchecked Sendable {
     let work: SplitWorkFolder
     init(_ work: SplitWorkFolder) { self.work = work }
-}
-
-/// The stitch's temporary OUT, handed over the same way.
-private final class UnsharedResult: @unchecked Sendable {
-    let file: any TemporaryResult
-    let folder: OutputFolder
-    init(_ file: any TemporaryResult, folder: OutputFolder) {
-        self.file = file
-        self.folder = folder
-    }
 }

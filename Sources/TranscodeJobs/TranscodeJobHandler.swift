@@ -60,17 +60,26 @@ public struct TranscodeJobHandler: JobHandler {
         }
         if let step = transcode.split { return await runSplit(step, of: transcode, job: job, progress: progress) }
         let files: JobFiles
-        switch open(transcode, for: job) {
+        switch open(transcode, for: job, input: true) {
         case .failure(let failure): return .failed(failure)
         case .success(let opened): files = opened
         }
+        guard let input = files.input else { return .failed(JobFailure("the input was not opened", code: "io_error", permanent: false)) }
         let (limited, timeLimit) = limitedOptions(transcode, mediaSeconds: job.weight)
         let child = ChildRun(handler: self, options: limited, timeLimit: timeLimit, arguments: [
             "transcode", transcode.input, transcode.output, "--format", transcode.container.rawValue,
             "--input-fd", "3", "--output-fd", "4",
         ] + (files.companions == nil ? [] : ["--companions-fd", "5"]),
-           descriptors: [files.input.descriptor, files.temporary.descriptor] + (files.companions.map { [$0.descriptor] } ?? []))
+           descriptors: [input.descriptor, files.temporary.descriptor] + (files.companions.map { [$0.descriptor] } ?? []))
         let (outcome, report) = await child.run(progress: progress)
+        return published(outcome, report: report, files: files, transcode: transcode, job: job)
+    }
+
+    /// What the child's outcome comes to: a success is published (OUT and
+    /// its companions, never over an OUT that appeared), and then
+    /// `afterwards` runs with OUT's folder; anything else leaves nothing.
+    func published(_ outcome: JobOutcome, report: ChildReport, files: JobFiles, transcode: TranscodeJob, job: Job,
+                   afterwards: (@Sendable (OutputFolder) -> Void)? = nil) -> JobOutcome {
         guard case .succeeded = outcome, !Task.isCancelled else {
             files.discard()
             return Task.isCancelled ? .stopped : outcome
@@ -111,13 +120,16 @@ public struct TranscodeJobHandler: JobHandler {
                     throw JobFailure(error.description, code: error.code, permanent: error.isPermanent)
                 }
             }
+            afterwards?(unshared.files.folder)
         })
     }
 
     /// What an attempt opens, checked: the input, the temporary output in
     /// OUT's folder, and the temporary folder of a single file's companions.
-    fileprivate struct JobFiles {
-        let input: InputFile
+    struct JobFiles {
+        /// Nil for a split job's stitch, which reads the parts.
+        let input: InputFile?
+        let folder: OutputFolder
         let temporary: any TemporaryResult
         let companions: TemporaryCompanions?
 
@@ -135,12 +147,12 @@ public struct TranscodeJobHandler: JobHandler {
         return limits.applied(to: options, mediaSeconds: mediaSeconds)
     }
 
-    private func open(_ transcode: TranscodeJob, for job: Job) -> Result<JobFiles, JobFailure> {
-        let input: InputFile
+    func open(_ transcode: TranscodeJob, for job: Job, input wanted: Bool) -> Result<JobFiles, JobFailure> {
+        let input: InputFile?
         let folder: OutputFolder
-        switch openChecked(transcode, input: true) {
+        switch openChecked(transcode, input: wanted) {
         case .failure(let failure): return .failure(failure)
-        case .success(let opened): (input, folder) = (opened.input!, opened.folder)
+        case .success(let opened): (input, folder) = (opened.input, opened.folder)
         }
         let companions = transcode.container.isFolder ? [] : CompanionFile.all(for: transcode.output, options: transcode.options)
         for path in [transcode.output] + companions.map({ $0.path(beside: transcode.output) }) {
@@ -155,7 +167,7 @@ public struct TranscodeJobHandler: JobHandler {
         do {
             let made = companions.isEmpty ? nil
                 : try TemporaryCompanions(for: transcode.output, tag: Self.tag(job), companions: companions, in: folder)
-            return .success(JobFiles(input: input, temporary: temporary, companions: made))
+            return .success(JobFiles(input: input, folder: folder, temporary: temporary, companions: made))
         } catch {
             temporary.discard()
             return .failure(JobFailure(error.description, code: error.code, permanent: error.isPermanent))

@@ -4,8 +4,9 @@ import TranscodeJobs
 
 /// How `submit --split` makes one transcode a whole and its parts: the
 /// input's pictures indexed (a read of its packets, no decoding), cut into
-/// chunks (`ChunkPlan`), one part per chunk and one for the audio, and the
-/// whole the stitch that runs when they have all succeeded. Each part is
+/// chunks (`ChunkPlan`), one part per chunk (every rung of a ladder, and
+/// its share of the still pictures asked for) and one for the audio, and
+/// the whole the stitch that runs when they have all succeeded. Each part is
 /// weighed by the media seconds it encodes (the audio, encoded once and
 /// far cheaper than pictures, by a fiftieth of them). The audio part is
 /// queued first.
@@ -20,9 +21,10 @@ struct SplitSubmission {
     /// a `duration`-second input.
     func plan(_ job: TranscodeJob, duration: Double?) throws -> (stitch: TranscodeJob, parts: [(job: TranscodeJob, weight: Double)]) {
         let (plan, hasAudio) = try Self.read(job, length: length)
+        let stills = SplitStills.asked(by: job.options, container: job.container, duration: duration)
         var parts: [(job: TranscodeJob, weight: Double)] = plan.chunks.map { chunk in
             var part = job
-            part.split = .chunk(plan: chunk)
+            part.split = .chunk(plan: chunk, stills: stills)
             let end = chunk.end ?? max(duration ?? chunk.start, chunk.start)
             return (part, max(end - chunk.start, 0.001))
         }
@@ -35,7 +37,7 @@ struct SplitSubmission {
             parts.insert((audio, max(seconds * Self.audioShare, 0.001)), at: 0)
         }
         var stitch = job
-        stitch.split = .stitch(chunks: plan.chunks.count, audio: hasAudio)
+        stitch.split = .stitch(chunks: plan.chunks.count, audio: hasAudio, stills: stills)
         return (stitch, parts)
     }
 

@@ -32,7 +32,8 @@ struct SubmitCommand: AsyncParsableCommand {
         state, its id is printed (exit 0) and nothing new is queued.
 
         --split makes one long video a job made of parts that any worker on any box takes: \
-        one per --chunk of the video (30s by default), one for the audio, and the job itself \
+        one per --chunk of the video (30s by default; every rung of an HLS ladder, and the \
+        chunk's share of the poster and storyboard), one for the audio, and the job itself \
         joins them into OUT without re-encoding when they have all succeeded. `--split auto` \
         splits only an input over three chunks long when the farm has more than one worker \
         slot. See the README, "One long video across the farm".
@@ -125,12 +126,8 @@ struct SubmitCommand: AsyncParsableCommand {
             }
             if let container = try? OutputContainer(path: output) {
                 try transcodeOptions.validate(for: container)
-                if split && container.isFolder { throw ValidationError("--split writes a single file (.flv, .mp4 or .mkv), not an HLS ladder yet.") }
                 if split && transcodeOptions.allowPartial {
                     throw ValidationError("--split does not take --allow-partial yet; submit without --split for it.")
-                }
-                if split && !CompanionFile.all(for: output, options: transcodeOptions.options).isEmpty {
-                    throw ValidationError("--split does not make a poster or storyboard yet; submit without --split for them.")
                 }
             }
         } else {

@@ -87,6 +87,11 @@ struct TranscodeCommand: ParsableCommand {
     @Option(help: .hidden)
     var partsFd: Int32?
 
+    /// A split job's still pictures: a chunk's file for its share of them,
+    /// or the stitch's folder for a single file's companions.
+    @Option(help: .hidden)
+    var stillsFd: Int32?
+
     @Flag(help: "Print progress as one JSON object per line on stdout (for a supervising process); a failure ends with one {\"error\", \"error_code\", \"permanent\"} line.")
     var progressJson = false
 
@@ -94,7 +99,8 @@ struct TranscodeCommand: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        for (name, fd) in [("--input-fd", inputFd), ("--output-fd", outputFd), ("--companions-fd", companionsFd), ("--parts-fd", partsFd)] {
+        for (name, fd) in [("--input-fd", inputFd), ("--output-fd", outputFd), ("--companions-fd", companionsFd), ("--parts-fd", partsFd),
+                          ("--stills-fd", stillsFd)] {
             if let fd, fd < 3 { throw ValidationError("\(name) must be a descriptor above 2 (not stdin, stdout or stderr).") }
         }
         if splitStep != nil && outputFd == nil { throw ValidationError("--split-step goes with --output-fd.") }
@@ -159,7 +165,7 @@ struct TranscodeCommand: ParsableCommand {
         do {
             if let bytes = options.maxMemory { try MemoryLimit.apply(bytes: bytes) }
             _ = try SplitStepTranscode(step: step, source: inputFd.map { .descriptor($0) }, parts: partsFd, options: options,
-                                       container: container, output: output)
+                                       container: container, output: output, stills: stillsFd, outputName: self.output)
                 .run(progress: { display.show($0) }, isCancelled: { signals.isSignalled })
         } catch .cancelled {
             throw fail(TranscodeError.cancelled, subject: input, message: "interrupted; \(step.description) was not written",

@@ -139,7 +139,8 @@ struct SplitJobTests {
             let queue = TestQueue(in: directory)
             let out = try Self.outputFolder(in: directory)
             let output = out.appendingPathComponent("long.mp4")
-            let whole = try await queue.submit(input, output, Self.slow + ["--split", "--chunk", "4s"])
+            // With a storyboard: each chunk leaves two files (its thumbnails, then the chunk).
+            let whole = try await queue.submit(input, output, Self.slow + ["--split", "--chunk", "4s", "--storyboard"])
             let first = try queue.startWorker(["--concurrency", "1", "--lease", "2s"])
             // A chunk (not the audio, which is queued first) caught encoding.
             var caught: Int64?
@@ -164,7 +165,9 @@ struct SplitJobTests {
             }
             #expect(try await decodedVideoFrameCount(output) == 16 * 25)
             #expect(try await decodeComplaints(output).isEmpty)
-            #expect(directoryListing(out) == ["long.mp4"], "\(directoryListing(out))")
+            #expect(directoryListing(out) == ["long.mp4", "long.storyboard.jpg", "long.storyboard.vtt"], "\(directoryListing(out))")
+            let track = try String(contentsOf: out.appendingPathComponent("long.storyboard.vtt"), encoding: .utf8)
+            #expect(track.components(separatedBy: "-->").count - 1 == 16, "a thumbnail a second, none lost or doubled: \(track)")
         }
     }
 
@@ -175,7 +178,8 @@ struct SplitJobTests {
             let input = try await makeLongSample(in: directory, seconds: 16, size: "640x360", noisy: true)
             let queue = TestQueue(in: directory)
             let out = try Self.outputFolder(in: directory)
-            let whole = try await queue.submit(input, out.appendingPathComponent("long.mp4"), Self.slow + ["--split", "--chunk", "2s"])
+            let whole = try await queue.submit(input, out.appendingPathComponent("long.mp4"),
+                                               Self.slow + ["--split", "--chunk", "2s", "--poster"])
             let worker = try queue.startWorker(["--concurrency", "1", "--lease", "2s"])
             let started = try await eventually(within: .seconds(900)) {
                 try await queue.query("SELECT count(*) FROM jobs WHERE parent_id = \(whole) AND state = 'succeeded'") == ["3"]
@@ -231,7 +235,7 @@ struct SplitJobTests {
     // MARK: - Refusals
 
     @Test("--split refuses what it cannot do yet, in one usage line, queueing nothing",
-          arguments: [["in.mp4", "out.hls"], ["in.mp4", "out.mp4", "--poster"], ["in.mp4", "out.mp4", "--allow-partial"],
+          arguments: [["in.mp4", "out.mp4", "--allow-partial"],
                       ["--out-dir", "out", "--format", "mp4", "in.mp4"], ["in.mp4", "out.mp4", "--chunk", "10s"]])
     func refusals(_ arguments: [String]) async throws {
         try await withTemporaryDirectory { directory in

@@ -24,6 +24,9 @@ struct ChunkPlanTests {
             #expect(inside.count == chunk.frames && inside.first == chunk.start, "chunk \(k)", sourceLocation: sourceLocation)
             #expect(index.keyframes.contains(chunk.seekFrom) && chunk.seekFrom <= chunk.start, sourceLocation: sourceLocation)
             if k + 1 < plan.chunks.count { #expect(chunk.end == plan.chunks[k + 1].start, sourceLocation: sourceLocation) }
+            // Where the whole's samples (segments, stills) are counted from, and the picture before the chunk.
+            #expect(chunk.origin == index.times.first, sourceLocation: sourceLocation)
+            #expect(chunk.after == index.times.last { $0 < chunk.start }, "chunk \(k)", sourceLocation: sourceLocation)
         }
     }
 
