@@ -133,8 +133,11 @@ public protocol JobAdministration: Sendable {
     func requestStop(worker id: String?, level: ShutdownRequest.Level) async throws -> [String]
     /// Deletes finished jobs (in `states`) that finished before `before`,
     /// and their events, in short transactions; returns how many jobs. Parts
-    /// go with their whole (and count), never before it.
-    func prune(finishedBefore before: Double, states: [JobState]) async throws -> Int
+    /// go with their whole (and count), never before it. `wholesDeleted`
+    /// hears of the jobs made of parts once they are deleted (they can no
+    /// longer be retried: what was kept for a retry may go).
+    func prune(finishedBefore before: Double, states: [JobState],
+               wholesDeleted: (@Sendable ([Job]) async -> Void)?) async throws -> Int
     /// Gives freed space back to the file system: little by little where the
     /// database allows it (never blocking workers for long), or, with
     /// `full`, in one pass that blocks writers while it runs.

@@ -232,6 +232,11 @@ extension SQLJobStore: JobAdministration {
     }
 
     public func prune(finishedBefore before: Double, states: [JobState]) async throws -> Int {
+        try await prune(finishedBefore: before, states: states, wholesDeleted: nil)
+    }
+
+    public func prune(finishedBefore before: Double, states: [JobState],
+                      wholesDeleted: (@Sendable ([Job]) async -> Void)?) async throws -> Int {
         let finished = states.filter(\.isFinished).map(\.rawValue)
         guard !finished.isEmpty else { return 0 }
         var deleted = 0
@@ -242,7 +247,7 @@ extension SQLJobStore: JobAdministration {
         while true {
             let started = ContinuousClock.now
             let size = share.size
-            let count: (Int, Int) = try await write { db in
+            let count: (Int, Int, [Job]) = try await write { db in
                 // A job whose end is still to be announced stays until it is. A farm without
                 // webhooks (an empty outbox) pays nothing for them: the lock is held no longer.
                 let outbox = try db.queryOne("""
@@ -257,8 +262,12 @@ extension SQLJobStore: JobAdministration {
                         \(waiting)
                     ORDER BY id LIMIT ?
                     """, finished.map(\.sqlValue) + [before.sqlValue, size.sqlValue]).map { $0.int64("id") }
-                guard !ids.isEmpty else { return (0, 0) }
+                guard !ids.isEmpty else { return (0, 0, []) }
                 let marks = db.marks(ids.count)
+                let wholes = wholesDeleted == nil ? [] : try db.query("""
+                    SELECT * FROM jobs WHERE id IN (\(marks)) AND EXISTS (SELECT 1 FROM jobs AS part WHERE part.parent_id = jobs.id)
+                    ORDER BY id
+                    """, ids.map(\.sqlValue)).map(Job.init(row:))
                 let parts = "SELECT id FROM jobs WHERE parent_id IN (\(marks))"
                 try db.execute("DELETE FROM events WHERE job_id IN (\(parts))", ids.map(\.sqlValue))
                 let partCount = try db.execute("DELETE FROM jobs WHERE parent_id IN (\(marks))", ids.map(\.sqlValue))
@@ -266,9 +275,10 @@ extension SQLJobStore: JobAdministration {
                     try db.execute("DELETE FROM notifications WHERE job_id IN (\(marks))", ids.map(\.sqlValue))
                 }
                 try db.execute("DELETE FROM events WHERE job_id IN (\(marks))", ids.map(\.sqlValue))
-                return (try db.execute("DELETE FROM jobs WHERE id IN (\(marks))", ids.map(\.sqlValue)), partCount)
+                return (try db.execute("DELETE FROM jobs WHERE id IN (\(marks))", ids.map(\.sqlValue)), partCount, wholes)
             }
             deleted += count.0 + count.1
+            if let wholesDeleted, !count.2.isEmpty { await wholesDeleted(count.2) }
             if count.0 < size { break }
             try await share.wrote(took: ContinuousClock.now - started, lateRenewal: lateRenewal)
         }

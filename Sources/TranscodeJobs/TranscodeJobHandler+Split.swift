@@ -10,7 +10,8 @@ import Transcode
 /// once every part has succeeded: it joins the parts into OUT's temporary
 /// file, published as every output is, and then removes the work folder.
 /// A whole or part cancelled removes the work folder (`discard`); one that
-/// failed for good keeps it, so that `vqueue retry` redoes only what failed.
+/// failed for good keeps it, so that `vqueue retry` redoes only what failed,
+/// until `vqueue prune` deletes the job (`removeKeptParts`).
 extension TranscodeJobHandler {
     /// The whole's id: a part's parent, or the whole itself.
     static func wholeID(_ job: Job) -> Int64 { job.parentID ?? job.id }
@@ -138,6 +139,18 @@ extension TranscodeJobHandler {
     func removeWorkFolder(of transcode: TranscodeJob, job: Job) {
         guard let folder = try? OutputFolder(containing: transcode.output) else { return }
         SplitWorkFolder.remove(named: transcode.workFolderName(wholeID: Self.wholeID(job), limit: folder.maximumNameBytes), in: folder)
+    }
+
+    /// What a failed split job kept for its retry, once it can no longer be
+    /// retried (`vqueue prune` deleted it): its work folder beside OUT, as
+    /// this box sees OUT, if it is one this user made (`SplitWorkFolder`'s
+    /// check: a folder, not a link, this user's own, closed to others).
+    public static func removeKeptParts(of job: Job) {
+        guard job.kind == TranscodeJob.kind, let transcode = TranscodeJob.decode(job.payload), case .stitch = transcode.split,
+              let folder = try? OutputFolder(containing: transcode.output) else { return }
+        let name = transcode.workFolderName(wholeID: job.id, limit: folder.maximumNameBytes)
+        guard (try? SplitWorkFolder(named: name, in: folder, creating: false)) != nil else { return }
+        SplitWorkFolder.remove(named: name, in: folder)
     }
 
     static func encoded(_ step: SplitStep) -> String {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JobQueue
+import TranscodeJobs
 
 struct PruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,7 +13,9 @@ struct PruneCommand: AsyncParsableCommand {
         age go too. Deletes in short transactions, so running workers are never held up (no \
         healthy job is rescued because prune held the database). The freed space is then \
         given back to the file system a little at a time (SQLite: incremental vacuum; \
-        PostgreSQL: VACUUM, which blocks nobody). Prints how many jobs were deleted.
+        PostgreSQL: VACUUM, which blocks nobody). Prints how many jobs were deleted. A failed \
+        split job's work folder (its chunks, kept for a retry) is removed with the job, when it \
+        is this user's: run prune as the workers' user, on a box that sees OUT's folder.
 
         An SQLite queue created before incremental compaction existed needs --compact once: \
         a full VACUUM that blocks writers while it runs (seconds on a big queue) and \
@@ -53,7 +56,10 @@ struct PruneCommand: AsyncParsableCommand {
     func run() async throws {
         let store = try await queueOptions.openStore()
         let cutoff = try await store.now() - olderThan.seconds
-        let count = try await store.prune(finishedBefore: cutoff, states: states)
+        // A failed split job's work folder, kept for its retry, goes with it.
+        let count = try await store.prune(finishedBefore: cutoff, states: states) { wholes in
+            for whole in wholes { TranscodeJobHandler.removeKeptParts(of: whole) }
+        }
         if compact { try await store.compact(full: true) }
         print(count)
     }

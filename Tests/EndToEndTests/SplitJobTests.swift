@@ -201,7 +201,10 @@ struct SplitJobTests {
         }
     }
 
-    @Test("a join that fails its check fails the job with the reason; OUT is not written", .timeLimit(.minutes(30)))
+    @Test("""
+        a join that fails its check fails the job with the reason; OUT is not written; the work folder is kept for a \
+        retry until prune deletes the job
+        """, .timeLimit(.minutes(30)))
     func failedJoin() async throws {
         try await withTemporaryDirectory { directory in
             let input = try await makeLongSample(in: directory, seconds: 16, size: "320x240")
@@ -229,6 +232,13 @@ struct SplitJobTests {
             #expect(!FileManager.default.fileExists(atPath: output.path))
             #expect(directoryListing(out) == [work.lastPathComponent], "kept for a retry, nothing else: \(directoryListing(out))")
             _ = await stopWorker(worker)
+
+            // Pruned, the job can no longer be retried: what it kept goes with it.
+            try await Task.sleep(for: .seconds(2))
+            let pruned = try await queue.run("prune", ["--older-than", "1s"])
+            #expect(pruned.exitCode == 0 && pruned.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) != "0", "\(pruned)")
+            #expect(try await queue.query("SELECT count(*) FROM jobs") == ["0"])
+            #expect(directoryListing(out).isEmpty, "the work folder went with the job: \(directoryListing(out))")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import JobQueue
 
@@ -257,11 +258,16 @@ extension StoreConformanceTests {
             }
             _ = try await store.cancel(id: plain.id)
             let later = try await store.now() + 10
-            #expect(try await store.prune(finishedBefore: later, states: [.succeeded, .cancelled]) == 1, "only the plain job")
+            let told = Mutex<[Int64]>([])
+            let hear: @Sendable ([Job]) async -> Void = { wholes in told.withLock { $0 += wholes.map(\.id) } }
+            #expect(try await store.prune(finishedBefore: later, states: [.succeeded, .cancelled], wholesDeleted: hear) == 1,
+                    "only the plain job")
             #expect(try await store.parts(of: whole.id).count == 2, "the whole still waits: its parts stay")
+            #expect(told.withLock { $0 }.isEmpty, "a plain job is no whole")
             let claimed = try await store.claimOne("w")
             _ = try await store.complete([JobCompletion(job: claimed.lease, result: "{}")], worker: "w")
-            #expect(try await store.prune(finishedBefore: try await store.now() + 10, states: [.succeeded]) == 3)
+            #expect(try await store.prune(finishedBefore: try await store.now() + 10, states: [.succeeded], wholesDeleted: hear) == 3)
+            #expect(told.withLock { $0 } == [whole.id], "told of the whole, once deleted")
             #expect(try await store.allJobs().isEmpty)
             #expect(try await store.events(after: 0, job: nil, limit: 100).filter { $0.kind == "job" }.isEmpty)
         }
