@@ -76,6 +76,9 @@ extension FarmServer {
             if flagFields.contains(name) {
                 guard value == "true" || value == "false" else { throw APIError.badRequest("\(name) is true or false") }
                 body[name] = .bool(value == "true")
+            } else if name == "split" && value != "auto" {
+                guard value == "true" || value == "false" else { throw APIError.badRequest("split is true, false or auto") }
+                body[name] = .bool(value == "true")
             } else {
                 body[name] = .string(value)
             }

@@ -565,6 +565,18 @@ enum OpenAPIDocument {
        }
       ]
      },
+     "chunk": {
+      "description": "With split: the chunks' length, 30s, 1m, or a number of seconds (1 or more). Default: 30s.",
+      "oneOf": [
+       {
+        "type": "string"
+       },
+       {
+        "minimum": 1,
+        "type": "number"
+       }
+      ]
+     },
      "crf": {
       "maximum": 51,
       "minimum": 0,
@@ -638,6 +650,20 @@ enum OpenAPIDocument {
      },
      "segment": {
       "$ref": "#/components/schemas/HLSSegment"
+     },
+     "split": {
+      "description": "One long video across the farm: chunks any worker encodes, joined into OUT without re-encoding (submit --split). true, or \"auto\": only when the input lasts over three chunks and the farm has more than one worker slot. Default: false.",
+      "oneOf": [
+       {
+        "type": "boolean"
+       },
+       {
+        "enum": [
+         "auto"
+        ],
+        "type": "string"
+       }
+      ]
      },
      "storyboard": {
       "$ref": "#/components/schemas/Storyboard"
@@ -1560,7 +1586,7 @@ enum OpenAPIDocument {
   },
   "/v1/uploads": {
    "post": {
-    "description": "The body is the video (any content type), or a multipart/form-data form with one file part (a part with a filename) and text fields. The job's fields (output, the options of POST /v1/jobs, meta.KEY) come from the query string and the form's fields; flags (overwrite, no_audio, allow_partial, poster, storyboard) are true or false.",
+    "description": "The body is the video (any content type), or a multipart/form-data form with one file part (a part with a filename) and text fields. The job's fields (output, the options of POST /v1/jobs, meta.KEY) come from the query string and the form's fields; flags (overwrite, no_audio, allow_partial, poster, storyboard) are true or false; split is true, false or auto.",
     "parameters": [
      {
       "description": "OUT, an absolute path (or a form field).",

@@ -85,14 +85,15 @@ struct ServePresentation: FarmPresentation {
 /// an option of `submit` under its JSON name (`max_attempts`,
 /// `video_bitrate`…): a string or number is its value (a duration's bare
 /// number is seconds: `"segment": 4` is `--segment 4s`), `true` gives a
-/// flag, `false` nothing, or `--no-NAME` for a flag on by default (`poster`).
+/// flag, `false` nothing, or `--no-NAME` for a flag on by default (`poster`);
+/// `"split": "auto"` is `--split auto`.
 /// A `POST /v1/batches` body has `inputs` (absolute paths), `out_dir` and
 /// `format` instead of `input` and `output`.
 enum SubmitBody {
     static let options: Set<String> = [
         "queue", "priority", "key", "max_attempts", "overwrite", "video_bitrate", "crf", "x264_preset", "max_height",
         "audio_bitrate", "no_audio", "threads", "max_pixels", "timeout", "max_memory", "preset", "allow_partial", "notify",
-        "ladder", "segment", "hls_segment_type", "poster", "storyboard",
+        "ladder", "segment", "hls_segment_type", "poster", "storyboard", "split", "chunk",
     ]
 
     /// Flags whose `false` is said (`--no-poster`): they are on by default
@@ -101,12 +102,24 @@ enum SubmitBody {
 
     /// Durations whose bare number (4, or "4" from an upload's fields) is
     /// seconds.
-    static let durations: Set<String> = ["segment", "timeout"]
+    static let durations: Set<String> = ["segment", "timeout", "chunk"]
 
     static func arguments(_ body: [String: JSONValue], batch: Bool) throws -> [String] {
         var arguments: [String] = []
         let named: Set<String> = batch ? ["inputs", "out_dir", "format"] : ["input", "output"]
+        // `"split": "auto"` is `--split auto`: auto comes with the files.
+        var auto: [String] = []
         for (name, value) in body.sorted(by: { $0.key < $1.key }) where !named.contains(name) {
+            if name == "split" {
+                switch value {
+                case .bool, .null: break
+                case .string("auto"):
+                    arguments.append("--split")
+                    auto = ["auto"]
+                    continue
+                default: throw APIError.badRequest("split is true, false or \"auto\"")
+                }
+            }
             if name == "meta" {
                 guard case .object(let pairs) = value else { throw APIError.badRequest("meta is an object of strings") }
                 for (key, value) in pairs.sorted(by: { $0.key < $1.key }) {
@@ -150,7 +163,7 @@ enum SubmitBody {
             }
             return arguments + ["--out-dir", try absolute(body["out_dir"] ?? .null, "out_dir"), "--format", format, "--"] + inputs
         }
-        return arguments + ["--", try absolute(body["input"] ?? .null, "input"), try absolute(body["output"] ?? .null, "output")]
+        return arguments + ["--"] + auto + [try absolute(body["input"] ?? .null, "input"), try absolute(body["output"] ?? .null, "output")]
     }
 
     /// The most inputs one batch request takes.

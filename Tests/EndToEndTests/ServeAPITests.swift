@@ -166,6 +166,49 @@ struct ServeAPITests {
         }
     }
 
+    @Test("""
+        a long video split over HTTP: "split": true with "chunk" queues a job made of parts, as submit --split does, and \
+        an upload's split=true too; "split": "auto" with no worker is an ordinary job; a bad split or chunk is a 400
+        """, .timeLimit(.minutes(30)))
+    func splitOverHTTP() async throws {
+        try await withTemporaryDirectory { directory in
+            let queue = try await TestQueue.make(in: directory, store: .sqlite)
+            let uploads = directory.appendingPathComponent("uploads")
+            try FileManager.default.createDirectory(at: uploads, withIntermediateDirectories: true)
+            let served = try await Served(queue, in: directory, arguments: ["--upload-dir", uploads.path])
+            let api = served.client
+            let input = try await makeLongSample(in: directory, seconds: 8, size: "320x240")
+            let out = { (name: String) in directory.appendingPathComponent(name).path }
+
+            // 8 s in 2 s chunks: four chunks and the audio.
+            let split = try await api.post("/v1/jobs", ["input": input.path, "output": out("split.mp4"), "split": true, "chunk": 2])
+            #expect(split.status == 201 && split.object["state"] as? String == "waiting", "\(split)")
+            #expect((split.object["parts"] as? [String: Any])?["total"] as? Int == 5, "\(split)")
+            let shown = try await queue.run("status", [String(try #require(Self.id(split))), "--json"])
+            #expect(try await api.get("/v1/jobs/\(try #require(Self.id(split)))").text == shown.stdoutText)
+
+            let uploaded = try await api.request("POST", "/v1/uploads?output=\(out("uploaded.mp4"))&split=true&chunk=2s",
+                                                 raw: try Data(contentsOf: input), contentType: "application/octet-stream")
+            #expect(uploaded.status == 201 && (uploaded.object["parts"] as? [String: Any])?["total"] as? Int == 5, "\(uploaded)")
+
+            // No worker is alive: auto does not split.
+            let auto = try await api.post("/v1/jobs", ["input": input.path, "output": out("auto.mp4"), "split": "auto", "chunk": 2])
+            #expect(auto.status == 201 && auto.object["state"] as? String == "queued", "\(auto)")
+            #expect(auto.object["parts"] is NSNull, "an ordinary job: \(auto)")
+
+            for body: [String: Any] in [["split": "sometimes"], ["split": 1], ["chunk": 2], ["split": true, "chunk": 0.5],
+                                        ["split": true, "chunk": "soon"]] {
+                let answer = try await api.post("/v1/jobs", body.merging(["input": input.path, "output": out("refused.mp4")]) { a, _ in a })
+                #expect(answer.status == 400 && answer.errorCode == "bad_request", "\(body): \(answer)")
+            }
+            let badUpload = try await api.request("POST", "/v1/uploads?output=\(out("bad.mp4"))&split=maybe",
+                                                  raw: try Data(contentsOf: input), contentType: "application/octet-stream")
+            #expect(badUpload.status == 400, "\(badUpload)")
+            #expect(try await queue.query("SELECT count(*) FROM jobs WHERE parent_id IS NULL") == ["3"], "nothing refused was queued")
+            _ = await served.stop()
+        }
+    }
+
     @Test("the event stream: events as they happen, each with its id; a client that reconnects with Last-Event-ID misses none and gets none twice",
           .timeLimit(.minutes(3)), arguments: TestQueue.Store.allCases)
     func eventStream(_ store: TestQueue.Store) async throws {
