@@ -86,8 +86,6 @@ public struct Stitch: Sendable {
         let times = try Self.presentationTimes(chunks, streams: firsts.count)
         var decoding: [[Int64]] = []
         for stream in times { decoding.append(try Self.decodingTimes(stream)) }
-        let timeBase = firsts[0].time_base
-
         let writer: Writer = container.isFolder ? .ladder(try FolderWriter(inheritedDescriptor: output))
             : .file(try OutputFile(inheritedDescriptor: output))
         let sound = try audio.map { (source) throws(TranscodeError) in try Self.open(source, audio: true) }
@@ -121,6 +119,7 @@ public struct Stitch: Sendable {
                 if isCancelled() { throw .cancelled }
                 packet.pointer.pointee.dts = decoding[stream][written[stream]]
                 written[stream] += 1
+                let timeBase = firsts[stream].time_base
                 let dts = Double(packet.pointer.pointee.dts) * av_q2d(timeBase)
                 // The audio up to this picture first: the muxer interleaves what it is given in order.
                 while audioPending, let soundStream,
@@ -133,8 +132,8 @@ public struct Stitch: Sendable {
         while audioPending { try writeAudio() }
         try muxer.finish()
 
-        let start = Double(times[0].map(\.pts).min() ?? 0) * av_q2d(timeBase)
-        let end = Double(times[0].map { $0.pts + $0.duration }.max() ?? 0) * av_q2d(timeBase)
+        let start = Double(times[0].map(\.pts).min() ?? 0) * av_q2d(firsts[0].time_base)
+        let end = Double(times[0].map { $0.pts + $0.duration }.max() ?? 0) * av_q2d(firsts[0].time_base)
         let frameDuration = { (stream: AVStream) in stream.avg_frame_rate.num > 0 ? 1 / av_q2d(stream.avg_frame_rate) : 0 }
         switch writer {
         case .file(let file):

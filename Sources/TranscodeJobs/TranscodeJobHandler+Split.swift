@@ -40,8 +40,13 @@ extension TranscodeJobHandler {
         defer { for fd in outputs { close(fd) } }
         do {
             work = try SplitWorkFolder(named: name, in: folder, creating: true)
+        } catch {
+            return .failed(JobFailure(error.description, code: error.code, permanent: error.isPermanent))
+        }
+        do {
             for part in parts { outputs.append(try work.create(part, tag: tag)) }
         } catch {
+            for part in parts { work.discard(part, tag: tag) }
             return .failed(JobFailure(error.description, code: error.code, permanent: error.isPermanent))
         }
         let seconds = if case .audio(let seconds) = step { seconds } else { job.weight }
