@@ -302,13 +302,14 @@ func temporaryFiles(in directory: URL) -> [String] {
     directoryListing(directory).filter { $0.hasPrefix(".") && $0.hasSuffix(".part") }
 }
 
-/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns its last value.
+/// Polls `condition` (paced by `PollPacing`) until it holds or `timeout` passes; returns its last value.
 func eventually(within timeout: Duration, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
+    let pacing = PollPacing()
     while true {
         if try await condition() { return true }
         if ContinuousClock.now >= deadline { return false }
-        try? await Task.sleep(for: .milliseconds(20))
+        try? await pacing.pause()
     }
 }
 
@@ -338,10 +339,11 @@ extension JobStatusSource {
     @discardableResult
     func waitForJob(_ id: Int64, timeout: Duration, until condition: (JobStatus) -> Bool) async throws -> JobStatus {
         let deadline = ContinuousClock.now + timeout
+        let pacing = PollPacing(first: .milliseconds(50))
         while true {
             let job = try await job(id, sourceLocation: #_sourceLocation)
             if condition(job) || ContinuousClock.now >= deadline { return job }
-            try await Task.sleep(for: .milliseconds(50))
+            try await pacing.pause()
         }
     }
 }

@@ -252,10 +252,11 @@ final class TwoUserSite: @unchecked Sendable {
     func finished(_ id: Int64, timeout: Duration = .seconds(180),
                   sourceLocation: SourceLocation = #_sourceLocation) async throws -> JobStatus {
         let deadline = ContinuousClock.now + timeout
+        let pacing = PollPacing(first: .milliseconds(100))
         while true {
             let job = try await status(id, sourceLocation: sourceLocation)
             if ["succeeded", "failed", "cancelled"].contains(job.state) || ContinuousClock.now >= deadline { return job }
-            try await Task.sleep(for: .milliseconds(100))
+            try await pacing.pause()
         }
     }
 }
