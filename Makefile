@@ -34,7 +34,7 @@ DEB_TEST_PACKAGES := dpkg-dev lintian file man-db
 # `make deb`: dpkg-shlibdeps, which reads what the binary links.
 DEB_TOOLS := dpkg-dev
 
-.PHONY: deps deps-build deps-test deps-deb build test test-unit test-timing bench demo fixtures \
+.PHONY: deps deps-build deps-test deps-deb build test bench demo fixtures \
         install install-files uninstall deb test-deb clean
 
 # $(call apt-install,PACKAGES): install those of PACKAGES that are missing.
@@ -78,31 +78,21 @@ build: deps-build
 # the tests by VQUEUE_TEST_POSTGRES. The server is stopped and its folder removed
 # however the tests end; make's exit status is swift test's.
 PG_SERVER := Tests/Support/postgres-server.sh
-# Three test processes. The unit, store and in-process worker tests in one
-# (dozens of in-process workers share the runner's two cooperative threads,
-# which the end-to-end suites' hundreds of polling tasks starved for tens of
-# seconds at a time) and, beside it, the suites that cut links, restart servers
-# and wait out leases (prune under workers with 1 s leases among them): both
-# mostly wait (together about half a core busy), so side by side they take the
-# longer one's time instead of the sum, and the timing suites still run
-# without the end-to-end suites' load. Then the end-to-end tests, which keep
-# both cores busy, alone. make's output sync prints each of the first two
-# whole when it ends.
+# Three runs, each in a test process of its own: the unit, store and in-process
+# worker tests first (dozens of in-process workers share the runner's two
+# cooperative threads, which the end-to-end suites' hundreds of polling tasks
+# starved for tens of seconds at a time); then the end-to-end tests; then the
+# suites that cut links, restart servers and wait out leases (prune under
+# workers with 1 s leases among them), without the other suites' load, so
+# their timing is theirs.
 UNIT_MODULES := JobQueueTests|TranscodeTests|TranscodeJobsTests|vqueueTests
 TIMING_SUITES := MultiHostTests|QueueDatabaseRestartTests|PostgresFaultTests|QueueDatabaseFaultTests|TrustPruneUnderLoadTests|TrustDatabaseLockedTests
 
 test: deps-build deps-test
 	$(SWIFT) build $(FRESH) --build-tests
-	@echo "Unit tests and timing suites, side by side (each one's output follows when it ends) ..."
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-unit test-timing
+	bash $(PG_SERVER) run $(SWIFT) test --skip-build --filter "$(UNIT_MODULES)" --skip "$(TIMING_SUITES)"
 	bash $(PG_SERVER) run $(SWIFT) test --skip-build --filter EndToEndTests --skip "$(TIMING_SUITES)"
-
-# Parts of `make test`, after its build. Both only read the build, so SwiftPM's
-# lock on .build, which would run them one after the other, is not taken.
-test-unit:
-	bash $(PG_SERVER) run $(SWIFT) test --skip-build --ignore-lock --filter "$(UNIT_MODULES)" --skip "$(TIMING_SUITES)"
-test-timing:
-	bash $(PG_SERVER) run $(SWIFT) test --skip-build --ignore-lock --filter "$(TIMING_SUITES)"
+	bash $(PG_SERVER) run $(SWIFT) test --skip-build --filter "$(TIMING_SUITES)"
 
 demo: build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
